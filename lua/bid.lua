@@ -1,0 +1,164 @@
+-- Applies a batch of bids in order, atomically: the Redis twin of src/auction/bid-rule.ts
+-- (same rule, same order of statuses; test/store/redis.test.ts holds it to the rule).
+--
+-- KEYS[i]           hash key of bid i's auction, gavel:{g<n>}:a:<id>. Every key of one call
+--                   carries the same shard-group tag {g<n>}, so the call fits one Cluster slot.
+-- ARGV[2i-1], [2i]  bid i's user and amount, decimal strings.
+-- Returns           a flat array, per bid: status, amount after, leader after, seq, ends_at.
+--
+-- Auction hash fields (written by create.lua; money in minor units, times in ms since the epoch):
+--   ti title              sp starting price     mi minimum increment
+--   rs reserve (0 none)   bn buy-now (0 none)   st starts_at
+--   en ends_at (moves)    as anti-snipe ms (0 off)                  mx max ends_at (0 no cap)
+--   sq seq                am highest amount     ld leader (0 none)
+--   cl closed (0/1)       wn winner
+-- Other keys of the shard group, derived from KEYS[i]:
+--   <hashkey>:h            history stream, one entry per accepted bid, id 0-<seq>,
+--                          fields a=amount u=user t=accepted at e=ends_at after the bid
+--   gavel:{g<n>}:ends      sorted set, member auction id, score ends_at (for the closer)
+--   gavel:{g<n>}:updates   channel; one message per call holding the UPDATE frames of its
+--                          accepted bids back to back (docs/protocol.md, UPDATE)
+--
+-- Numbers: Lua numbers are doubles, exact up to 2^53, the same as the JavaScript rule. They are
+-- never written with tostring() (which prints %.14g: 9007199254740991 -> 9.007199254741e+15),
+-- only with string.format('%d'). All writes happen after all reads and decisions, so an error
+-- (e.g. OOM on the first write) aborts the call before it changed anything.
+
+-- RESULT status codes, src/protocol/constants.ts.
+local ACCEPTED = 0
+local OUTBID = 1
+local UNKNOWN = 2
+local CLOSED = 3
+local NOT_STARTED = 4
+
+-- UPDATE frame: type 0x06, payload length 28, then auction u32, seq u32, amount u64,
+-- leader u32, ends_at u64, all big-endian. struct's I8 packs doubles up to 2^53-1 exactly.
+local UPDATE_TYPE = 6
+local UPDATE_PAYLOAD = 28
+local UPDATE_LAYOUT = '>BBI4I4I8I4I8'
+
+local FIELDS = { 'sp', 'mi', 'rs', 'bn', 'st', 'en', 'as', 'mx', 'sq', 'am', 'ld', 'cl' }
+
+local function int(n)
+  return string.format('%d', n)
+end
+
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+
+local group = string.match(KEYS[1], '^(.*):a:%d+$')
+
+-- Each auction the batch touches, read once: key -> state table, or false when it is unknown.
+local auctions = {}
+-- Auctions with an accepted bid, in the order of their first one.
+local changed = {}
+-- Accepted bids, in batch order: { key, auction id, seq, amount, user, ends_at }.
+local accepted = {}
+local out = {}
+
+for i = 1, #KEYS do
+  local key = KEYS[i]
+  local a = auctions[key]
+  if a == nil then
+    local v = redis.call('HMGET', key, unpack(FIELDS))
+    if v[1] then
+      a = {
+        id = tonumber(string.match(key, ':a:(%d+)$')),
+        sp = tonumber(v[1]), mi = tonumber(v[2]), rs = tonumber(v[3]), bn = tonumber(v[4]),
+        st = tonumber(v[5]), en = tonumber(v[6]), as = tonumber(v[7]), mx = tonumber(v[8]),
+        sq = tonumber(v[9]), am = tonumber(v[10]), ld = tonumber(v[11]), cl = v[12] == '1',
+        changed = false, moved = false,
+      }
+    else
+      a = false
+    end
+    auctions[key] = a
+  end
+
+  local user = tonumber(ARGV[2 * i - 1])
+  local amount = tonumber(ARGV[2 * i])
+  local status
+
+  if not a then
+    status = UNKNOWN
+  elseif now < a.st then
+    status = NOT_STARTED
+  elseif a.cl or now >= a.en then
+    status = CLOSED
+  else
+    local buyNowOpen = a.bn > 0 and (a.ld == 0 or a.am < a.rs)
+    if buyNowOpen and amount >= a.bn then
+      -- eBay's rule: the buy-now price wins at once, at exactly that price, and ends the auction.
+      a.am = a.bn
+      a.ld = user
+      a.sq = a.sq + 1
+      a.en = now
+      a.moved = true
+      status = ACCEPTED
+    else
+      local needed
+      if a.ld == 0 then needed = a.sp else needed = a.am + a.mi end
+      if amount < needed then
+        status = OUTBID
+      else
+        a.am = amount
+        a.ld = user
+        a.sq = a.sq + 1
+        if a.as > 0 and a.en - now < a.as then
+          local extended = now + a.as
+          -- max_ends_at is never before ends_at (the admin API checks), so this never shortens.
+          if a.mx > 0 and a.mx < extended then extended = a.mx end
+          if extended ~= a.en then
+            a.en = extended
+            a.moved = true
+          end
+        end
+        status = ACCEPTED
+      end
+    end
+    if status == ACCEPTED then
+      if not a.changed then
+        a.changed = true
+        changed[#changed + 1] = key
+      end
+      accepted[#accepted + 1] = { key, a.id, a.sq, a.am, a.ld, a.en }
+    end
+  end
+
+  local n = #out
+  if a then
+    out[n + 1] = status
+    out[n + 2] = a.am
+    out[n + 3] = a.ld
+    out[n + 4] = a.sq
+    out[n + 5] = a.en
+  else
+    out[n + 1] = status
+    out[n + 2] = 0
+    out[n + 3] = 0
+    out[n + 4] = 0
+    out[n + 5] = 0
+  end
+end
+
+if #accepted == 0 then
+  return out
+end
+
+for _, key in ipairs(changed) do
+  local a = auctions[key]
+  redis.call('HSET', key, 'sq', int(a.sq), 'am', int(a.am), 'ld', int(a.ld), 'en', int(a.en))
+  if a.moved then
+    redis.call('ZADD', group .. ':ends', int(a.en), int(a.id))
+  end
+end
+
+local frames = {}
+for j, b in ipairs(accepted) do
+  redis.call('XADD', b[1] .. ':h', '0-' .. int(b[3]),
+    'a', int(b[4]), 'u', int(b[5]), 't', int(now), 'e', int(b[6]))
+  frames[j] = struct.pack(UPDATE_LAYOUT, UPDATE_TYPE, UPDATE_PAYLOAD, b[2], b[3], b[4], b[5], b[6])
+end
+redis.call('PUBLISH', group .. ':updates', table.concat(frames))
+
+return out

@@ -1,0 +1,24 @@
+-- Creates an auction if its id is free; the hash fields are documented in bid.lua.
+--
+-- KEYS[1]  the auction hash, gavel:{g<n>}:a:<id>
+-- KEYS[2]  its history stream, <hashkey>:h
+-- KEYS[3]  the shard group's ends sorted set, gavel:{g<n>}:ends
+-- ARGV     id, title, starting price, min increment, reserve, buy-now, starts_at, ends_at,
+--          anti-snipe ms, max ends_at: decimal strings (and the title as is)
+-- Returns  1 when created, 0 when the id is taken.
+
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+
+-- A history left by an earlier auction under this id would refuse the new one's entries
+-- (stream ids must grow, and seq starts again at 1).
+redis.call('DEL', KEYS[2])
+
+redis.call('HSET', KEYS[1],
+  'ti', ARGV[2], 'sp', ARGV[3], 'mi', ARGV[4], 'rs', ARGV[5], 'bn', ARGV[6],
+  'st', ARGV[7], 'en', ARGV[8], 'as', ARGV[9], 'mx', ARGV[10],
+  'sq', '0', 'am', '0', 'ld', '0', 'cl', '0', 'wn', '0')
+redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
+
+return 1

@@ -1,0 +1,74 @@
+// The auction model shared by every store and the admin API.
+
+import { Phase } from "../protocol/constants.ts";
+
+/** What an auction is created with. Money in minor units, times in ms since the Unix epoch. */
+export interface AuctionSpec {
+  id: number;
+  title: string;
+  startingPrice: number;
+  minIncrement: number;
+  /** Below this the highest bid does not sell; 0 = no reserve. */
+  reserve: number;
+  /** A bid at or above this wins at once while no bid has met the reserve; 0 = no buy-now. */
+  buyNowPrice: number;
+  startsAt: number;
+  endsAt: number;
+  /** A bid accepted with fewer than this many ms left moves `endsAt` to now + this; 0 = off. */
+  antiSnipeMs: number;
+  /** Anti-sniping never moves `endsAt` past this; 0 = no cap. */
+  maxEndsAt: number;
+}
+
+/** An auction as it stands: its spec (with the current `endsAt`) plus the bidding so far. */
+export interface AuctionState extends AuctionSpec {
+  /** Grows by exactly 1 with each accepted bid. */
+  seq: number;
+  /** Highest accepted amount; 0 before the first bid. */
+  amount: number;
+  /** Bidder of `amount`; 0 before the first bid. */
+  leader: number;
+  /** Set once by the closing step (or cancel); the phase is CLOSED from `endsAt` on regardless. */
+  closed: boolean;
+  /** Decided by the closing step: the leader if the reserve was met, else 0. */
+  winner: number;
+}
+
+/** The phase by the store's clock: CLOSED at or after `endsAt`, whether or not the closer ran. */
+export function phaseAt(auction: AuctionState, now: number): Phase {
+  if (auction.closed || now >= auction.endsAt) return Phase.CLOSED;
+  if (now < auction.startsAt) return Phase.SCHEDULED;
+  return Phase.OPEN;
+}
+
+export const PhaseName: Record<Phase, string> = {
+  [Phase.UNKNOWN]: "unknown",
+  [Phase.SCHEDULED]: "scheduled",
+  [Phase.OPEN]: "open",
+  [Phase.CLOSED]: "closed",
+};
+
+/** A new auction's state before any bid. */
+export function freshAuction(spec: AuctionSpec): AuctionState {
+  return { ...spec, seq: 0, amount: 0, leader: 0, closed: false, winner: 0 };
+}
+
+/** The admin API's JSON shape of an auction. */
+export function auctionToJson(auction: AuctionState, now: number) {
+  return {
+    id: auction.id,
+    title: auction.title,
+    phase: PhaseName[phaseAt(auction, now)],
+    starting_price: auction.startingPrice,
+    min_increment: auction.minIncrement,
+    reserve: auction.reserve,
+    buy_now_price: auction.buyNowPrice === 0 ? null : auction.buyNowPrice,
+    starts_at: auction.startsAt,
+    ends_at: auction.endsAt,
+    anti_snipe_ms: auction.antiSnipeMs,
+    max_ends_at: auction.maxEndsAt === 0 ? null : auction.maxEndsAt,
+    seq: auction.seq,
+    amount: auction.amount,
+    leader: auction.leader,
+  };
+}

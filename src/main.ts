@@ -1,0 +1,40 @@
+// Entry point: `bun run start`. Reads the settings, starts the server, stops it on a signal.
+
+import { ConfigError, loadConfig } from "./config.ts";
+import { startServer } from "./server.ts";
+
+const EXIT_BAD_CONFIG = 2;
+const EXIT_START_FAILED = 1;
+
+let config;
+try {
+  config = loadConfig(process.env, process.argv.slice(2));
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(`gavel: bad setting ${error.message}`);
+    process.exit(EXIT_BAD_CONFIG);
+  }
+  throw error;
+}
+
+let server;
+try {
+  server = await startServer(config);
+} catch (error) {
+  console.error(`gavel: cannot start: ${(error as Error).message}`);
+  process.exit(EXIT_START_FAILED);
+}
+
+const where = config.store === "sqlite" ? ` (${config.dbPath})` : config.store === "redis" ? ` (${config.redisUrl})` : "";
+console.log(
+  `gavel: listening on ${config.host}:${server.port} (bids, TCP) and http://${config.host}:${server.httpPort} (admin); store ${config.store}${where}`,
+);
+
+const shutdown = async (signal: string) => {
+  console.log(`gavel: ${signal}: answering what was received, then stopping`);
+  await server.stop();
+  console.log("gavel: stopped");
+  process.exit(0);
+};
+process.once("SIGTERM", () => void shutdown("SIGTERM"));
+process.once("SIGINT", () => void shutdown("SIGINT"));

@@ -1,0 +1,167 @@
+// One client connection: its frame assembler and its bounded outbound queue.
+// Backpressure, once: Bun's `socket.write` does not buffer, it takes what the kernel takes.
+// What it leaves stays at the front of `out` and goes on `drain`. When more than
+// `outboundHighWater` bytes wait, reading from the socket pauses (the client's own TCP window
+// then pushes back on it); past `maxOutbound` the client is stuck and is disconnected.
+
+import type { Socket } from "bun";
+import {
+  encodeClosed,
+  encodeError,
+  encodeOk,
+  encodePong,
+  encodeResult,
+  encodeState,
+} from "../protocol/codec.ts";
+import { FrameAssembler, type FrameHandler } from "../protocol/assembler.ts";
+import { MAX_FRAME } from "../protocol/constants.ts";
+
+/** Bun types declare pause/resume only on some sockets; TCP sockets have them at run time. */
+type PausableSocket = Socket<Connection> & { pause(): boolean; resume(): boolean };
+
+export interface OutboundLimits {
+  /** Pause reading above this many queued bytes. */
+  outboundHighWater: number;
+  /** Disconnect a client whose queue would grow past this. */
+  maxOutbound: number;
+}
+
+const INITIAL_OUTBOUND = 4096;
+
+/** Why reading is paused; reading resumes only when no reason is left. */
+export const PauseReason = { OUTBOUND: 1, RING: 2 } as const;
+
+export class Connection {
+  readonly assembler: FrameAssembler;
+  private out = new Uint8Array(INITIAL_OUTBOUND);
+  private outLength = 0;
+  private pauseReasons = 0;
+  /** The server has decided to close: after MALFORMED, shutdown, or a stuck client. */
+  closing = false;
+  closed = false;
+  /** Queued on the server's flush list this tick. */
+  dirty = false;
+  /** Requests read but not yet answered (store round trips). */
+  pending = 0;
+  lastActivity = 0;
+
+  constructor(
+    readonly socket: Socket<Connection>,
+    private readonly limits: OutboundLimits,
+    onFrame: FrameHandler,
+  ) {
+    this.assembler = new FrameAssembler(onFrame);
+  }
+
+  get remoteAddress(): string {
+    return this.socket.remoteAddress;
+  }
+
+  get queuedBytes(): number {
+    return this.outLength;
+  }
+
+  // ---- Encoding replies into the queue -------------------------------------------------------
+
+  /** Makes room for `bytes` more; false when the client is stuck (it is then being closed). */
+  private reserve(bytes: number): boolean {
+    if (this.closed) return false;
+    const needed = this.outLength + bytes;
+    if (needed <= this.out.length) return true;
+    if (needed > this.limits.maxOutbound) {
+      this.abort();
+      return false;
+    }
+    let size = this.out.length * 2;
+    while (size < needed) size *= 2;
+    const grown = new Uint8Array(Math.min(size, Math.max(this.limits.maxOutbound, needed)));
+    grown.set(this.out.subarray(0, this.outLength));
+    this.out = grown;
+    return true;
+  }
+
+  queueResult(req: number, status: number, auction: number, amount: number, leader: number): void {
+    if (!this.reserve(MAX_FRAME)) return;
+    this.outLength = encodeResult(this.out, this.outLength, req, status, auction, amount, leader);
+  }
+
+  queueError(req: number, code: number, message: string): void {
+    if (!this.reserve(MAX_FRAME)) return;
+    this.outLength = encodeError(this.out, this.outLength, req, code, message);
+  }
+
+  queuePong(req: number, now: number): void {
+    if (!this.reserve(MAX_FRAME)) return;
+    this.outLength = encodePong(this.out, this.outLength, req, now);
+  }
+
+  queueOk(req: number): void {
+    if (!this.reserve(MAX_FRAME)) return;
+    this.outLength = encodeOk(this.out, this.outLength, req);
+  }
+
+  queueState(req: number, auction: number, phase: number, seq: number, amount: number, leader: number, endsAt: number): void {
+    if (!this.reserve(MAX_FRAME)) return;
+    this.outLength = encodeState(this.out, this.outLength, req, auction, phase, seq, amount, leader, endsAt);
+  }
+
+  queueClosed(auction: number, seq: number, winner: number, amount: number): void {
+    if (!this.reserve(MAX_FRAME)) return;
+    this.outLength = encodeClosed(this.out, this.outLength, auction, seq, winner, amount);
+  }
+
+  /** Appends frames already encoded elsewhere (UPDATEs fanned out to many subscribers). */
+  queueBytes(bytes: Uint8Array, offset: number, length: number): void {
+    if (!this.reserve(length)) return;
+    this.out.set(length === bytes.length && offset === 0 ? bytes : bytes.subarray(offset, offset + length), this.outLength);
+    this.outLength += length;
+  }
+
+  // ---- Writing --------------------------------------------------------------------------------
+
+  /** Writes what is queued; keeps what the socket did not take. Called per tick and on drain. */
+  flush(): void {
+    if (this.closed || this.outLength === 0) {
+      if (this.closing && !this.closed && this.outLength === 0) this.socket.end();
+      return;
+    }
+    const written = this.socket.write(this.out, 0, this.outLength);
+    if (written < 0) return; // closed under us; the close handler cleans up
+    if (written < this.outLength) this.out.copyWithin(0, written, this.outLength);
+    this.outLength -= written;
+
+    if (this.outLength > this.limits.outboundHighWater) this.pauseReading(PauseReason.OUTBOUND);
+    else if (this.pauseReasons & PauseReason.OUTBOUND) this.resumeReading(PauseReason.OUTBOUND);
+
+    if (this.closing && this.outLength === 0) this.socket.end();
+  }
+
+  pauseReading(reason: number): void {
+    if (this.closed) return;
+    if (this.pauseReasons === 0) (this.socket as PausableSocket).pause();
+    this.pauseReasons |= reason;
+  }
+
+  resumeReading(reason: number): void {
+    if (!(this.pauseReasons & reason)) return;
+    this.pauseReasons &= ~reason;
+    if (this.pauseReasons === 0 && !this.closed) (this.socket as PausableSocket).resume();
+  }
+
+  get isPaused(): boolean {
+    return this.pauseReasons !== 0;
+  }
+
+  /** Closes once everything queued is written. */
+  closeAfterFlush(): void {
+    this.closing = true;
+  }
+
+  /** Drops the connection now: the client cannot keep up or the server is going away. */
+  abort(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.outLength = 0;
+    this.socket.terminate();
+  }
+}

@@ -1,0 +1,80 @@
+// Turns a byte stream into whole frames; see docs/protocol.md ("Framing").
+// Frames lying whole inside a chunk are handed out in place (the chunk plus an offset); only a
+// frame split across chunks is copied, into one preallocated 257-byte buffer.
+
+import { HEADER_SIZE, MAX_FRAME } from "./constants.ts";
+
+/**
+ * Receives one whole frame: its type, the bytes holding it and where its payload starts.
+ * The bytes are only valid during the call. Return false to stop reading this stream
+ * (the rest of the chunk and any later chunk are ignored).
+ */
+export type FrameHandler = (type: number, bytes: Uint8Array, payload: number, length: number) => boolean;
+
+export class FrameAssembler {
+  /** A frame split across chunks is gathered here. */
+  private readonly partial = new Uint8Array(MAX_FRAME);
+  private partialLength = 0;
+  private stopped = false;
+
+  constructor(private readonly onFrame: FrameHandler) {}
+
+  /** True while part of a frame waits for more bytes (for slow-sender detection). */
+  get hasPartialFrame(): boolean {
+    return this.partialLength > 0;
+  }
+
+  /** Feeds one chunk; returns false once a handler asked to stop. */
+  push(chunk: Uint8Array): boolean {
+    if (this.stopped) return false;
+    let offset = 0;
+    const end = chunk.length;
+
+    if (this.partialLength > 0) {
+      offset = this.completePartial(chunk);
+      if (offset < 0) return true; // the chunk was all consumed into the partial frame
+      if (this.stopped) return false;
+    }
+
+    while (end - offset >= HEADER_SIZE) {
+      const length = chunk[offset + 1]!;
+      const frameEnd = offset + HEADER_SIZE + length;
+      if (frameEnd > end) break;
+      if (!this.onFrame(chunk[offset]!, chunk, offset + HEADER_SIZE, length)) {
+        this.stopped = true;
+        return false;
+      }
+      offset = frameEnd;
+    }
+
+    if (offset < end) {
+      this.partial.set(chunk.subarray(offset, end), 0);
+      this.partialLength = end - offset;
+    }
+    return true;
+  }
+
+  /**
+   * Moves bytes from the chunk into the partial frame. Returns the chunk offset after the
+   * completed frame, or -1 when the chunk ran out first.
+   */
+  private completePartial(chunk: Uint8Array): number {
+    let offset = 0;
+    if (this.partialLength < HEADER_SIZE) {
+      const take = Math.min(HEADER_SIZE - this.partialLength, chunk.length);
+      for (let i = 0; i < take; i++) this.partial[this.partialLength++] = chunk[i]!;
+      offset = take;
+      if (this.partialLength < HEADER_SIZE) return -1;
+    }
+    const frameSize = HEADER_SIZE + this.partial[1]!;
+    const take = Math.min(frameSize - this.partialLength, chunk.length - offset);
+    if (take > 0) this.partial.set(chunk.subarray(offset, offset + take), this.partialLength);
+    this.partialLength += take;
+    offset += take;
+    if (this.partialLength < frameSize) return -1;
+
+    this.partialLength = 0;
+    if (!this.onFrame(this.partial[0]!, this.partial, HEADER_SIZE, frameSize - HEADER_SIZE)) this.stopped = true;
+    return offset;
+  }
+}

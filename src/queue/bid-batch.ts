@@ -1,0 +1,48 @@
+// One batch of bids on its way to a store and back; see docs/architecture.md.
+
+import type { Connection } from "../net/connection.ts";
+
+/**
+ * A preallocated struct of typed arrays: the drain copies bids off the ring into it, the store
+ * reads the inputs and fills the outputs for indices 0..count-1, and the drain routes each
+ * result to its connection. Reused forever, so the steady state allocates nothing.
+ */
+export class BidBatch {
+  count = 0;
+  // Inputs.
+  readonly connection: (Connection | null)[];
+  readonly req: Uint32Array;
+  readonly auction: Uint32Array;
+  readonly user: Uint32Array;
+  readonly amount: Float64Array;
+  // Outputs, filled by the store.
+  readonly status: Uint8Array;
+  /** The auction's amount and leader after this bid (0 when unknown). */
+  readonly resultAmount: Float64Array;
+  readonly resultLeader: Uint32Array;
+  /** For ACCEPTED: the auction's new seq and ends_at, what its UPDATE carries. */
+  readonly seq: Uint32Array;
+  readonly endsAt: Float64Array;
+
+  constructor(readonly capacity: number) {
+    this.connection = new Array(capacity).fill(null);
+    this.req = new Uint32Array(capacity);
+    this.auction = new Uint32Array(capacity);
+    this.user = new Uint32Array(capacity);
+    this.amount = new Float64Array(capacity);
+    this.status = new Uint8Array(capacity);
+    this.resultAmount = new Float64Array(capacity);
+    this.resultLeader = new Uint32Array(capacity);
+    this.seq = new Uint32Array(capacity);
+    this.endsAt = new Float64Array(capacity);
+  }
+
+  /** Marks every bid with one status and no auction data (e.g. UNAVAILABLE). */
+  failAll(status: number): void {
+    for (let i = 0; i < this.count; i++) {
+      this.status[i] = status;
+      this.resultAmount[i] = 0;
+      this.resultLeader[i] = 0;
+    }
+  }
+}

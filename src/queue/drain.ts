@@ -1,0 +1,113 @@
+// Takes batches off the ring to the store and hands the results back; see docs/architecture.md.
+
+import { Status } from "../protocol/constants.ts";
+import type { Store } from "../store/store.ts";
+import { BidBatch } from "./bid-batch.ts";
+import type { BidRing } from "./bid-ring.ts";
+
+export interface DrainOptions {
+  /** Bids per store call (GAVEL_BATCH). */
+  batchSize: number;
+  /**
+   * Batches handed to an asynchronous store before the first comes back. Order still holds:
+   * the store issues calls in order on one connection, so Redis runs them in order.
+   */
+  maxInFlight: number;
+}
+
+/** Receives each finished batch; `batch` is reused once this returns. */
+export type BatchListener = (batch: BidBatch) => void;
+
+export class Drain {
+  private readonly idle: BidBatch[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(
+    private readonly ring: BidRing,
+    private readonly store: Store,
+    private readonly options: DrainOptions,
+    private readonly onBatchDone: BatchListener,
+    /** Called after a run, once the results are handed over (flush sockets, resume readers). */
+    private readonly onRunDone: () => void,
+  ) {
+    for (let i = 0; i < options.maxInFlight; i++) this.idle.push(new BidBatch(options.batchSize));
+  }
+
+  /** Runs the drain soon; many socket reads in one tick share its batches. */
+  schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.run);
+  }
+
+  /** True when nothing is queued or in flight. */
+  get isIdle(): boolean {
+    return this.ring.length === 0 && this.inFlight === 0;
+  }
+
+  /** Resolves once the ring is empty and every batch has come back. */
+  whenIdle(): Promise<void> {
+    if (this.isIdle) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private readonly run = (): void => {
+    this.scheduled = false;
+    while (this.ring.length > 0 && this.idle.length > 0) {
+      const batch = this.idle.pop()!;
+      this.ring.takeInto(batch);
+      this.apply(batch);
+    }
+    this.onRunDone();
+    this.notifyIfIdle();
+  };
+
+  private apply(batch: BidBatch): void {
+    let pending: void | Promise<void>;
+    try {
+      pending = this.store.applyBids(batch);
+    } catch {
+      // A synchronous store failed (e.g. disk full): it rolled back, nothing was stored.
+      batch.failAll(Status.UNAVAILABLE);
+      this.finish(batch);
+      return;
+    }
+    if (pending === undefined) {
+      this.finish(batch);
+      return;
+    }
+    this.inFlight++;
+    pending.then(
+      () => this.settle(batch),
+      () => {
+        batch.failAll(Status.UNAVAILABLE);
+        this.settle(batch);
+      },
+    );
+  }
+
+  /** An asynchronous batch came back: hand it over and keep the drain going. */
+  private settle(batch: BidBatch): void {
+    this.inFlight--;
+    this.finish(batch);
+    if (this.ring.length > 0) this.run();
+    else {
+      this.onRunDone();
+      this.notifyIfIdle();
+    }
+  }
+
+  private finish(batch: BidBatch): void {
+    this.onBatchDone(batch);
+    for (let i = 0; i < batch.count; i++) batch.connection[i] = null;
+    batch.count = 0;
+    this.idle.push(batch);
+  }
+
+  private notifyIfIdle(): void {
+    if (!this.isIdle || this.waiters.length === 0) return;
+    for (const resolve of this.waiters.splice(0)) resolve();
+  }
+}

@@ -1,0 +1,187 @@
+// The server factory: wires transport, ring, drain, store and admin API together.
+
+import type { Socket, TCPSocketListener } from "bun";
+import type { Config } from "./config.ts";
+import { Connection } from "./net/connection.ts";
+import { RequestHandler } from "./net/request-handler.ts";
+import { SubscriptionHub } from "./auction/subscription-hub.ts";
+import { BidRing } from "./queue/bid-ring.ts";
+import { Drain } from "./queue/drain.ts";
+import type { BidBatch } from "./queue/bid-batch.ts";
+import { ErrorCode, Status } from "./protocol/constants.ts";
+import { openStore } from "./store/open-store.ts";
+import type { Store } from "./store/store.ts";
+import { startAdminServer } from "./http/admin.ts";
+import { PauseReason } from "./net/connection.ts";
+
+/** Batches handed to an asynchronous store (Redis) at once; sync stores use one. */
+const ASYNC_BATCHES_IN_FLIGHT = 8;
+/** Reading pauses at 3/4 of the ring and resumes at 1/4. */
+const RING_HIGH_WATER_FRACTION = 0.75;
+const RING_LOW_WATER_FRACTION = 0.25;
+/** A connection pauses reading once this share of its outbound limit is queued. */
+const OUTBOUND_HIGH_WATER_FRACTION = 0.25;
+const SHUTDOWN_POLL_MS = 10;
+
+export interface GavelServer {
+  readonly config: Config;
+  readonly store: Store;
+  /** The TCP port actually bound (useful with port 0). */
+  readonly port: number;
+  readonly httpPort: number;
+  /** Live connections. */
+  readonly connectionCount: number;
+  /** Stops accepting, answers what was received, closes the store. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a Gavel server.
+ * @example
+ * const server = await startServer(loadConfig(process.env));
+ * console.log(server.port);
+ * await server.stop();
+ */
+export async function startServer(config: Config, store?: Store): Promise<GavelServer> {
+  const activeStore = store ?? (await openStore(config));
+  const ring = new BidRing(config.queueCapacity);
+  const connections = new Set<Connection>();
+  const dirty: Connection[] = [];
+  let flushScheduled = false;
+  const pausedForRing: Connection[] = [];
+  const ringLowWater = Math.floor(config.queueCapacity * RING_LOW_WATER_FRACTION);
+
+  const flushDirty = () => {
+    flushScheduled = false;
+    for (let i = 0; i < dirty.length; i++) {
+      const connection = dirty[i]!;
+      connection.dirty = false;
+      connection.flush();
+    }
+    dirty.length = 0;
+  };
+  const markDirty = (connection: Connection) => {
+    if (connection.dirty) return;
+    connection.dirty = true;
+    dirty.push(connection);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      queueMicrotask(flushDirty);
+    }
+  };
+
+  const hub = new SubscriptionHub(activeStore, markDirty);
+  const deliver = (batch: BidBatch) => {
+    for (let i = 0; i < batch.count; i++) {
+      const status = batch.status[i]!;
+      if (status === Status.ACCEPTED) {
+        hub.publishUpdate(batch.auction[i]!, batch.seq[i]!, batch.resultAmount[i]!, batch.resultLeader[i]!, batch.endsAt[i]!);
+      }
+      const connection = batch.connection[i]!;
+      connection.pending--;
+      if (connection.closed) continue;
+      connection.queueResult(batch.req[i]!, status, batch.auction[i]!, batch.resultAmount[i]!, batch.resultLeader[i]!);
+      markDirty(connection);
+    }
+  };
+  const resumeReaders = () => {
+    if (pausedForRing.length === 0 || ring.length > ringLowWater) return;
+    for (const connection of pausedForRing) connection.resumeReading(PauseReason.RING);
+    pausedForRing.length = 0;
+  };
+  const isSync = activeStore.kind !== "redis";
+  const drain = new Drain(
+    ring,
+    activeStore,
+    { batchSize: config.batchSize, maxInFlight: isSync ? 1 : ASYNC_BATCHES_IN_FLIGHT },
+    deliver,
+    resumeReaders,
+  );
+  const handler = new RequestHandler({
+    ring,
+    drain,
+    store: activeStore,
+    hub,
+    markDirty,
+    pausedForRing,
+    ringHighWater: Math.floor(config.queueCapacity * RING_HIGH_WATER_FRACTION),
+  });
+
+  const limits = {
+    maxOutbound: config.maxOutboundBytes,
+    outboundHighWater: Math.floor(config.maxOutboundBytes * OUTBOUND_HIGH_WATER_FRACTION),
+  };
+
+  const listener: TCPSocketListener<Connection> = Bun.listen<Connection>({
+    hostname: config.host,
+    port: config.port,
+    socket: {
+      binaryType: "uint8array",
+      open(socket: Socket<Connection>) {
+        const connection = new Connection(socket, limits, (type, bytes, payload, length) =>
+          handler.handleFrame(connection, type, bytes, payload, length),
+        );
+        socket.data = connection;
+        if (config.maxConnections > 0 && connections.size >= config.maxConnections) {
+          connection.queueError(0, ErrorCode.TOO_MANY_CONNECTIONS, `server holds its limit of ${config.maxConnections} connections`);
+          connection.closeAfterFlush();
+          connection.flush();
+          return;
+        }
+        connections.add(connection);
+      },
+      data(socket: Socket<Connection>, chunk: Uint8Array) {
+        const connection = socket.data;
+        if (connection.closing || connection.closed) return;
+        connection.assembler.push(chunk);
+      },
+      drain(socket: Socket<Connection>) {
+        socket.data.flush();
+      },
+      close(socket: Socket<Connection>) {
+        const connection = socket.data;
+        connection.closed = true;
+        connections.delete(connection);
+        hub.dropConnection(connection);
+      },
+      error(socket: Socket<Connection>) {
+        socket.data.abort();
+      },
+    },
+  });
+
+  const admin = startAdminServer({ host: config.host, port: config.httpPort, adminToken: config.adminToken }, activeStore);
+
+  let stopping: Promise<void> | null = null;
+  const stop = async () => {
+    listener.stop(false);
+    handler.shuttingDown = true;
+    // Answer everything already received: queued bids, store round trips, unwritten replies.
+    const deadline = Date.now() + config.shutdownGraceMs;
+    await drain.whenIdle();
+    while (Date.now() < deadline) {
+      let busy = false;
+      for (const connection of connections) if (connection.pending > 0 || connection.queuedBytes > 0) busy = true;
+      if (!busy) break;
+      await Bun.sleep(SHUTDOWN_POLL_MS);
+    }
+    for (const connection of connections) {
+      connection.closeAfterFlush();
+      connection.flush();
+    }
+    listener.stop(true);
+    await admin.stop(true);
+    await activeStore.close();
+  };
+
+  return {
+    config,
+    store: activeStore,
+    port: listener.port,
+    httpPort: admin.port ?? config.httpPort,
+    get connectionCount() {
+      return connections.size;
+    },
+    stop: () => (stopping ??= stop()),
+  };
+}

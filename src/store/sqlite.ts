@@ -1,0 +1,180 @@
+// The embedded, durable store: bun:sqlite in WAL mode, one transaction per drain batch.
+// The auctions live in an in-process AuctionTable (the same rule as the memory store) that
+// writes through to SQLite; the file is opened in exclusive locking mode, so no other process
+// can change it behind the table's back. A batch's replies go out only after its commit.
+
+import { Database, type Statement } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { AuctionState } from "../auction/auction.ts";
+import { AuctionTable } from "./memory.ts";
+import type { CreateResult, NewAuction, Store, StoreBatch } from "./store.ts";
+import { StoreError } from "./errors.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS auctions (
+  id INTEGER PRIMARY KEY,
+  title TEXT NOT NULL,
+  starting_price INTEGER NOT NULL,
+  min_increment INTEGER NOT NULL,
+  reserve INTEGER NOT NULL,
+  buy_now_price INTEGER NOT NULL,
+  starts_at INTEGER NOT NULL,
+  ends_at INTEGER NOT NULL,
+  anti_snipe_ms INTEGER NOT NULL,
+  max_ends_at INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  amount INTEGER NOT NULL,
+  leader INTEGER NOT NULL,
+  closed INTEGER NOT NULL,
+  winner INTEGER NOT NULL
+);
+-- A rowid table: measured 15x faster to append to than one keyed (auction, seq).
+CREATE TABLE IF NOT EXISTS bids (
+  auction INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  amount INTEGER NOT NULL,
+  user INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  ends_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bids_by_auction ON bids (auction, seq);
+`;
+
+interface AuctionRow {
+  id: number;
+  title: string;
+  starting_price: number;
+  min_increment: number;
+  reserve: number;
+  buy_now_price: number;
+  starts_at: number;
+  ends_at: number;
+  anti_snipe_ms: number;
+  max_ends_at: number;
+  seq: number;
+  amount: number;
+  leader: number;
+  closed: number;
+  winner: number;
+}
+
+function rowToAuction(row: AuctionRow): AuctionState {
+  return {
+    id: row.id,
+    title: row.title,
+    startingPrice: row.starting_price,
+    minIncrement: row.min_increment,
+    reserve: row.reserve,
+    buyNowPrice: row.buy_now_price,
+    startsAt: row.starts_at,
+    endsAt: row.ends_at,
+    antiSnipeMs: row.anti_snipe_ms,
+    maxEndsAt: row.max_ends_at,
+    seq: row.seq,
+    amount: row.amount,
+    leader: row.leader,
+    closed: row.closed !== 0,
+    winner: row.winner,
+  };
+}
+
+export interface SqliteStoreOptions {
+  /** File path, or ":memory:". */
+  path: string;
+}
+
+export class SqliteStore implements Store {
+  readonly kind = "sqlite";
+  private readonly db: Database;
+  private readonly table = new AuctionTable();
+  private readonly insertAuction: Statement;
+  private readonly updateAuction: Statement;
+  private readonly insertBid: Statement;
+  private readonly selectAuction: Statement<AuctionRow, [number]>;
+  /** Auctions changed by the batch being applied, written once each at its end. */
+  private readonly touched: AuctionState[] = [];
+  private readonly touchedIds = new Set<number>();
+  private readonly writeBatch: (batch: StoreBatch, now: number) => void;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    try {
+      this.db = new Database(options.path, { create: true, strict: true });
+      // WAL: a commit is one sequential append; NORMAL sync survives a killed process (the OS
+      // still holds the pages), FULL would add an fsync per batch for power loss.
+      this.db.exec("PRAGMA journal_mode = WAL");
+      this.db.exec("PRAGMA synchronous = NORMAL");
+      this.db.exec("PRAGMA locking_mode = EXCLUSIVE");
+      this.db.exec(SCHEMA);
+    } catch (error) {
+      throw new StoreError(`cannot open the SQLite database at GAVEL_DB=${options.path}: ${(error as Error).message}`, { cause: error });
+    }
+    this.insertAuction = this.db.prepare(
+      `INSERT INTO auctions VALUES ($id, $title, $startingPrice, $minIncrement, $reserve, $buyNowPrice, $startsAt, $endsAt,
+        $antiSnipeMs, $maxEndsAt, $seq, $amount, $leader, $closed, $winner)`,
+    );
+    this.updateAuction = this.db.prepare("UPDATE auctions SET seq = ?, amount = ?, leader = ?, ends_at = ? WHERE id = ?");
+    this.insertBid = this.db.prepare("INSERT INTO bids (auction, seq, amount, user, at, ends_at) VALUES (?, ?, ?, ?, ?, ?)");
+    this.selectAuction = this.db.prepare<AuctionRow, [number]>("SELECT * FROM auctions WHERE id = ?");
+    for (const row of this.db.query<AuctionRow, []>("SELECT * FROM auctions").all()) this.table.put(rowToAuction(row));
+    this.writeBatch = this.db.transaction((batch: StoreBatch, now: number) => this.applyInTransaction(batch, now));
+  }
+
+  applyBids(batch: StoreBatch): void {
+    const now = Date.now();
+    try {
+      this.writeBatch(batch, now);
+    } catch (error) {
+      // The transaction rolled back: put the table back as the file has it, then report.
+      for (const auction of this.touched) {
+        const row = this.selectAuction.get(auction.id);
+        if (row !== null) this.table.put(rowToAuction(row));
+      }
+      throw error;
+    } finally {
+      this.touched.length = 0;
+      this.touchedIds.clear();
+    }
+  }
+
+  private applyInTransaction(batch: StoreBatch, now: number): void {
+    for (let i = 0; i < batch.count; i++) {
+      const accepted = this.table.applyOne(batch, i, now);
+      if (accepted === null) continue;
+      this.insertBid.run(accepted.id, accepted.seq, accepted.amount, batch.user[i]!, now, accepted.endsAt);
+      if (!this.touchedIds.has(accepted.id)) {
+        this.touchedIds.add(accepted.id);
+        this.touched.push(accepted);
+      }
+    }
+    for (const auction of this.touched) {
+      this.updateAuction.run(auction.seq, auction.amount, auction.leader, auction.endsAt, auction.id);
+    }
+  }
+
+  async createAuction(spec: NewAuction): Promise<CreateResult> {
+    const result = this.table.insert(spec);
+    if (!result.created) return result;
+    try {
+      this.insertAuction.run(result.auction as unknown as Record<string, string | number | boolean>);
+    } catch (error) {
+      this.table.auctions.delete(result.auction.id);
+      throw error;
+    }
+    return result;
+  }
+
+  async getAuction(id: number): Promise<AuctionState | null> {
+    const auction = this.table.auctions.get(id);
+    return auction === undefined ? null : { ...auction };
+  }
+
+  now(): number {
+    return Date.now();
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

@@ -118,7 +118,7 @@ export async function startServer(config: Config, store?: Store): Promise<GavelS
     socket: {
       binaryType: "uint8array",
       open(socket: Socket<Connection>) {
-        const connection = new Connection(socket, limits, (type, bytes, payload, length) =>
+        const connection: Connection = new Connection(socket, limits, (type, bytes, payload, length): boolean =>
           handler.handleFrame(connection, type, bytes, payload, length),
         );
         socket.data = connection;

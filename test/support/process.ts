@@ -1,0 +1,72 @@
+// Runs Gavel as a separate process (`bun run src/main.ts`), for kill -9, signals and
+// several nodes on one Redis.
+
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+const MAIN = join(import.meta.dir, "../../src/main.ts");
+const STARTUP_LINE = /listening on [^:]+:(\d+) .* http:\/\/[^:]+:(\d+)/;
+const STARTUP_TIMEOUT_MS = 20_000;
+
+export interface GavelProcess {
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  port: number;
+  httpPort: number;
+  httpUrl: string;
+  /** Everything the process printed so far. */
+  output(): string;
+  kill(signal?: NodeJS.Signals | number): Promise<number>;
+}
+
+/** Starts a server process with these settings (ports default to 0: any free port). */
+export async function spawnGavel(env: Record<string, string>): Promise<GavelProcess> {
+  const proc = Bun.spawn(["bun", "run", MAIN], {
+    env: { ...process.env, GAVEL_PORT: "0", GAVEL_HTTP_PORT: "0", ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let text = "";
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) text += decoder.decode(chunk);
+  };
+  void collect(proc.stdout);
+  void collect(proc.stderr);
+
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  let match: RegExpExecArray | null = null;
+  while ((match = STARTUP_LINE.exec(text)) === null) {
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      proc.kill("SIGKILL");
+      throw new Error(`gavel did not start (exit ${proc.exitCode}):\n${text}`);
+    }
+    await Bun.sleep(20);
+  }
+  const port = Number(match[1]);
+  const httpPort = Number(match[2]);
+  return {
+    proc,
+    port,
+    httpPort,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    output: () => text,
+    async kill(signal = "SIGTERM") {
+      proc.kill(signal);
+      return proc.exited;
+    },
+  };
+}
+
+/** Runs the server expecting it to refuse to start; returns its exit code and output. */
+export async function runGavelExpectingFailure(env: Record<string, string>, args: string[] = []) {
+  const proc = Bun.spawn(["bun", "run", MAIN, ...args], {
+    env: { ...process.env, GAVEL_PORT: "0", GAVEL_HTTP_PORT: "0", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), STARTUP_TIMEOUT_MS);
+  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  clearTimeout(timer);
+  return { code, output: stdout + stderr };
+}

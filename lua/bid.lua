@@ -4,7 +4,11 @@
 -- KEYS[i]           hash key of bid i's auction, gavel:{g<n>}:a:<id>. Every key of one call
 --                   carries the same shard-group tag {g<n>}, so the call fits one Cluster slot.
 -- ARGV[2i-1], [2i]  bid i's user and amount, decimal strings.
--- Returns           a flat array, per bid: status, amount after, leader after, seq, ends_at.
+-- Returns           a flat array of integers, per bid: status, amount after (high part),
+--                   amount after (low 32 bits), leader after, seq, ends_at. The amount is
+--                   split because ioredis 6.0.0 decodes integer replies digit by digit as
+--                   n*10 + byte - 48, which rounds the top values below 2^53 (9007199254740991
+--                   arrives as ...992); halves of at most 10 digits decode exactly.
 --
 -- Auction hash fields (written by create.lua; money in minor units, times in ms since the epoch):
 --   ti title              sp starting price     mi minimum increment
@@ -36,6 +40,7 @@ local NOT_STARTED = 4
 local UPDATE_TYPE = 6
 local UPDATE_PAYLOAD = 28
 local UPDATE_LAYOUT = '>BBI4I4I8I4I8'
+local TWO_32 = 4294967296
 
 local FIELDS = { 'sp', 'mi', 'rs', 'bn', 'st', 'en', 'as', 'mx', 'sq', 'am', 'ld', 'cl' }
 
@@ -43,8 +48,12 @@ local function int(n)
   return string.format('%d', n)
 end
 
+local MS_PER_SECOND = 1000
+local MICROS_PER_MS = 1000
+
+-- One clock reading for the whole batch, like the other stores' one Date.now() per batch.
 local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local now = tonumber(time[1]) * MS_PER_SECOND + math.floor(tonumber(time[2]) / MICROS_PER_MS)
 
 local group = string.match(KEYS[1], '^(.*):a:%d+$')
 
@@ -127,17 +136,20 @@ for i = 1, #KEYS do
 
   local n = #out
   if a then
+    local high = math.floor(a.am / TWO_32)
     out[n + 1] = status
-    out[n + 2] = a.am
-    out[n + 3] = a.ld
-    out[n + 4] = a.sq
-    out[n + 5] = a.en
+    out[n + 2] = high
+    out[n + 3] = a.am - high * TWO_32
+    out[n + 4] = a.ld
+    out[n + 5] = a.sq
+    out[n + 6] = a.en
   else
     out[n + 1] = status
     out[n + 2] = 0
     out[n + 3] = 0
     out[n + 4] = 0
     out[n + 5] = 0
+    out[n + 6] = 0
   end
 end
 

@@ -19,6 +19,12 @@ export interface Config {
   maxConnections: number;
   maxOutboundBytes: number;
   shutdownGraceMs: number;
+  /** A subscriber with more unsent bytes than this gets conflated updates. */
+  subscriberBufferBytes: number;
+  /** A subscriber stuck over that mark this long is disconnected (0 = never). */
+  slowSubscriberMs: number;
+  /** How often each node runs the closer. */
+  closeIntervalMs: number;
 }
 
 /** A bad setting: the message names it. */
@@ -46,6 +52,9 @@ export const Defaults = {
   maxConnections: DEFAULT_MAX_CONNECTIONS,
   maxOutboundBytes: 4 * 1024 * 1024,
   shutdownGraceMs: 2000,
+  subscriberBufferBytes: 256 * 1024,
+  slowSubscriberMs: 10_000,
+  closeIntervalMs: 250,
 } as const;
 
 const MAX_PORT = 65_535;
@@ -89,6 +98,9 @@ const KNOWN_SETTINGS = new Set([
   "GAVEL_MAX_CONNECTIONS",
   "GAVEL_MAX_OUTBOUND",
   "GAVEL_SHUTDOWN_GRACE_MS",
+  "GAVEL_SUBSCRIBER_BUFFER",
+  "GAVEL_SLOW_SUBSCRIBER_MS",
+  "GAVEL_CLOSE_INTERVAL_MS",
 ]);
 
 function integer(source: Source, name: string, fallback: number, min: number, max: number): number {
@@ -140,5 +152,8 @@ export function loadConfig(env: Source, argv: readonly string[] = []): Config {
     maxConnections: integer(source, "GAVEL_MAX_CONNECTIONS", Defaults.maxConnections, 0, 1_000_000),
     maxOutboundBytes: integer(source, "GAVEL_MAX_OUTBOUND", Defaults.maxOutboundBytes, 64 * 1024, 1 << 30),
     shutdownGraceMs: integer(source, "GAVEL_SHUTDOWN_GRACE_MS", Defaults.shutdownGraceMs, 0, 600_000),
+    subscriberBufferBytes: integer(source, "GAVEL_SUBSCRIBER_BUFFER", Defaults.subscriberBufferBytes, 1024, 1 << 30),
+    slowSubscriberMs: integer(source, "GAVEL_SLOW_SUBSCRIBER_MS", Defaults.slowSubscriberMs, 0, 3_600_000),
+    closeIntervalMs: integer(source, "GAVEL_CLOSE_INTERVAL_MS", Defaults.closeIntervalMs, 10, 60_000),
   };
 }

@@ -13,6 +13,7 @@ import { openStore } from "./store/open-store.ts";
 import type { Store } from "./store/store.ts";
 import { startAdminServer } from "./http/admin.ts";
 import { PauseReason } from "./net/connection.ts";
+import { Closer } from "./auction/closer.ts";
 
 /** Batches handed to an asynchronous store (Redis) at once; sync stores use one. */
 const ASYNC_BATCHES_IN_FLIGHT = 8;
@@ -22,6 +23,8 @@ const RING_LOW_WATER_FRACTION = 0.25;
 /** A connection pauses reading once this share of its outbound limit is queued. */
 const OUTBOUND_HIGH_WATER_FRACTION = 0.25;
 const SHUTDOWN_POLL_MS = 10;
+/** How often slow subscribers are looked at (conflated updates sent, stuck ones dropped). */
+const SWEEP_INTERVAL_MS = 100;
 
 export interface GavelServer {
   readonly config: Config;
@@ -42,7 +45,7 @@ export interface GavelServer {
  * console.log(server.port);
  * await server.stop();
  */
-export async function startServer(config: Config, store?: Store): Promise<GavelServer> {
+export async function startServer(config: Config, store?: Store, log: (message: string) => void = console.warn): Promise<GavelServer> {
   const activeStore = store ?? (await openStore(config));
   const ring = new BidRing(config.queueCapacity);
   const connections = new Set<Connection>();
@@ -70,12 +73,23 @@ export async function startServer(config: Config, store?: Store): Promise<GavelS
     }
   };
 
-  const hub = new SubscriptionHub(activeStore, markDirty);
+  const hub = new SubscriptionHub(
+    activeStore,
+    { subscriberHighWater: config.subscriberBufferBytes, slowSubscriberMs: config.slowSubscriberMs },
+    markDirty,
+  );
+  // With a shared store the UPDATEs come back through its feed, to every node alike.
+  const feed = activeStore.feed;
+  const fanOutLocally = feed === undefined;
+  if (feed !== undefined) {
+    feed.onFrames((frames) => hub.deliverFrames(frames));
+    feed.onResync(() => hub.resync());
+  }
   const deliver = (batch: BidBatch) => {
     for (let i = 0; i < batch.count; i++) {
       const status = batch.status[i]!;
-      if (status === Status.ACCEPTED) {
-        hub.publishUpdate(batch.auction[i]!, batch.seq[i]!, batch.resultAmount[i]!, batch.resultLeader[i]!, batch.endsAt[i]!);
+      if (status === Status.ACCEPTED && fanOutLocally) {
+        hub.deliverUpdate(batch.auction[i]!, batch.seq[i]!, batch.resultAmount[i]!, batch.resultLeader[i]!, batch.endsAt[i]!);
       }
       const connection = batch.connection[i]!;
       connection.pending--;
@@ -150,7 +164,22 @@ export async function startServer(config: Config, store?: Store): Promise<GavelS
     },
   });
 
-  const admin = startAdminServer({ host: config.host, port: config.httpPort, adminToken: config.adminToken }, activeStore);
+  const closer = new Closer(
+    activeStore,
+    config.closeIntervalMs,
+    (closed) => {
+      if (fanOutLocally) hub.deliverClosed(closed.id, closed.seq, closed.winner, closed.amount);
+    },
+    log,
+  );
+  closer.start();
+  const sweeper = setInterval(() => hub.sweep(Date.now()), SWEEP_INTERVAL_MS);
+
+  const admin = startAdminServer({ host: config.host, port: config.httpPort, adminToken: config.adminToken }, activeStore, {
+    onCancelled(closed) {
+      if (fanOutLocally) hub.deliverClosed(closed.id, closed.seq, closed.winner, closed.amount);
+    },
+  });
 
   let stopping: Promise<void> | null = null;
   const stop = async () => {
@@ -170,6 +199,8 @@ export async function startServer(config: Config, store?: Store): Promise<GavelS
       connection.flush();
     }
     listener.stop(true);
+    closer.stop();
+    clearInterval(sweeper);
     await admin.stop(true);
     await activeStore.close();
   };

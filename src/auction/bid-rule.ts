@@ -37,3 +37,12 @@ export function applyBidRule(auction: AuctionState, user: number, amount: number
   }
   return Status.ACCEPTED;
 }
+
+/**
+ * The closing step's decision, once the auction has ended: the leader wins if the amount meets
+ * the reserve, otherwise nothing sells. lua/close.lua is the same rule for Redis.
+ */
+export function closeAuction(auction: AuctionState): void {
+  auction.closed = true;
+  auction.winner = auction.leader !== 0 && auction.amount >= auction.reserve ? auction.leader : 0;
+}

@@ -1,79 +1,368 @@
-// Local subscribers of each auction and the fan-out of UPDATE and CLOSED to them.
+// Local subscribers of each auction: SUBSCRIBE's snapshot and replay, live fan-out of UPDATE
+// and CLOSED, gap healing from the bid history, and conflation for slow subscribers.
+// See docs/architecture.md ("Live auctions").
+//
+// Every subscription remembers the last seq it was sent, so an UPDATE that arrives twice (the
+// feed and a heal from history overlap) is sent once, and one that arrives early waits until
+// the gap before it is filled from the history.
 
-import { phaseAt } from "./auction.ts";
+import { phaseAt, type AuctionState } from "./auction.ts";
+import { readU32, readU64 } from "../protocol/bytes.ts";
 import { encodeUpdate } from "../protocol/codec.ts";
-import { ErrorCode, Phase, UPDATE_FRAME_SIZE } from "../protocol/constants.ts";
+import { ErrorCode, FrameType, HEADER_SIZE, NO_REPLAY, Phase, UPDATE_FRAME_SIZE } from "../protocol/constants.ts";
 import type { Connection } from "../net/connection.ts";
-import type { Store } from "../store/store.ts";
+import type { HistoryEntry } from "../store/store.ts";
+
+/** What the hub needs of the store. */
+export interface HubSource {
+  getAuction(id: number): Promise<AuctionState | null>;
+  /** Accepted bids with seq > afterSeq, oldest first, at most `limit`. */
+  history(auction: number, afterSeq: number, limit: number): Promise<HistoryEntry[]>;
+  now(): number;
+}
+
+export interface HubLimits {
+  /** A subscriber with more than this many bytes unsent gets conflated updates. */
+  subscriberHighWater: number;
+  /** A subscriber that stays over the high-water mark this long is disconnected (0 = never). */
+  slowSubscriberMs: number;
+}
+
+/** History is read in pages of this many entries. */
+const HISTORY_PAGE = 1000;
+
+interface Update {
+  seq: number;
+  amount: number;
+  leader: number;
+  endsAt: number;
+}
+
+interface Closing {
+  seq: number;
+  winner: number;
+  amount: number;
+}
+
+class Subscription {
+  /** Highest seq sent (or covered by the snapshot). */
+  lastSeq = 0;
+  /** While the snapshot and replay are on their way, live updates wait here. */
+  held: Update[] | null = [];
+  closedSent = false;
+  constructor(readonly connection: Connection) {}
+}
+
+class AuctionFeed {
+  readonly subscriptions = new Map<Connection, Subscription>();
+  /** Highest seq this node has delivered for the auction; -1 until known. */
+  lastSeq = -1;
+  /** A history read is filling a gap; live updates queue behind it. */
+  healing = false;
+  queued: Update[] = [];
+  closing: Closing | null = null;
+}
 
 export class SubscriptionHub {
-  private readonly subscribers = new Map<number, Set<Connection>>();
+  private readonly feeds = new Map<number, AuctionFeed>();
   private readonly byConnection = new Map<Connection, Set<number>>();
+  /** Connections holding conflated updates, flushed by `sweep`. */
+  private readonly conflatedConnections = new Set<Connection>();
   private readonly frame = new Uint8Array(UPDATE_FRAME_SIZE);
 
   constructor(
-    private readonly store: Store,
+    private readonly source: HubSource,
+    private readonly limits: HubLimits,
     private readonly markDirty: (connection: Connection) => void,
   ) {}
 
-  /** Answers SUBSCRIBE with the STATE snapshot and adds the connection to the auction's set. */
-  subscribe(connection: Connection, req: number, auctionId: number, _since: number): void {
+  /** Number of (connection, auction) subscriptions on this node. */
+  get subscriptionCount(): number {
+    let count = 0;
+    for (const feed of this.feeds.values()) count += feed.subscriptions.size;
+    return count;
+  }
+
+  /** Auctions with at least one local subscriber (what a node's feed must cover). */
+  get auctionIds(): IterableIterator<number> {
+    return this.feeds.keys();
+  }
+
+  /** SUBSCRIBE: the STATE snapshot, then the replay of seq > since, then live updates. */
+  subscribe(connection: Connection, req: number, auctionId: number, since: number): void {
+    const feed = this.feedOf(auctionId);
+    const existing = feed.subscriptions.get(connection);
+    const subscription = new Subscription(connection);
+    feed.subscriptions.set(connection, subscription);
+    let auctions = this.byConnection.get(connection);
+    if (auctions === undefined) this.byConnection.set(connection, (auctions = new Set()));
+    auctions.add(auctionId);
+    if (existing !== undefined) existing.held = null;
+
     connection.pending++;
-    this.store.getAuction(auctionId).then(
-      (auction) => {
-        connection.pending--;
-        if (connection.closed) return;
-        if (auction === null) {
-          connection.queueState(req, auctionId, Phase.UNKNOWN, 0, 0, 0, 0);
-        } else {
-          const phase = phaseAt(auction, this.store.now());
-          connection.queueState(req, auctionId, phase, auction.seq, auction.amount, auction.leader, auction.endsAt);
-        }
-        this.add(connection, auctionId);
-        this.markDirty(connection);
-      },
-      () => {
-        connection.pending--;
-        connection.queueError(req, ErrorCode.INTERNAL, "store unavailable");
-        this.markDirty(connection);
-      },
-    );
+    void this.startSubscription(feed, subscription, req, auctionId, since).finally(() => {
+      connection.pending--;
+    });
+  }
+
+  private async startSubscription(feed: AuctionFeed, sub: Subscription, req: number, auctionId: number, since: number) {
+    const connection = sub.connection;
+    let auction: AuctionState | null;
+    try {
+      auction = await this.source.getAuction(auctionId);
+    } catch {
+      this.removeSubscription(auctionId, connection, sub);
+      connection.queueError(req, ErrorCode.INTERNAL, "store unavailable");
+      this.markDirty(connection);
+      return;
+    }
+    if (connection.closed || feed.subscriptions.get(connection) !== sub) return;
+
+    if (auction === null) {
+      connection.queueState(req, auctionId, Phase.UNKNOWN, 0, 0, 0, 0);
+    } else {
+      connection.queueState(req, auctionId, phaseAt(auction, this.source.now()), auction.seq, auction.amount, auction.leader, auction.endsAt);
+      // The first subscriber tells the node where the auction stands, for gap detection.
+      if (feed.lastSeq < 0) feed.lastSeq = auction.seq;
+    }
+    this.markDirty(connection);
+
+    const snapshotSeq = auction?.seq ?? 0;
+    sub.lastSeq = snapshotSeq;
+    if (auction !== null && since !== NO_REPLAY && since < snapshotSeq) {
+      try {
+        await this.replay(auctionId, sub, since, snapshotSeq);
+      } catch {
+        // The history could not be read: the client sees the seq jump and can ask again.
+      }
+    }
+    if (feed.subscriptions.get(connection) !== sub) return;
+
+    const held = sub.held ?? [];
+    sub.held = null;
+    for (const update of held) this.sendUpdate(auctionId, sub, update.seq, update.amount, update.leader, update.endsAt);
+    if (auction !== null && auction.closed) this.sendClosed(auctionId, sub, auction.seq, auction.winner, auction.winner === 0 ? 0 : auction.amount);
+    else if (feed.closing !== null) this.sendClosed(auctionId, sub, feed.closing.seq, feed.closing.winner, feed.closing.amount);
+  }
+
+  /** Sends history entries with afterSeq < seq <= untilSeq to one subscription. */
+  private async replay(auctionId: number, sub: Subscription, afterSeq: number, untilSeq: number): Promise<void> {
+    let from = afterSeq;
+    sub.lastSeq = afterSeq;
+    while (from < untilSeq) {
+      const entries = await this.source.history(auctionId, from, HISTORY_PAGE);
+      if (entries.length === 0) break;
+      for (const entry of entries) {
+        if (entry.seq > untilSeq) break;
+        this.sendUpdate(auctionId, sub, entry.seq, entry.amount, entry.user, entry.endsAt);
+      }
+      from = entries[entries.length - 1]!.seq;
+      if (entries.length < HISTORY_PAGE) break;
+    }
+    if (sub.lastSeq < untilSeq) sub.lastSeq = untilSeq;
   }
 
   unsubscribe(connection: Connection, auctionId: number): void {
-    this.subscribers.get(auctionId)?.delete(connection);
-    this.byConnection.get(connection)?.delete(auctionId);
+    const sub = this.feeds.get(auctionId)?.subscriptions.get(connection);
+    if (sub !== undefined) this.removeSubscription(auctionId, connection, sub);
   }
 
   /** Forgets a closed connection's subscriptions. */
   dropConnection(connection: Connection): void {
     const auctions = this.byConnection.get(connection);
+    this.conflatedConnections.delete(connection);
     if (auctions === undefined) return;
-    for (const auctionId of auctions) {
-      const set = this.subscribers.get(auctionId);
-      set?.delete(connection);
-      if (set !== undefined && set.size === 0) this.subscribers.delete(auctionId);
+    for (const auctionId of [...auctions]) {
+      const sub = this.feeds.get(auctionId)?.subscriptions.get(connection);
+      if (sub !== undefined) this.removeSubscription(auctionId, connection, sub);
     }
     this.byConnection.delete(connection);
   }
 
-  /** Sends one accepted bid's UPDATE to every local subscriber of the auction. */
-  publishUpdate(auctionId: number, seq: number, amount: number, leader: number, endsAt: number): void {
-    const set = this.subscribers.get(auctionId);
-    if (set === undefined || set.size === 0) return;
-    encodeUpdate(this.frame, 0, auctionId, seq, amount, leader, endsAt);
-    for (const connection of set) {
+  private removeSubscription(auctionId: number, connection: Connection, sub: Subscription): void {
+    const feed = this.feeds.get(auctionId);
+    if (feed === undefined || feed.subscriptions.get(connection) !== sub) return;
+    feed.subscriptions.delete(connection);
+    this.byConnection.get(connection)?.delete(auctionId);
+    if (feed.subscriptions.size === 0) this.feeds.delete(auctionId);
+  }
+
+  // ---- Live updates ---------------------------------------------------------------------------
+
+  /**
+   * One accepted bid, from this node's drain or from the shared feed. With `healGaps`, a seq
+   * beyond the next expected one first fills the gap from the history (the feed lost some).
+   */
+  deliverUpdate(auctionId: number, seq: number, amount: number, leader: number, endsAt: number, healGaps = false): void {
+    const feed = this.feeds.get(auctionId);
+    if (feed === undefined) return;
+    if (feed.healing) {
+      feed.queued.push({ seq, amount, leader, endsAt });
+      return;
+    }
+    if (healGaps && feed.lastSeq >= 0 && seq > feed.lastSeq + 1) {
+      feed.queued.push({ seq, amount, leader, endsAt });
+      void this.heal(auctionId, feed);
+      return;
+    }
+    this.fanOut(auctionId, feed, seq, amount, leader, endsAt);
+  }
+
+  private fanOut(auctionId: number, feed: AuctionFeed, seq: number, amount: number, leader: number, endsAt: number): void {
+    if (seq <= feed.lastSeq) return;
+    feed.lastSeq = seq;
+    let encoded = false;
+    for (const sub of feed.subscriptions.values()) {
+      if (sub.held !== null) {
+        sub.held.push({ seq, amount, leader, endsAt });
+        continue;
+      }
+      if (seq <= sub.lastSeq) continue;
+      const connection = sub.connection;
+      if (connection.queuedBytes > this.limits.subscriberHighWater) {
+        this.conflate(connection, auctionId, seq, amount, leader, endsAt);
+        continue;
+      }
+      if (!encoded) {
+        encodeUpdate(this.frame, 0, auctionId, seq, amount, leader, endsAt);
+        encoded = true;
+      }
+      sub.lastSeq = seq;
       connection.queueBytes(this.frame, 0, UPDATE_FRAME_SIZE);
       this.markDirty(connection);
     }
   }
 
-  private add(connection: Connection, auctionId: number): void {
-    let set = this.subscribers.get(auctionId);
-    if (set === undefined) this.subscribers.set(auctionId, (set = new Set()));
-    set.add(connection);
-    let auctions = this.byConnection.get(connection);
-    if (auctions === undefined) this.byConnection.set(connection, (auctions = new Set()));
-    auctions.add(auctionId);
+  private sendUpdate(auctionId: number, sub: Subscription, seq: number, amount: number, leader: number, endsAt: number): void {
+    if (seq <= sub.lastSeq) return;
+    sub.lastSeq = seq;
+    encodeUpdate(this.frame, 0, auctionId, seq, amount, leader, endsAt);
+    sub.connection.queueBytes(this.frame, 0, UPDATE_FRAME_SIZE);
+    this.markDirty(sub.connection);
+  }
+
+  /** Fills the gap before the queued updates from the history, then sends them in order. */
+  private async heal(auctionId: number, feed: AuctionFeed): Promise<void> {
+    if (feed.healing) return;
+    feed.healing = true;
+    try {
+      for (;;) {
+        const from = feed.lastSeq;
+        const entries = await this.source.history(auctionId, from, HISTORY_PAGE);
+        for (const e of entries) this.fanOut(auctionId, feed, e.seq, e.amount, e.user, e.endsAt);
+        if (entries.length < HISTORY_PAGE) break;
+      }
+    } catch {
+      // The store is unreachable: deliver what is queued; the seq jump tells clients to replay.
+    } finally {
+      feed.healing = false;
+      const queued = feed.queued.sort((a, b) => a.seq - b.seq);
+      feed.queued = [];
+      for (const u of queued) this.fanOut(auctionId, feed, u.seq, u.amount, u.leader, u.endsAt);
+    }
+  }
+
+  /** Frames from the shared feed (Redis Pub/Sub): UPDATEs and CLOSEDs back to back. */
+  deliverFrames(frames: Uint8Array): void {
+    let offset = 0;
+    while (offset + HEADER_SIZE <= frames.length) {
+      const type = frames[offset]!;
+      const p = offset + HEADER_SIZE;
+      offset = p + frames[offset + 1]!;
+      if (offset > frames.length) break;
+      if (type === FrameType.UPDATE) {
+        this.deliverUpdate(readU32(frames, p), readU32(frames, p + 4), readU64(frames, p + 8), readU32(frames, p + 16), readU64(frames, p + 20), true);
+      } else if (type === FrameType.CLOSED) {
+        this.deliverClosed(readU32(frames, p), readU32(frames, p + 4), readU32(frames, p + 8), readU64(frames, p + 12));
+      }
+    }
+  }
+
+  /** After the feed was cut (Redis subscriber reconnect): catch every followed auction up. */
+  resync(): void {
+    for (const [auctionId, feed] of this.feeds) {
+      if (feed.lastSeq >= 0) void this.heal(auctionId, feed);
+      void this.source.getAuction(auctionId).then(
+        (auction) => {
+          if (auction !== null && auction.closed) this.deliverClosed(auctionId, auction.seq, auction.winner, auction.winner === 0 ? 0 : auction.amount);
+        },
+        () => {},
+      );
+    }
+  }
+
+  /** The auction closed: every subscriber gets CLOSED once. */
+  deliverClosed(auctionId: number, seq: number, winner: number, amount: number): void {
+    const feed = this.feeds.get(auctionId);
+    if (feed === undefined) return;
+    feed.closing = { seq, winner, amount };
+    for (const sub of feed.subscriptions.values()) {
+      if (sub.held !== null) continue; // sent when its subscription start completes
+      this.flushConflatedFor(sub.connection);
+      this.sendClosed(auctionId, sub, seq, winner, amount);
+    }
+  }
+
+  private sendClosed(auctionId: number, sub: Subscription, seq: number, winner: number, amount: number): void {
+    if (sub.closedSent) return;
+    sub.closedSent = true;
+    sub.connection.queueClosed(auctionId, seq, winner, amount);
+    this.markDirty(sub.connection);
+  }
+
+  // ---- Slow subscribers -----------------------------------------------------------------------
+
+  private conflate(connection: Connection, auctionId: number, seq: number, amount: number, leader: number, endsAt: number) {
+    let latest = connection.conflated;
+    if (latest === null) connection.conflated = latest = new Map();
+    const update = latest.get(auctionId);
+    if (update === undefined) latest.set(auctionId, { seq, amount, leader, endsAt });
+    else {
+      update.seq = seq;
+      update.amount = amount;
+      update.leader = leader;
+      update.endsAt = endsAt;
+    }
+    this.conflatedConnections.add(connection);
+  }
+
+  private flushConflatedFor(connection: Connection): void {
+    const latest = connection.conflated;
+    if (latest === null) return;
+    connection.conflated = null;
+    this.conflatedConnections.delete(connection);
+    for (const [auctionId, u] of latest) {
+      const sub = this.feeds.get(auctionId)?.subscriptions.get(connection);
+      if (sub !== undefined) this.sendUpdate(auctionId, sub, u.seq, u.amount, u.leader, u.endsAt);
+    }
+  }
+
+  /**
+   * Runs every few ms: sends the latest state to conflated subscribers that caught up, and
+   * disconnects those stuck over the high-water mark for longer than the limit.
+   */
+  sweep(now: number): void {
+    for (const connection of this.conflatedConnections) {
+      if (connection.closed) {
+        this.conflatedConnections.delete(connection);
+        continue;
+      }
+      if (connection.queuedBytes <= this.limits.subscriberHighWater) {
+        connection.congestedSince = 0;
+        this.flushConflatedFor(connection);
+        continue;
+      }
+      if (connection.congestedSince === 0) connection.congestedSince = now;
+      else if (this.limits.slowSubscriberMs > 0 && now - connection.congestedSince > this.limits.slowSubscriberMs) {
+        this.conflatedConnections.delete(connection);
+        connection.abort();
+      }
+    }
+  }
+
+  private feedOf(auctionId: number): AuctionFeed {
+    let feed = this.feeds.get(auctionId);
+    if (feed === undefined) this.feeds.set(auctionId, (feed = new AuctionFeed()));
+    return feed;
   }
 }

@@ -28,6 +28,13 @@ export interface OutboundLimits {
 
 const INITIAL_OUTBOUND = 4096;
 
+export interface ConflatedUpdate {
+  seq: number;
+  amount: number;
+  leader: number;
+  endsAt: number;
+}
+
 /** Why reading is paused; reading resumes only when no reason is left. */
 export const PauseReason = { OUTBOUND: 1, RING: 2 } as const;
 
@@ -44,6 +51,10 @@ export class Connection {
   /** Requests read but not yet answered (store round trips). */
   pending = 0;
   lastActivity = 0;
+  /** A slow subscriber's latest UPDATE per auction, sent once it catches up (SubscriptionHub). */
+  conflated: Map<number, ConflatedUpdate> | null = null;
+  /** When this subscriber's queue first stayed over the high-water mark; 0 when it is not. */
+  congestedSince = 0;
 
   constructor(
     readonly socket: Socket<Connection>,

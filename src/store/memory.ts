@@ -1,10 +1,11 @@
-// The in-process store: the bid rule over a Map. For tests, benchmarks and as the cache the
+// The in-process store: the bid rule over a Map. For tests and benchmarks, and the table the
 // SQLite store writes through.
 
-import { freshAuction, type AuctionState } from "../auction/auction.ts";
-import { applyBidRule } from "../auction/bid-rule.ts";
-import { Status } from "../protocol/constants.ts";
-import type { CreateResult, NewAuction, Store, StoreBatch } from "./store.ts";
+import { freshAuction, phaseAt, type AuctionState } from "../auction/auction.ts";
+import { applyBidRule, closeAuction } from "../auction/bid-rule.ts";
+import { Status, type Phase } from "../protocol/constants.ts";
+import { AuctionHistory } from "./auction-history.ts";
+import type { CancelResult, ClosedAuction, CreateResult, HistoryEntry, NewAuction, Store, StoreBatch } from "./store.ts";
 
 /** Auctions held in a Map, bids applied with the shared rule. Allocates nothing per bid. */
 export class AuctionTable {
@@ -43,6 +44,42 @@ export class AuctionTable {
     if (auction.id > this.highestId) this.highestId = auction.id;
   }
 
+  /** Closes every auction past its end, at most `limit`; returns them (now closed). */
+  closeDue(now: number, limit: number): AuctionState[] {
+    const closed: AuctionState[] = [];
+    for (const auction of this.auctions.values()) {
+      if (closed.length >= limit) break;
+      if (!auction.closed && now >= auction.endsAt) {
+        closeAuction(auction);
+        closed.push(auction);
+      }
+    }
+    return closed;
+  }
+
+  /** Cancels an auction that has not ended; returns it, or why not. */
+  cancel(id: number, now: number): AuctionState | "unknown" | "closed" {
+    const auction = this.auctions.get(id);
+    if (auction === undefined) return "unknown";
+    if (auction.closed || now >= auction.endsAt) return "closed";
+    auction.closed = true;
+    auction.winner = 0;
+    auction.endsAt = now;
+    return auction;
+  }
+
+  list(phase: Phase | null, afterId: number, limit: number, now: number): AuctionState[] {
+    const ids = [...this.auctions.keys()].filter((id) => id > afterId).sort((a, b) => a - b);
+    const page: AuctionState[] = [];
+    for (const id of ids) {
+      const auction = this.auctions.get(id)!;
+      if (phase !== null && phaseAt(auction, now) !== phase) continue;
+      page.push({ ...auction });
+      if (page.length >= limit) break;
+    }
+    return page;
+  }
+
   private nextId(): number {
     let id = this.highestId + 1;
     while (this.auctions.has(id)) id++;
@@ -50,22 +87,55 @@ export class AuctionTable {
   }
 }
 
+/** CLOSED's fields for an auction the closing step (or cancel) just closed. */
+export function closedFields(auction: AuctionState): ClosedAuction {
+  return { id: auction.id, seq: auction.seq, winner: auction.winner, amount: auction.winner === 0 ? 0 : auction.amount };
+}
+
 export class MemoryStore implements Store {
   readonly kind = "memory";
   private readonly table = new AuctionTable();
+  private readonly histories = new Map<number, AuctionHistory>();
 
   applyBids(batch: StoreBatch): void {
     const now = Date.now();
-    for (let i = 0; i < batch.count; i++) this.table.applyOne(batch, i, now);
+    for (let i = 0; i < batch.count; i++) {
+      const accepted = this.table.applyOne(batch, i, now);
+      if (accepted !== null) this.histories.get(accepted.id)!.record(accepted.amount, accepted.leader, now, accepted.endsAt);
+    }
   }
 
   async createAuction(spec: NewAuction): Promise<CreateResult> {
-    return this.table.insert(spec);
+    const result = this.table.insert(spec);
+    if (result.created) this.histories.set(result.auction.id, new AuctionHistory());
+    return result;
   }
 
   async getAuction(id: number): Promise<AuctionState | null> {
     const auction = this.table.auctions.get(id);
     return auction === undefined ? null : { ...auction };
+  }
+
+  async listAuctions(phase: Phase | null, afterId: number, limit: number): Promise<AuctionState[]> {
+    return this.table.list(phase, afterId, limit, this.now());
+  }
+
+  async history(auction: number, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
+    return this.histories.get(auction)?.after(afterSeq, limit) ?? [];
+  }
+
+  async historyNewestFirst(auction: number, beforeSeq: number, limit: number): Promise<HistoryEntry[]> {
+    return this.histories.get(auction)?.newestFirst(beforeSeq, limit) ?? [];
+  }
+
+  async closeDue(limit: number): Promise<ClosedAuction[]> {
+    return this.table.closeDue(this.now(), limit).map(closedFields);
+  }
+
+  async cancel(id: number): Promise<CancelResult> {
+    const result = this.table.cancel(id, this.now());
+    if (typeof result === "string") return { cancelled: false, reason: result };
+    return { cancelled: true, closed: closedFields(result) };
   }
 
   now(): number {

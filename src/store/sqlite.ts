@@ -7,8 +7,9 @@ import { Database, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { AuctionState } from "../auction/auction.ts";
-import { AuctionTable } from "./memory.ts";
-import type { CreateResult, NewAuction, Store, StoreBatch } from "./store.ts";
+import type { Phase } from "../protocol/constants.ts";
+import { AuctionTable, closedFields } from "./memory.ts";
+import type { CancelResult, ClosedAuction, CreateResult, HistoryEntry, NewAuction, Store, StoreBatch } from "./store.ts";
 import { StoreError } from "./errors.ts";
 
 const SCHEMA = `
@@ -59,6 +60,8 @@ interface AuctionRow {
   winner: number;
 }
 
+type HistoryRow = HistoryEntry;
+
 function rowToAuction(row: AuctionRow): AuctionState {
   return {
     id: row.id,
@@ -92,6 +95,9 @@ export class SqliteStore implements Store {
   private readonly updateAuction: Statement;
   private readonly insertBid: Statement;
   private readonly selectAuction: Statement<AuctionRow, [number]>;
+  private readonly markClosed: Statement;
+  private readonly historyAfter: Statement<HistoryRow, [number, number, number]>;
+  private readonly historyBefore: Statement<HistoryRow, [number, number, number]>;
   /** Auctions changed by the batch being applied, written once each at its end. */
   private readonly touched: AuctionState[] = [];
   private readonly touchedIds = new Set<number>();
@@ -117,6 +123,10 @@ export class SqliteStore implements Store {
     this.updateAuction = this.db.prepare("UPDATE auctions SET seq = ?, amount = ?, leader = ?, ends_at = ? WHERE id = ?");
     this.insertBid = this.db.prepare("INSERT INTO bids (auction, seq, amount, user, at, ends_at) VALUES (?, ?, ?, ?, ?, ?)");
     this.selectAuction = this.db.prepare<AuctionRow, [number]>("SELECT * FROM auctions WHERE id = ?");
+    this.markClosed = this.db.prepare("UPDATE auctions SET closed = 1, winner = ?, ends_at = ? WHERE id = ?");
+    const history = "SELECT seq, amount, user, at, ends_at AS endsAt FROM bids WHERE auction = ?";
+    this.historyAfter = this.db.prepare(`${history} AND seq > ? ORDER BY seq LIMIT ?`);
+    this.historyBefore = this.db.prepare(`${history} AND seq < ? ORDER BY seq DESC LIMIT ?`);
     for (const row of this.db.query<AuctionRow, []>("SELECT * FROM auctions").all()) this.table.put(rowToAuction(row));
     this.writeBatch = this.db.transaction((batch: StoreBatch, now: number) => this.applyInTransaction(batch, now));
   }
@@ -168,6 +178,47 @@ export class SqliteStore implements Store {
   async getAuction(id: number): Promise<AuctionState | null> {
     const auction = this.table.auctions.get(id);
     return auction === undefined ? null : { ...auction };
+  }
+
+  async listAuctions(phase: Phase | null, afterId: number, limit: number): Promise<AuctionState[]> {
+    return this.table.list(phase, afterId, limit, this.now());
+  }
+
+  async history(auction: number, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
+    return this.historyAfter.all(auction, afterSeq, limit);
+  }
+
+  async historyNewestFirst(auction: number, beforeSeq: number, limit: number): Promise<HistoryEntry[]> {
+    return this.historyBefore.all(auction, beforeSeq, limit);
+  }
+
+  async closeDue(limit: number): Promise<ClosedAuction[]> {
+    const closing = this.table.closeDue(this.now(), limit);
+    this.persistClosed(closing);
+    return closing.map(closedFields);
+  }
+
+  async cancel(id: number): Promise<CancelResult> {
+    const result = this.table.cancel(id, this.now());
+    if (typeof result === "string") return { cancelled: false, reason: result };
+    this.persistClosed([result]);
+    return { cancelled: true, closed: closedFields(result) };
+  }
+
+  /** Writes closing decisions; on failure the table goes back to what the file says. */
+  private persistClosed(auctions: AuctionState[]): void {
+    if (auctions.length === 0) return;
+    try {
+      this.db.transaction(() => {
+        for (const a of auctions) this.markClosed.run(a.winner, a.endsAt, a.id);
+      })();
+    } catch (error) {
+      for (const a of auctions) {
+        const row = this.selectAuction.get(a.id);
+        if (row !== null) this.table.put(rowToAuction(row));
+      }
+      throw error;
+    }
   }
 
   now(): number {

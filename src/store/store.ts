@@ -1,6 +1,7 @@
 // The one interface every store implements; see docs/architecture.md ("Stores").
 
 import type { AuctionSpec, AuctionState } from "../auction/auction.ts";
+import type { Phase } from "../protocol/constants.ts";
 import type { BidBatch } from "../queue/bid-batch.ts";
 
 /** The bid-applying part of a batch, as a store sees it. */
@@ -10,6 +11,38 @@ export type StoreBatch = Omit<BidBatch, "connection" | "req">;
 export type NewAuction = AuctionSpec;
 
 export type CreateResult = { created: true; auction: AuctionState } | { created: false; reason: "exists" };
+
+/** One accepted bid as the immutable history holds it. */
+export interface HistoryEntry {
+  seq: number;
+  amount: number;
+  user: number;
+  /** When it was accepted, by the store's clock (ms). */
+  at: number;
+  /** The auction's ends_at after this bid. */
+  endsAt: number;
+}
+
+/** What the closing step decided: CLOSED's fields. `winner` and `amount` are 0 for no sale. */
+export interface ClosedAuction {
+  id: number;
+  seq: number;
+  winner: number;
+  amount: number;
+}
+
+export type CancelResult = { cancelled: true; closed: ClosedAuction } | { cancelled: false; reason: "unknown" | "closed" };
+
+/**
+ * Pushes from a store shared by several nodes (Redis Pub/Sub): UPDATE and CLOSED frames as
+ * published by the accepting and closing steps, and a call after the feed was cut and
+ * restored (the hub then heals the gap from the history).
+ */
+export interface UpdateFeed {
+  /** `frames` holds whole UPDATE/CLOSED frames back to back; valid only during the call. */
+  onFrames(listener: (frames: Uint8Array) => void): void;
+  onResync(listener: () => void): void;
+}
 
 export interface Store {
   /** "memory", "sqlite" or "redis": printed at start-up. */
@@ -25,6 +58,26 @@ export interface Store {
 
   createAuction(spec: NewAuction): Promise<CreateResult>;
   getAuction(id: number): Promise<AuctionState | null>;
+
+  /** Auctions in the given phase (by the store's clock), ascending id after `afterId`. */
+  listAuctions(phase: Phase | null, afterId: number, limit: number): Promise<AuctionState[]>;
+
+  /** Accepted bids with seq > afterSeq, oldest first, at most `limit`. */
+  history(auction: number, afterSeq: number, limit: number): Promise<HistoryEntry[]>;
+  /** Accepted bids with seq < beforeSeq, newest first, at most `limit` (admin paging). */
+  historyNewestFirst(auction: number, beforeSeq: number, limit: number): Promise<HistoryEntry[]>;
+
+  /**
+   * The closing step: atomically marks closed every auction whose ends_at has passed and
+   * decides its winner (the leader if the amount meets the reserve, else no sale). Each
+   * auction is returned by exactly one call, however many nodes run it.
+   */
+  closeDue(limit: number): Promise<ClosedAuction[]>;
+  /** Closes an open or scheduled auction with no sale. */
+  cancel(id: number): Promise<CancelResult>;
+
+  /** Present when UPDATE and CLOSED reach this node through the store (several nodes). */
+  readonly feed?: UpdateFeed;
 
   /** The clock that decides open and closed (Redis TIME for Redis), in ms since the epoch. */
   now(): number;

@@ -44,7 +44,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     },
     async createAuction(fields) {
       const response = await fetch(`${httpUrl}/v1/auctions`, { method: "POST", body: JSON.stringify(fields) });
-      const body = await response.json();
+      const body = (await response.json()) as Record<string, unknown> & { id: number };
       if (response.status !== 201) throw new Error(`create auction: ${response.status} ${JSON.stringify(body)}`);
       return body;
     },

@@ -1,0 +1,47 @@
+// Closes auctions at their ends_at. Every node runs one; the store's atomic closing step
+// decides which node closes each auction, so there is exactly one CLOSED per auction.
+
+import type { ClosedAuction, Store } from "../store/store.ts";
+
+/** Auctions closed per store call; a longer backlog is worked off in the same tick. */
+const CLOSE_PAGE = 100;
+
+export class Closer {
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private running = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly intervalMs: number,
+    /** Told about each auction this node closed (in-process stores fan CLOSED out from here). */
+    private readonly onClosed: (closed: ClosedAuction) => void,
+    private readonly log: (message: string) => void,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** One pass: close everything due. Overlapping passes are skipped. */
+  async tick(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (;;) {
+        const closed = await this.store.closeDue(CLOSE_PAGE);
+        for (const auction of closed) this.onClosed(auction);
+        if (closed.length < CLOSE_PAGE) break;
+      }
+    } catch (error) {
+      // The store is away; the next tick tries again, and the phase is CLOSED by the clock anyway.
+      this.log(`closer: ${(error as Error).message}`);
+    } finally {
+      this.running = false;
+    }
+  }
+}

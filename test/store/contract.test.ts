@@ -1,0 +1,211 @@
+// One contract, every store: the bid rule in the contract's order, batches, creation.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { AuctionSpec } from "../../src/auction/auction.ts";
+import { BidBatch } from "../../src/queue/bid-batch.ts";
+import { Status } from "../../src/protocol/constants.ts";
+import type { Store } from "../../src/store/store.ts";
+import { openTestStore, STORE_KINDS, type StoreFixture } from "../support/stores.ts";
+
+const HOUR = 3_600_000;
+let nextId = 1000;
+
+function spec(fields: Partial<AuctionSpec> = {}): AuctionSpec {
+  const now = Date.now();
+  return {
+    id: nextId++,
+    title: "lot",
+    startingPrice: 100,
+    minIncrement: 10,
+    reserve: 0,
+    buyNowPrice: 0,
+    startsAt: now - 1000,
+    endsAt: now + HOUR,
+    antiSnipeMs: 0,
+    maxEndsAt: 0,
+    ...fields,
+  };
+}
+
+interface Outcome {
+  status: number;
+  amount: number;
+  leader: number;
+  seq: number;
+  endsAt: number;
+}
+
+/** Applies bids [auction, user, amount] as one batch and returns each outcome. */
+async function apply(store: Store, bids: [number, number, number][]): Promise<Outcome[]> {
+  const batch = new BidBatch(Math.max(bids.length, 1));
+  bids.forEach(([auction, user, amount], i) => {
+    batch.auction[i] = auction;
+    batch.user[i] = user;
+    batch.amount[i] = amount;
+  });
+  batch.count = bids.length;
+  await store.applyBids(batch);
+  return bids.map((_, i) => ({
+    status: batch.status[i]!,
+    amount: batch.resultAmount[i]!,
+    leader: batch.resultLeader[i]!,
+    seq: batch.seq[i]!,
+    endsAt: batch.endsAt[i]!,
+  }));
+}
+
+async function create(store: Store, fields: Partial<AuctionSpec> = {}): Promise<AuctionSpec> {
+  const s = spec(fields);
+  const result = await store.createAuction(s);
+  if (!result.created) throw new Error("not created");
+  return s;
+}
+
+for (const kind of STORE_KINDS) {
+  describe(`${kind} store`, () => {
+    let fixture: StoreFixture;
+    let store: Store;
+    beforeAll(async () => {
+      fixture = await openTestStore(kind);
+      store = fixture.store;
+    });
+    afterAll(() => fixture.dispose());
+
+    test("creates auctions with explicit and generated ids; an existing id is refused", async () => {
+      const s = spec();
+      const first = await store.createAuction(s);
+      expect(first.created).toBe(true);
+      expect(await store.createAuction(s)).toEqual({ created: false, reason: "exists" });
+      const generated = await store.createAuction({ ...spec(), id: 0 });
+      expect(generated.created).toBe(true);
+      if (generated.created) {
+        expect(generated.auction.id).toBeGreaterThan(0);
+        expect(generated.auction.id).not.toBe(s.id);
+      }
+      const read = await store.getAuction(s.id);
+      expect(read).toMatchObject({ id: s.id, title: "lot", startingPrice: 100, minIncrement: 10, seq: 0, amount: 0, leader: 0 });
+      expect(await store.getAuction(999_999)).toBeNull();
+    });
+
+    test("UNKNOWN for an auction that does not exist, with amount and leader 0", async () => {
+      const [outcome] = await apply(store, [[987_654, 1, 500]]);
+      expect(outcome).toMatchObject({ status: Status.UNKNOWN, amount: 0, leader: 0 });
+    });
+
+    test("NOT_STARTED before starts_at, CLOSED at or after ends_at", async () => {
+      const now = Date.now();
+      const future = await create(store, { startsAt: now + HOUR, endsAt: now + 2 * HOUR });
+      const past = await create(store, { startsAt: now - 2 * HOUR, endsAt: now - HOUR });
+      const outcomes = await apply(store, [
+        [future.id, 1, 500],
+        [past.id, 1, 500],
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual([Status.NOT_STARTED, Status.CLOSED]);
+    });
+
+    test("first bid needs the starting price, later ones the minimum increment", async () => {
+      const a = await create(store);
+      const outcomes = await apply(store, [
+        [a.id, 1, 99],
+        [a.id, 1, 100],
+        [a.id, 2, 109],
+        [a.id, 2, 110],
+        [a.id, 3, 110],
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual([Status.OUTBID, Status.ACCEPTED, Status.OUTBID, Status.ACCEPTED, Status.OUTBID]);
+      // RESULT carries the amount and leader after the bid, whatever its status.
+      expect(outcomes.map((o) => [o.amount, o.leader])).toEqual([
+        [0, 0],
+        [100, 1],
+        [100, 1],
+        [110, 2],
+        [110, 2],
+      ]);
+      expect(outcomes[1]!.seq).toBe(1);
+      expect(outcomes[3]!.seq).toBe(2);
+      expect(await store.getAuction(a.id)).toMatchObject({ seq: 2, amount: 110, leader: 2 });
+    });
+
+    test("a batch of rising bids on one auction is applied in order", async () => {
+      const a = await create(store);
+      const bids: [number, number, number][] = Array.from({ length: 500 }, (_, i) => [a.id, 1 + (i % 7), 100 + i * 10]);
+      const outcomes = await apply(store, bids);
+      expect(outcomes.every((o) => o.status === Status.ACCEPTED)).toBe(true);
+      expect(outcomes.map((o) => o.seq)).toEqual(bids.map((_, i) => i + 1));
+      expect(await store.getAuction(a.id)).toMatchObject({ seq: 500, amount: 100 + 499 * 10 });
+    });
+
+    test("bids over many auctions in one batch", async () => {
+      const auctions = [];
+      for (let i = 0; i < 40; i++) auctions.push(await create(store));
+      const bids: [number, number, number][] = [];
+      for (let round = 0; round < 3; round++) for (const a of auctions) bids.push([a.id, 5, 100 + round * 10]);
+      const outcomes = await apply(store, bids);
+      expect(outcomes.every((o) => o.status === Status.ACCEPTED)).toBe(true);
+      for (const a of auctions) expect(await store.getAuction(a.id)).toMatchObject({ seq: 3, amount: 120, leader: 5 });
+    });
+
+    test("amounts up to 2^53-1 are exact", async () => {
+      const a = await create(store, { startingPrice: 1, minIncrement: 1 });
+      const max = Number.MAX_SAFE_INTEGER;
+      const outcomes = await apply(store, [
+        [a.id, 1, max - 1],
+        [a.id, 2, max],
+      ]);
+      expect(outcomes.map((o) => [o.status, o.amount])).toEqual([
+        [Status.ACCEPTED, max - 1],
+        [Status.ACCEPTED, max],
+      ]);
+      expect((await store.getAuction(a.id))!.amount).toBe(max);
+    });
+
+    test("anti-sniping extends only on accepted bids and stops at max_ends_at", async () => {
+      const now = Date.now();
+      const endsAt = now + 2000;
+      const a = await create(store, { endsAt, antiSnipeMs: 10_000, maxEndsAt: now + 15_000 });
+      const [rejected] = await apply(store, [[a.id, 1, 50]]);
+      expect(rejected!.status).toBe(Status.OUTBID);
+      expect((await store.getAuction(a.id))!.endsAt).toBe(endsAt);
+
+      const [first] = await apply(store, [[a.id, 1, 100]]);
+      expect(first!.status).toBe(Status.ACCEPTED);
+      expect(first!.endsAt).toBeGreaterThan(endsAt);
+      expect(first!.endsAt).toBeLessThanOrEqual(now + 15_000);
+      // A later extension is capped at max_ends_at exactly.
+      await Bun.sleep(20);
+      const [second] = await apply(store, [[a.id, 2, 200]]);
+      expect(second!.endsAt).toBeLessThanOrEqual(now + 15_000);
+      expect((await store.getAuction(a.id))!.endsAt).toBe(second!.endsAt);
+    });
+
+    test("anti-sniping leaves ends_at alone while more than anti_snipe_ms remain", async () => {
+      const a = await create(store, { antiSnipeMs: 5000 });
+      const [outcome] = await apply(store, [[a.id, 1, 100]]);
+      expect(outcome!.endsAt).toBe(a.endsAt);
+    });
+
+    test("buy-now wins at exactly the buy-now price and closes the auction", async () => {
+      const a = await create(store, { buyNowPrice: 1000, reserve: 500 });
+      const outcomes = await apply(store, [
+        [a.id, 1, 200],
+        [a.id, 2, 5000],
+        [a.id, 3, 9000],
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual([Status.ACCEPTED, Status.ACCEPTED, Status.CLOSED]);
+      expect(outcomes[1]).toMatchObject({ amount: 1000, leader: 2, seq: 2 });
+      expect(outcomes[2]).toMatchObject({ amount: 1000, leader: 2 });
+    });
+
+    test("buy-now is gone once a bid meets the reserve", async () => {
+      const a = await create(store, { buyNowPrice: 1000, reserve: 300 });
+      const outcomes = await apply(store, [
+        [a.id, 1, 300],
+        [a.id, 2, 5000],
+      ]);
+      expect(outcomes.map((o) => [o.status, o.amount])).toEqual([
+        [Status.ACCEPTED, 300],
+        [Status.ACCEPTED, 5000],
+      ]);
+    });
+  });
+}

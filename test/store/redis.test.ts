@@ -1,0 +1,568 @@
+// RedisStore and lua/bid.lua against a real redis-server: the bid rule status by status, batches
+// across shard groups, history, UPDATE publishing, exact big amounts, and a Redis that dies,
+// hangs and comes back.
+
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { Redis } from "ioredis";
+import type { AuctionSpec } from "../../src/auction/auction.ts";
+import { AuctionTable } from "../../src/store/memory.ts";
+import { encodeUpdate } from "../../src/protocol/codec.ts";
+import { MAX_AMOUNT, Status, UPDATE_FRAME_SIZE } from "../../src/protocol/constants.ts";
+import { BidBatch } from "../../src/queue/bid-batch.ts";
+import { auctionKey, endsKey, historyKey, RedisStore, shardGroup, updatesChannel } from "../../src/store/redis.ts";
+import { startRedis, type RedisHandle } from "../support/redis.ts";
+
+const MINUTE = 60_000;
+/** How long a dead or hung Redis may keep a batch waiting before it must have failed. */
+const FAIL_WITHIN_MS = 3_000;
+/** store.now() is Redis TIME through a measured offset, good to a millisecond or two. */
+const CLOCK_SLACK_MS = 5;
+
+type Bid = [auction: number, user: number, amount: number];
+
+function batchOf(bids: Bid[]): BidBatch {
+  const batch = new BidBatch(Math.max(1, bids.length));
+  batch.count = bids.length;
+  bids.forEach(([auction, user, amount], i) => {
+    batch.auction[i] = auction;
+    batch.user[i] = user;
+    batch.amount[i] = amount;
+  });
+  return batch;
+}
+
+interface Outcome {
+  status: number;
+  amount: number;
+  leader: number;
+  seq: number;
+  endsAt: number;
+}
+
+function outcome(batch: BidBatch, i: number): Outcome {
+  return {
+    status: batch.status[i]!,
+    amount: batch.resultAmount[i]!,
+    leader: batch.resultLeader[i]!,
+    seq: batch.seq[i]!,
+    endsAt: batch.endsAt[i]!,
+  };
+}
+
+async function bid(store: RedisStore, auction: number, user: number, amount: number): Promise<Outcome> {
+  const batch = batchOf([[auction, user, amount]]);
+  await store.applyBids(batch);
+  return outcome(batch, 0);
+}
+
+/** An auction open for a minute around the store's clock, no reserve, buy-now or anti-snipe. */
+function openSpec(store: RedisStore, id: number, overrides: Partial<AuctionSpec> = {}): AuctionSpec {
+  const now = store.now();
+  return {
+    id,
+    title: `lot ${id}`,
+    startingPrice: 100,
+    minIncrement: 10,
+    reserve: 0,
+    buyNowPrice: 0,
+    startsAt: now - MINUTE,
+    endsAt: now + MINUTE,
+    antiSnipeMs: 0,
+    maxEndsAt: 0,
+    ...overrides,
+  };
+}
+
+async function create(store: RedisStore, spec: AuctionSpec): Promise<number> {
+  const result = await store.createAuction(spec);
+  if (!result.created) throw new Error(`auction ${spec.id} exists`);
+  return result.auction.id;
+}
+
+/** Resolves with how long `promise` took to reject; fails the test if it resolves. */
+async function rejectionTime(promise: Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  let rejected = false;
+  try {
+    await promise;
+  } catch {
+    rejected = true;
+  }
+  expect(rejected).toBe(true);
+  return performance.now() - started;
+}
+
+describe("RedisStore", () => {
+  let redis: RedisHandle;
+  let store: RedisStore;
+  let raw: Redis;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    store = await RedisStore.connect({ url: redis.url });
+    raw = new Redis(redis.url);
+  });
+
+  afterAll(async () => {
+    raw.disconnect();
+    await store.close();
+    await redis.stop();
+  });
+
+  beforeEach(async () => {
+    await raw.flushall();
+  });
+
+  describe("createAuction and getAuction", () => {
+    test("round-trips every field of an explicit id", async () => {
+      const spec = openSpec(store, 7, { title: "Träumerei, 1st ed.", reserve: 500, buyNowPrice: 9_000, antiSnipeMs: 30_000 });
+      spec.maxEndsAt = spec.endsAt + MINUTE;
+      const result = await store.createAuction(spec);
+      expect(result).toEqual({
+        created: true,
+        auction: { ...spec, seq: 0, amount: 0, leader: 0, closed: false, winner: 0 },
+      });
+      expect(await store.getAuction(7)).toEqual({ ...spec, seq: 0, amount: 0, leader: 0, closed: false, winner: 0 });
+      expect(Number(await raw.zscore(endsKey(shardGroup(7, store.shards)), "7"))).toBe(spec.endsAt);
+    });
+
+    test("an id that exists is refused and left as it was", async () => {
+      await create(store, openSpec(store, 5, { title: "first" }));
+      expect(await store.createAuction(openSpec(store, 5, { title: "second" }))).toEqual({ created: false, reason: "exists" });
+      expect((await store.getAuction(5))!.title).toBe("first");
+    });
+
+    test("id 0 takes fresh ids from the shared counter, skipping taken ones", async () => {
+      expect(await create(store, openSpec(store, 0))).toBe(1);
+      await create(store, openSpec(store, 2));
+      expect(await create(store, openSpec(store, 0))).toBe(3);
+      expect(await create(store, openSpec(store, 0))).toBe(4);
+      expect((await store.getAuction(3))!.id).toBe(3);
+    });
+
+    test("two stores on one Redis never hand out the same id", async () => {
+      const other = await RedisStore.connect({ url: redis.url });
+      try {
+        const ids = await Promise.all(
+          Array.from({ length: 20 }, (_, k) => create(k % 2 === 0 ? store : other, openSpec(store, 0))),
+        );
+        expect(new Set(ids).size).toBe(20);
+      } finally {
+        await other.close();
+      }
+    });
+
+    test("an unknown auction is null", async () => {
+      expect(await store.getAuction(424242)).toBeNull();
+    });
+
+    test("a history left under a reused id does not block the new auction", async () => {
+      await create(store, openSpec(store, 9));
+      await bid(store, 9, 1, 100);
+      await bid(store, 9, 2, 110);
+      await raw.del(auctionKey(9, store.shards));
+      await create(store, openSpec(store, 9));
+      expect(await bid(store, 9, 3, 100)).toMatchObject({ status: Status.ACCEPTED, seq: 1 });
+      expect((await store.history(9, 0)).map((h) => h.user)).toEqual([3]);
+    });
+  });
+
+  describe("the bid rule, status by status", () => {
+    test("UNKNOWN: no such auction, nothing reported", async () => {
+      expect(await bid(store, 99, 1, 500)).toMatchObject({ status: Status.UNKNOWN, amount: 0, leader: 0 });
+      expect(await raw.exists(auctionKey(99, store.shards))).toBe(0);
+    });
+
+    test("NOT_STARTED before starts_at", async () => {
+      const now = store.now();
+      await create(store, openSpec(store, 1, { startsAt: now + MINUTE, endsAt: now + 2 * MINUTE }));
+      expect(await bid(store, 1, 1, 500)).toMatchObject({ status: Status.NOT_STARTED, amount: 0, leader: 0, seq: 0 });
+    });
+
+    test("CLOSED at or after ends_at, and when the closed flag is set", async () => {
+      const now = store.now();
+      await create(store, openSpec(store, 1, { endsAt: now - 1 }));
+      expect(await bid(store, 1, 1, 500)).toMatchObject({ status: Status.CLOSED, seq: 0 });
+
+      await create(store, openSpec(store, 2));
+      expect((await bid(store, 2, 1, 500)).status).toBe(Status.ACCEPTED);
+      await raw.hset(auctionKey(2, store.shards), "cl", "1");
+      expect(await bid(store, 2, 2, 900)).toMatchObject({ status: Status.CLOSED, amount: 500, leader: 1, seq: 1 });
+    });
+
+    test("NOT_STARTED wins over CLOSED, as in the rule's order", async () => {
+      const now = store.now();
+      await create(store, openSpec(store, 1, { startsAt: now + MINUTE, endsAt: now + 2 * MINUTE }));
+      await raw.hset(auctionKey(1, store.shards), "cl", "1");
+      expect((await bid(store, 1, 1, 500)).status).toBe(Status.NOT_STARTED);
+    });
+
+    test("OUTBID: a first bid below the starting price", async () => {
+      await create(store, openSpec(store, 1, { startingPrice: 1_000 }));
+      expect(await bid(store, 1, 1, 999)).toMatchObject({ status: Status.OUTBID, amount: 0, leader: 0, seq: 0 });
+      expect(await bid(store, 1, 1, 1_000)).toMatchObject({ status: Status.ACCEPTED, amount: 1_000, leader: 1, seq: 1 });
+    });
+
+    test("OUTBID: a later bid below current + min increment reports the standing leader", async () => {
+      await create(store, openSpec(store, 1));
+      await bid(store, 1, 1, 200);
+      expect(await bid(store, 1, 2, 209)).toMatchObject({ status: Status.OUTBID, amount: 200, leader: 1, seq: 1 });
+      expect(await bid(store, 1, 2, 210)).toMatchObject({ status: Status.ACCEPTED, amount: 210, leader: 2, seq: 2 });
+    });
+
+    test("ACCEPTED moves amount, leader and seq, and stores them", async () => {
+      const spec = openSpec(store, 1);
+      await create(store, spec);
+      expect(await bid(store, 1, 8, 150)).toEqual({ status: Status.ACCEPTED, amount: 150, leader: 8, seq: 1, endsAt: spec.endsAt });
+      expect(await store.getAuction(1)).toMatchObject({ amount: 150, leader: 8, seq: 1, endsAt: spec.endsAt });
+    });
+
+    test("anti-snipe extends on accepted bids only, and never past max_ends_at", async () => {
+      const key = auctionKey(1, store.shards);
+      const ends = endsKey(shardGroup(1, store.shards));
+      const now = store.now();
+      const spec = openSpec(store, 1, { endsAt: now + 2_000, antiSnipeMs: 20_000, maxEndsAt: now + 40_000 });
+      await create(store, spec);
+
+      expect(await bid(store, 1, 1, 50)).toMatchObject({ status: Status.OUTBID, endsAt: spec.endsAt });
+      const first = await bid(store, 1, 1, 100);
+      expect(first.status).toBe(Status.ACCEPTED);
+      expect(first.endsAt).toBeGreaterThanOrEqual(now + 20_000 - CLOCK_SLACK_MS);
+      expect(first.endsAt).toBeLessThanOrEqual(store.now() + 20_000 + CLOCK_SLACK_MS);
+      expect(Number(await raw.zscore(ends, "1"))).toBe(first.endsAt);
+
+      // With 15 s left an OUTBID still does not extend.
+      await raw.hset(key, "en", String(store.now() + 15_000));
+      const shortened = Number(await raw.hget(key, "en"));
+      expect(await bid(store, 1, 2, 105)).toMatchObject({ status: Status.OUTBID, endsAt: shortened });
+
+      // Time has passed (as far as the hash knows): the cap is 17 s away, an extension 20 s.
+      const cap = store.now() + 17_000;
+      await raw.hset(key, "mx", String(cap));
+      expect(await bid(store, 1, 2, 120)).toMatchObject({ status: Status.ACCEPTED, endsAt: cap });
+      expect(await bid(store, 1, 3, 130)).toMatchObject({ status: Status.ACCEPTED, endsAt: cap });
+      expect((await store.getAuction(1))!.endsAt).toBe(cap);
+      expect(Number(await raw.zscore(ends, "1"))).toBe(cap);
+    });
+
+    test("anti-snipe without a cap extends to now + anti_snipe_ms", async () => {
+      const now = store.now();
+      await create(store, openSpec(store, 1, { endsAt: now + 1_000, antiSnipeMs: 10_000 }));
+      const result = await bid(store, 1, 1, 100);
+      expect(result.endsAt).toBeGreaterThanOrEqual(now + 10_000 - CLOCK_SLACK_MS);
+      expect(result.endsAt).toBeLessThanOrEqual(store.now() + 10_000 + CLOCK_SLACK_MS);
+    });
+
+    test("buy-now wins at exactly the buy-now price and ends the auction", async () => {
+      await create(store, openSpec(store, 1, { buyNowPrice: 5_000 }));
+      const before = store.now();
+      const result = await bid(store, 1, 4, 7_000);
+      expect(result).toMatchObject({ status: Status.ACCEPTED, amount: 5_000, leader: 4, seq: 1 });
+      expect(result.endsAt).toBeGreaterThanOrEqual(before - CLOCK_SLACK_MS);
+      expect(result.endsAt).toBeLessThanOrEqual(store.now() + CLOCK_SLACK_MS);
+      expect(await bid(store, 1, 5, 9_000)).toMatchObject({ status: Status.CLOSED, amount: 5_000, leader: 4 });
+      expect(Number(await raw.zscore(endsKey(shardGroup(1, store.shards)), "1"))).toBe(result.endsAt);
+    });
+
+    test("buy-now stays open until a bid meets the reserve, and is gone after", async () => {
+      await create(store, openSpec(store, 1, { reserve: 1_000, buyNowPrice: 5_000 }));
+      await bid(store, 1, 1, 500); // below the reserve: buy-now still open
+      expect(await bid(store, 1, 2, 5_000)).toMatchObject({ status: Status.ACCEPTED, amount: 5_000, leader: 2 });
+
+      await create(store, openSpec(store, 2, { reserve: 1_000, buyNowPrice: 5_000 }));
+      await bid(store, 2, 1, 1_000); // meets the reserve: buy-now closed, an ordinary bid follows
+      expect(await bid(store, 2, 2, 6_000)).toMatchObject({ status: Status.ACCEPTED, amount: 6_000, leader: 2, seq: 2 });
+    });
+
+    test("without a reserve, buy-now is gone after the first bid", async () => {
+      await create(store, openSpec(store, 1, { buyNowPrice: 5_000 }));
+      await bid(store, 1, 1, 200);
+      expect(await bid(store, 1, 2, 8_000)).toMatchObject({ status: Status.ACCEPTED, amount: 8_000, leader: 2 });
+    });
+  });
+
+  describe("batches", () => {
+    test("many bids on one auction apply in order, each seeing the ones before", async () => {
+      await create(store, openSpec(store, 1));
+      const bids: Bid[] = [];
+      for (let k = 0; k < 100; k++) bids.push([1, 1 + (k % 3), 100 + k * 10]); // every one accepted
+      bids.push([1, 9, 500], [1, 9, 1_100]); // stale, then one more
+      const batch = batchOf(bids);
+      await store.applyBids(batch);
+      for (let k = 0; k < 100; k++) {
+        expect(outcome(batch, k)).toMatchObject({ status: Status.ACCEPTED, amount: 100 + k * 10, seq: k + 1 });
+      }
+      expect(outcome(batch, 100)).toMatchObject({ status: Status.OUTBID, amount: 1_090, leader: 1, seq: 100 });
+      expect(outcome(batch, 101)).toMatchObject({ status: Status.ACCEPTED, amount: 1_100, leader: 9, seq: 101 });
+      expect(await store.getAuction(1)).toMatchObject({ amount: 1_100, leader: 9, seq: 101 });
+    });
+
+    test("bids spread over every shard group come back to their own slots", async () => {
+      const ids = Array.from({ length: 3 * store.shards + 5 }, (_, k) => k + 1);
+      for (const id of ids) await create(store, openSpec(store, id, { startingPrice: id }));
+      // Interleaved: each auction gets a too-low bid, a first bid, and a raise, in that order.
+      const bids: Bid[] = [];
+      for (const id of ids) bids.push([id, 1, id - 1]);
+      for (const id of ids) bids.push([id, 2, id * 100]);
+      bids.push([1_000_000, 3, 50]); // unknown, in a group of its own
+      for (const id of ids) bids.push([id, 3, id * 100 + 10]);
+      const batch = batchOf(bids);
+      await store.applyBids(batch);
+
+      const n = ids.length;
+      ids.forEach((id, k) => {
+        expect(outcome(batch, k)).toMatchObject({ status: Status.OUTBID, amount: 0, leader: 0 });
+        expect(outcome(batch, n + k)).toMatchObject({ status: Status.ACCEPTED, amount: id * 100, leader: 2, seq: 1 });
+        expect(outcome(batch, 2 * n + 1 + k)).toMatchObject({ status: Status.ACCEPTED, amount: id * 100 + 10, leader: 3, seq: 2 });
+      });
+      expect(outcome(batch, 2 * n)).toMatchObject({ status: Status.UNKNOWN, amount: 0, leader: 0 });
+      expect(await raw.exists(`gavel:{g${3 % store.shards}}:a:3`)).toBe(1);
+    });
+
+    test("an empty batch resolves without asking Redis", async () => {
+      await store.applyBids(new BidBatch(4));
+    });
+
+    test("the same outcomes as the reference rule on a random mix", async () => {
+      const table = new AuctionTable();
+      const random = seeded(42);
+      for (let id = 1; id <= 24; id++) {
+        const buyNow = random() < 0.4 ? 2_000 + Math.floor(random() * 3_000) : 0;
+        const spec = openSpec(store, id, {
+          startingPrice: 50 + Math.floor(random() * 200),
+          minIncrement: 1 + Math.floor(random() * 50),
+          reserve: random() < 0.5 ? Math.floor(random() * 3_000) : 0,
+          buyNowPrice: buyNow,
+        });
+        if (random() < 0.1) spec.startsAt = spec.endsAt - 1_000; // not started yet
+        await create(store, spec);
+        table.insert(spec);
+      }
+      for (let round = 0; round < 20; round++) {
+        const bids: Bid[] = [];
+        for (let k = 0; k < 64; k++) {
+          bids.push([1 + Math.floor(random() * 26), 1 + Math.floor(random() * 5), 1 + Math.floor(random() * 6_000)]);
+        }
+        const got = batchOf(bids);
+        const want = batchOf(bids);
+        await store.applyBids(got);
+        const now = store.now();
+        for (let i = 0; i < want.count; i++) table.applyOne(want, i, now);
+        for (let i = 0; i < want.count; i++) {
+          const { endsAt: _g, ...g } = outcome(got, i);
+          const { endsAt: _w, ...w } = outcome(want, i);
+          expect(g).toEqual(w);
+        }
+      }
+    });
+  });
+
+  describe("history and updates", () => {
+    test("the history stream holds exactly the accepted bids, with seq as the entry id", async () => {
+      const spec = openSpec(store, 1);
+      await create(store, spec);
+      const batch = batchOf([
+        [1, 1, 50],
+        [1, 1, 100],
+        [1, 2, 105],
+        [1, 2, 110],
+        [2, 2, 110],
+        [1, 3, 200],
+      ]);
+      const before = store.now();
+      await store.applyBids(batch);
+      const history = await store.history(1, 0);
+      expect(history.map(({ seq, amount, user, endsAt }) => ({ seq, amount, user, endsAt }))).toEqual([
+        { seq: 1, amount: 100, user: 1, endsAt: spec.endsAt },
+        { seq: 2, amount: 110, user: 2, endsAt: spec.endsAt },
+        { seq: 3, amount: 200, user: 3, endsAt: spec.endsAt },
+      ]);
+      for (const h of history) {
+        expect(h.at).toBeGreaterThanOrEqual(before - CLOCK_SLACK_MS);
+        expect(h.at).toBeLessThanOrEqual(store.now() + CLOCK_SLACK_MS);
+      }
+      expect((await store.history(1, 2)).map((h) => h.seq)).toEqual([3]);
+      expect(await store.history(1, 3)).toEqual([]);
+      expect((await store.history(1, 0, 2)).map((h) => h.seq)).toEqual([1, 2]);
+      expect((await raw.xrange(historyKey(1, store.shards), "-", "+")).map(([id]) => id)).toEqual(["0-1", "0-2", "0-3"]);
+    });
+
+    test("each call publishes its accepted bids' UPDATE frames in one message, and nothing else", async () => {
+      const now = store.now();
+      const groupOf = (id: number) => shardGroup(id, store.shards);
+      // 1 and 17 share a group (with 16 shards); 2 is in another.
+      await create(store, openSpec(store, 1));
+      await create(store, openSpec(store, 17, { buyNowPrice: 1_000 }));
+      await create(store, openSpec(store, 2, { endsAt: now + 1_000, antiSnipeMs: 5_000 }));
+      expect(groupOf(17)).toBe(groupOf(1));
+
+      const subscriber = new Redis(redis.url);
+      const messages: { channel: string; payload: Buffer }[] = [];
+      subscriber.on("messageBuffer", (channel: Buffer, payload: Buffer) => {
+        messages.push({ channel: channel.toString(), payload });
+      });
+      await subscriber.subscribe(updatesChannel(groupOf(1)), updatesChannel(groupOf(2)));
+      try {
+        await store.applyBids(batchOf([[1, 1, 10], [2, 1, 10]])); // nothing accepted: no message
+        const batch = batchOf([
+          [1, 5, 100],
+          [2, 6, MAX_AMOUNT],
+          [17, 7, 3_000],
+          [1, 8, 105],
+          [1, 9, 110],
+        ]);
+        await store.applyBids(batch);
+        await waitUntil(() => messages.length >= 2);
+        await Bun.sleep(50);
+        expect(messages.length).toBe(2);
+
+        const expected = (indices: number[]) => {
+          const bytes = new Uint8Array(indices.length * UPDATE_FRAME_SIZE);
+          indices.forEach((i, k) => {
+            encodeUpdate(bytes, k * UPDATE_FRAME_SIZE, batch.auction[i]!, batch.seq[i]!, batch.resultAmount[i]!, batch.resultLeader[i]!, batch.endsAt[i]!);
+          });
+          return Buffer.from(bytes);
+        };
+        const byChannel = new Map(messages.map((m) => [m.channel, m.payload]));
+        expect(byChannel.get(updatesChannel(groupOf(1)))).toEqual(expected([0, 2, 4]));
+        expect(byChannel.get(updatesChannel(groupOf(2)))).toEqual(expected([1]));
+        expect(batch.resultAmount[2]).toBe(1_000); // the buy-now price
+        expect(batch.resultAmount[1]).toBe(MAX_AMOUNT);
+      } finally {
+        subscriber.disconnect();
+      }
+    });
+  });
+
+  test("2^53-1 is exact in the reply, the hash and the history", async () => {
+    await create(store, openSpec(store, 1, { startingPrice: MAX_AMOUNT - 20, minIncrement: 1 }));
+    // The top few values below 2^53 are the ones a digit-by-digit decoder rounds.
+    for (let k = 10; k >= 0; k--) {
+      expect(await bid(store, 1, 1 + k, MAX_AMOUNT - k)).toMatchObject({ status: Status.ACCEPTED, amount: MAX_AMOUNT - k, leader: 1 + k });
+    }
+    expect(await bid(store, 1, 99, MAX_AMOUNT)).toMatchObject({ status: Status.OUTBID, amount: MAX_AMOUNT, leader: 1 });
+    expect(await store.getAuction(1)).toMatchObject({ startingPrice: MAX_AMOUNT - 20, amount: MAX_AMOUNT, seq: 11 });
+    expect(await raw.hget(auctionKey(1, store.shards), "am")).toBe("9007199254740991");
+    expect(await raw.hget(auctionKey(1, store.shards), "sp")).toBe("9007199254740971");
+    expect((await store.history(1, 0)).map((h) => h.amount)).toEqual(Array.from({ length: 11 }, (_, k) => MAX_AMOUNT - 10 + k));
+    expect((await raw.xrange(historyKey(1, store.shards), "0-11", "0-11"))[0]![1]).toContain("9007199254740991");
+
+    await create(store, openSpec(store, 2, { buyNowPrice: MAX_AMOUNT }));
+    expect(await bid(store, 2, 1, MAX_AMOUNT)).toMatchObject({ status: Status.ACCEPTED, amount: MAX_AMOUNT });
+    expect(await store.getAuction(2)).toMatchObject({ buyNowPrice: MAX_AMOUNT, amount: MAX_AMOUNT });
+  });
+
+  test("now() follows Redis TIME", async () => {
+    const [seconds, micros] = await raw.time();
+    const redisMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    expect(Math.abs(store.now() - redisMs)).toBeLessThan(100);
+  });
+
+  test("a flushed script cache is reloaded (EVALSHA, then EVAL on NOSCRIPT)", async () => {
+    await create(store, openSpec(store, 1));
+    await raw.script("FLUSH");
+    expect((await bid(store, 1, 1, 100)).status).toBe(Status.ACCEPTED);
+  });
+});
+
+describe("RedisStore when Redis fails", () => {
+  test("killed: bids reject at once, in flight or new, and work again after a restart", async () => {
+    const redis = await startRedis();
+    // A long command timeout, so a quick rejection must come from noticing the dead connection.
+    const store = await RedisStore.connect({ url: redis.url, commandTimeoutMs: 30_000, log: () => {} });
+    try {
+      await create(store, openSpec(store, 1));
+      expect((await bid(store, 1, 1, 100)).status).toBe(Status.ACCEPTED);
+
+      // In flight: the server is frozen while the call is on the wire, then dies.
+      redis.pause();
+      const inFlight = rejectionTime(store.applyBids(batchOf([[1, 2, 200]])));
+      await Bun.sleep(50);
+      await redis.kill();
+      expect(await inFlight).toBeLessThan(FAIL_WITHIN_MS);
+
+      // New bids while it is down.
+      expect(await rejectionTime(store.applyBids(batchOf([[1, 2, 300]])))).toBeLessThan(FAIL_WITHIN_MS);
+      expect(await rejectionTime(store.getAuction(1))).toBeLessThan(FAIL_WITHIN_MS);
+
+      await redis.restart();
+      await waitUntil(async () => {
+        try {
+          await store.getAuction(1);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      // No persistence: the restarted server is empty. The scripts load again by themselves.
+      expect((await bid(store, 1, 1, 100)).status).toBe(Status.UNKNOWN);
+      await create(store, openSpec(store, 1));
+      expect((await bid(store, 1, 1, 100)).status).toBe(Status.ACCEPTED);
+    } finally {
+      await store.close();
+      await redis.stop();
+    }
+  });
+
+  test("hung: a bid fails after the command timeout, and the store recovers", async () => {
+    const redis = await startRedis();
+    const store = await RedisStore.connect({ url: redis.url, commandTimeoutMs: 500, log: () => {} });
+    try {
+      await create(store, openSpec(store, 1));
+      redis.pause();
+      const took = await rejectionTime(store.applyBids(batchOf([[1, 1, 100]])));
+      expect(took).toBeGreaterThanOrEqual(400);
+      expect(took).toBeLessThan(FAIL_WITHIN_MS);
+      redis.resume();
+      // The late reply is drained in order; the next bid sees the first one, which Redis did apply.
+      expect(await bid(store, 1, 2, 100)).toMatchObject({ status: Status.OUTBID, amount: 100, leader: 1 });
+    } finally {
+      redis.resume();
+      await store.close();
+      await redis.stop();
+    }
+  });
+
+  test("with appendfsync always, accepted bids survive a kill", async () => {
+    const redis = await startRedis({ appendonly: true });
+    const store = await RedisStore.connect({ url: redis.url, log: () => {} });
+    try {
+      await create(store, openSpec(store, 1));
+      await store.applyBids(batchOf([[1, 1, 100], [1, 2, 150]]));
+      await redis.kill();
+      await redis.restart();
+      await waitUntil(async () => (await store.getAuction(1).catch(() => null)) !== null);
+      expect(await store.getAuction(1)).toMatchObject({ amount: 150, leader: 2, seq: 2 });
+      expect((await store.history(1, 0)).map((h) => h.amount)).toEqual([100, 150]);
+    } finally {
+      await store.close();
+      await redis.stop();
+    }
+  });
+
+  test("connect rejects when nothing listens", async () => {
+    const redis = await startRedis();
+    await redis.stop();
+    expect(await rejectionTime(RedisStore.connect({ url: redis.url, log: () => {} }))).toBeLessThan(FAIL_WITHIN_MS);
+  });
+});
+
+async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await Bun.sleep(20);
+  }
+}
+
+/** A small deterministic PRNG (mulberry32), so a failing mix can be replayed. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

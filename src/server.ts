@@ -25,6 +25,7 @@ const OUTBOUND_HIGH_WATER_FRACTION = 0.25;
 const SHUTDOWN_POLL_MS = 10;
 /** How often slow subscribers are looked at (conflated updates sent, stuck ones dropped). */
 const SWEEP_INTERVAL_MS = 100;
+const FEED_START_TIMEOUT_MS = 10_000;
 
 export interface GavelServer {
   readonly config: Config;
@@ -84,6 +85,12 @@ export async function startServer(config: Config, store?: Store, log: (message: 
   if (feed !== undefined) {
     feed.onFrames((frames) => hub.deliverFrames(frames));
     feed.onResync(() => hub.resync());
+    // Anything published before the feed is subscribed would never reach this node.
+    const deadline = Date.now() + FEED_START_TIMEOUT_MS;
+    while (!feed.live) {
+      if (Date.now() > deadline) throw new Error("the store's update feed did not subscribe in time");
+      await Bun.sleep(SHUTDOWN_POLL_MS);
+    }
   }
   const deliver = (batch: BidBatch) => {
     for (let i = 0; i < batch.count; i++) {
@@ -100,8 +107,11 @@ export async function startServer(config: Config, store?: Store, log: (message: 
   };
   const resumeReaders = () => {
     if (pausedForRing.length === 0 || ring.length > ringLowWater) return;
-    for (const connection of pausedForRing) connection.resumeReading(PauseReason.RING);
-    pausedForRing.length = 0;
+    const resuming = pausedForRing.splice(0);
+    for (const connection of resuming) {
+      connection.resumeReading(PauseReason.RING);
+      if (!connection.closed) connection.assembler.resume();
+    }
   };
   const isSync = activeStore.kind !== "redis";
   const drain = new Drain(

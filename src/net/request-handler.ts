@@ -109,8 +109,11 @@ export class RequestHandler {
       return;
     }
     connection.pending++;
-    if (ring.length >= this.ctx.ringHighWater && !(connection.isPaused)) {
+    if (ring.length >= this.ctx.ringHighWater && !connection.assembler.isSuspended) {
+      // Backpressure rather than OVERLOADED: stop reading this socket and leave the rest of
+      // the chunk unparsed until the drain has made room.
       connection.pauseReading(PauseReason.RING);
+      connection.assembler.suspend();
       this.ctx.pausedForRing.push(connection);
     }
     this.ctx.drain.schedule();

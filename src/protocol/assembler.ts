@@ -16,6 +16,9 @@ export class FrameAssembler {
   private readonly partial = new Uint8Array(MAX_FRAME);
   private partialLength = 0;
   private stopped = false;
+  /** Set by `suspend()`: the rest of the stream waits in `backlog` until `resume()`. */
+  private suspended = false;
+  private backlog: Uint8Array | null = null;
 
   constructor(private readonly onFrame: FrameHandler) {}
 
@@ -24,9 +27,35 @@ export class FrameAssembler {
     return this.partialLength > 0;
   }
 
+  /**
+   * Called from a handler: hand out no more frames until `resume()`. The rest of the chunk is
+   * copied aside (the consumer is full; the caller also stops reading the socket, so what waits
+   * is at most what was already read).
+   */
+  suspend(): void {
+    this.suspended = true;
+  }
+
+  get isSuspended(): boolean {
+    return this.suspended;
+  }
+
+  /** Hands out what waited since `suspend()`; it may suspend again. */
+  resume(): boolean {
+    if (!this.suspended) return !this.stopped;
+    this.suspended = false;
+    const backlog = this.backlog;
+    this.backlog = null;
+    return backlog === null ? !this.stopped : this.push(backlog);
+  }
+
   /** Feeds one chunk; returns false once a handler asked to stop. */
   push(chunk: Uint8Array): boolean {
     if (this.stopped) return false;
+    if (this.suspended) {
+      this.keep(chunk, 0);
+      return true;
+    }
     let offset = 0;
     const end = chunk.length;
 
@@ -34,6 +63,10 @@ export class FrameAssembler {
       offset = this.completePartial(chunk);
       if (offset < 0) return true; // the chunk was all consumed into the partial frame
       if (this.stopped) return false;
+      if (this.suspended) {
+        this.keep(chunk, offset);
+        return true;
+      }
     }
 
     while (end - offset >= HEADER_SIZE) {
@@ -45,6 +78,10 @@ export class FrameAssembler {
         return false;
       }
       offset = frameEnd;
+      if (this.suspended) {
+        this.keep(chunk, offset);
+        return true;
+      }
     }
 
     if (offset < end) {
@@ -52,6 +89,20 @@ export class FrameAssembler {
       this.partialLength = end - offset;
     }
     return true;
+  }
+
+  /** Copies chunk[offset..] behind whatever already waits. */
+  private keep(chunk: Uint8Array, offset: number): void {
+    if (offset >= chunk.length) return;
+    const rest = chunk.subarray(offset);
+    if (this.backlog === null) {
+      this.backlog = rest.slice();
+      return;
+    }
+    const joined = new Uint8Array(this.backlog.length + rest.length);
+    joined.set(this.backlog);
+    joined.set(rest, this.backlog.length);
+    this.backlog = joined;
   }
 
   /**

@@ -5,17 +5,31 @@
 //   gavel:{g<n>}:a:<id>      auction hash; n = id % shards, the auction's shard group
 //   gavel:{g<n>}:a:<id>:h    its bid history stream, entry id 0-<seq>
 //   gavel:{g<n>}:ends        sorted set of the group's auctions by ends_at (for the closer)
-//   gavel:{g<n>}:updates     pub/sub channel of the group's UPDATE frames
+//   gavel:{g<n>}:updates     pub/sub channel of the group's UPDATE and CLOSED frames
 //   gavel:auction-ids        counter for generated auction ids
+//   gavel:auctions           sorted set of every auction id (score = id), for listAuctions
 // All keys of a group share the hash tag {g<n>}, so a batch's call for one group runs on one
-// Cluster slot.
+// Cluster slot. The two global keys are only ever touched by commands of their own.
+//
+// Redis Cluster later: the scripts' PUBLISH becomes SPUBLISH and the feed's SUBSCRIBE becomes
+// SSUBSCRIBE (with the "smessageBuffer" event), so each group's channel lives on its slot's
+// shard; nothing else changes (see RedisFeed).
 
 import { Redis, type RedisOptions } from "ioredis";
 import { join } from "node:path";
-import { freshAuction, type AuctionState } from "../auction/auction.ts";
-import { Status } from "../protocol/constants.ts";
+import { freshAuction, phaseAt, type AuctionState } from "../auction/auction.ts";
+import { Status, type Phase } from "../protocol/constants.ts";
 import { StoreError } from "./errors.ts";
-import type { CreateResult, NewAuction, Store, StoreBatch } from "./store.ts";
+import type {
+  CancelResult,
+  ClosedAuction,
+  CreateResult,
+  HistoryEntry,
+  NewAuction,
+  Store,
+  StoreBatch,
+  UpdateFeed,
+} from "./store.ts";
 
 export const DEFAULT_SHARDS = 16;
 /** A command without a reply after this long is failed: a hung Redis never hangs a bid. */
@@ -39,9 +53,20 @@ const REPLY_STRIDE = 6;
 const TWO_32 = 2 ** 32;
 /** A script call's arguments: numkeys, then one key per bid, then user and amount per bid. */
 const ARGS_PER_BID = 3;
+/** close.lua's reply per closed auction: id, seq, winner, amount high part, amount low 32 bits. */
+const CLOSE_STRIDE = 5;
+/** cancel.lua's first reply value. */
+const CancelReply = { CANCELLED: 0, UNKNOWN: 1, CLOSED: 2 } as const;
+/** Seqs are u32 (UPDATE's field); a bound at or above this means "from the newest". */
+const MAX_SEQ = 0xffffffff;
+/** listAuctions reads the id index in pages of at least this many (it filters by phase). */
+const LIST_PAGE = 100;
+/** The feed connection's CLIENT SETNAME: how an operator (or a test) finds it in CLIENT LIST. */
+export const FEED_CONNECTION_NAME = "gavel-feed";
 
 const KEY_PREFIX = "gavel";
 export const AUCTION_IDS_KEY = `${KEY_PREFIX}:auction-ids`;
+export const AUCTION_INDEX_KEY = `${KEY_PREFIX}:auctions`;
 
 /** The shard group of an auction: the `n` of its hash tag `{g<n>}`. */
 export function shardGroup(auction: number, shards: number): number {
@@ -65,20 +90,12 @@ export function endsKey(group: number): string {
   return `${groupPrefix(group)}:ends`;
 }
 
-/** The channel bid.lua publishes group `n`'s UPDATE frames on, back to back in one message. */
+/**
+ * The channel group `n`'s frames are published on: bid.lua's UPDATEs, close.lua's and
+ * cancel.lua's CLOSEDs, each call's frames back to back in one message.
+ */
 export function updatesChannel(group: number): string {
   return `${groupPrefix(group)}:updates`;
-}
-
-/** One accepted bid as the history stream holds it. */
-export interface HistoryEntry {
-  seq: number;
-  amount: number;
-  user: number;
-  /** When it was accepted, by the Redis clock (ms). */
-  at: number;
-  /** The auction's ends_at after this bid. */
-  endsAt: number;
 }
 
 export interface RedisStoreOptions {
@@ -100,6 +117,8 @@ export interface RedisStoreOptions {
 interface ScriptedRedis extends Redis {
   gavelBid(...args: (string | number)[]): Promise<number[]>;
   gavelCreate(...args: (string | number)[]): Promise<number>;
+  gavelClose(ends: string, limit: number): Promise<number[]>;
+  gavelCancel(key: string, ends: string, id: number): Promise<[reply: number, seq: number]>;
 }
 
 /** One shard group's part of a batch: the script's arguments and where each reply goes. */
@@ -120,10 +139,14 @@ interface GroupCall {
  * const store = await RedisStore.connect({ url: "redis://127.0.0.1:6379", shards: 16 });
  * const { created } = await store.createAuction(spec);
  * await store.applyBids(batch); // rejects with StoreError when Redis cannot be reached
+ * store.feed.onFrames((frames) => hub.deliver(frames)); // UPDATE/CLOSED from every node
+ * const closed = await store.closeDue(100); // on every node; each auction closes once
  * await store.close();
  */
 export class RedisStore implements Store {
   readonly kind = "redis";
+  /** UPDATE and CLOSED frames published by every node; connects on the first onFrames. */
+  readonly feed: RedisFeed;
   private clockOffset = 0;
   private clockTimer: ReturnType<typeof setInterval> | null = null;
   /** Per group, `gavel:{g<n>}:a:`, so a bid's key is one concatenation. */
@@ -144,6 +167,11 @@ export class RedisStore implements Store {
   ) {
     this.keyPrefixes = Array.from({ length: shards }, (_, g) => `${groupPrefix(g)}:a:`);
     this.groupSlot = new Int32Array(shards).fill(-1);
+    this.feed = new RedisFeed(
+      client,
+      Array.from({ length: shards }, (_, g) => updatesChannel(g)),
+      log,
+    );
     client.on("error", (err: Error) => {
       this.lastError = err;
     });
@@ -161,7 +189,9 @@ export class RedisStore implements Store {
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
     const shards = options.shards ?? DEFAULT_SHARDS;
     if (!Number.isInteger(shards) || shards < 1) throw new StoreError(`shards must be a positive integer, got ${shards}`);
-    const [bidLua, createLua] = await Promise.all([readScript("bid.lua"), readScript("create.lua")]);
+    const [bidLua, createLua, closeLua, cancelLua] = await Promise.all(
+      ["bid.lua", "create.lua", "close.lua", "cancel.lua"].map(readScript),
+    );
 
     const ioredisOptions: RedisOptions = {
       lazyConnect: true,
@@ -184,6 +214,8 @@ export class RedisStore implements Store {
     // defineCommand: EVALSHA, and EVAL when the server answers NOSCRIPT (e.g. after a restart).
     client.defineCommand("gavelBid", { lua: bidLua });
     client.defineCommand("gavelCreate", { lua: createLua, numberOfKeys: 3 });
+    client.defineCommand("gavelClose", { lua: closeLua, numberOfKeys: 1 });
+    client.defineCommand("gavelCancel", { lua: cancelLua, numberOfKeys: 2 });
 
     const store = new RedisStore(client, shards, options.log ?? ((message) => console.warn(message)));
     try {
@@ -243,6 +275,12 @@ export class RedisStore implements Store {
     }
   }
 
+  /**
+   * Creates the auction and lists it in {@link AUCTION_INDEX_KEY}. The index is another slot
+   * than the auction's keys, so it is a command of its own, sent first: a crash in between
+   * leaves an index entry without an auction, which listAuctions skips, never an auction
+   * missing from the list.
+   */
   async createAuction(spec: NewAuction): Promise<CreateResult> {
     if (spec.id !== 0) {
       return (await this.tryCreate(spec.id, spec))
@@ -256,6 +294,28 @@ export class RedisStore implements Store {
       if (await this.tryCreate(id, spec)) return { created: true, auction: freshAuction({ ...spec, id }) };
     }
     throw new StoreError(`no free auction id after ${MAX_ID_ATTEMPTS} tries`);
+  }
+
+  /** Auctions in `phase` (null: any) by now(), ascending id after `afterId`, at most `limit`. */
+  async listAuctions(phase: Phase | null, afterId: number, limit: number): Promise<AuctionState[]> {
+    const found: AuctionState[] = [];
+    if (limit <= 0) return found;
+    const now = this.now();
+    const pageSize = Math.max(limit, LIST_PAGE);
+    let after = afterId;
+    for (;;) {
+      const ids = await this.client.zrangebyscore(AUCTION_INDEX_KEY, `(${after}`, "+inf", "LIMIT", 0, pageSize);
+      // Auto-pipelining sends the page's reads in one round trip.
+      const auctions = await Promise.all(ids.map((id) => this.getAuction(Number(id))));
+      for (const auction of auctions) {
+        if (auction === null) continue; // an index entry whose create never ran, or deleted
+        if (phase !== null && phaseAt(auction, now) !== phase) continue;
+        found.push(auction);
+        if (found.length === limit) return found;
+      }
+      if (ids.length < pageSize) return found;
+      after = Number(ids[ids.length - 1]);
+    }
   }
 
   async getAuction(id: number): Promise<AuctionState | null> {
@@ -280,25 +340,79 @@ export class RedisStore implements Store {
     };
   }
 
-  /** The accepted bids of an auction with seq > `since`, oldest first (at most `limit`). */
-  async history(auction: number, since: number, limit?: number): Promise<HistoryEntry[]> {
-    const key = historyKey(auction, this.shards);
-    const start = `(0-${since}`;
-    const entries =
-      limit === undefined
-        ? await this.client.xrange(key, start, "+")
-        : await this.client.xrange(key, start, "+", "COUNT", limit);
-    return entries.map(([entryId, fields]) => {
-      const f: Record<string, string> = {};
-      for (let k = 0; k + 1 < fields.length; k += 2) f[fields[k]!] = fields[k + 1]!;
-      return {
-        seq: Number(entryId.slice(entryId.indexOf("-") + 1)),
-        amount: Number(f.a),
-        user: Number(f.u),
-        at: Number(f.t),
-        endsAt: Number(f.e),
-      };
-    });
+  /** The accepted bids of an auction with seq > `afterSeq`, oldest first, at most `limit`. */
+  async history(auction: number, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
+    if (limit <= 0 || afterSeq >= MAX_SEQ) return [];
+    // Entry ids are 0-<seq>; "(" makes the start exclusive.
+    const entries = await this.client.xrange(historyKey(auction, this.shards), `(0-${afterSeq}`, "+", "COUNT", limit);
+    return entries.map(toHistoryEntry);
+  }
+
+  /**
+   * The accepted bids with seq < `beforeSeq`, newest first, at most `limit`; a `beforeSeq`
+   * above any seq (e.g. 0xFFFFFFFF or more) starts from the newest.
+   */
+  async historyNewestFirst(auction: number, beforeSeq: number, limit: number): Promise<HistoryEntry[]> {
+    if (limit <= 0 || beforeSeq <= 1) return [];
+    const end = beforeSeq > MAX_SEQ ? "+" : `(0-${beforeSeq}`;
+    const entries = await this.client.xrevrange(historyKey(auction, this.shards), end, "-", "COUNT", limit);
+    return entries.map(toHistoryEntry);
+  }
+
+  /**
+   * The closing step: lua/close.lua once per shard group, all groups concurrently (pipelined).
+   * Each call looks at most `limit` due auctions of its group, so up to shards × `limit` close
+   * in one call; what is left closes on the next. Atomic per group, so however many nodes run
+   * it, each auction is returned, and its CLOSED published, by exactly one call.
+   * Rejects only when no group's call got through; a group that failed is retried next call.
+   */
+  async closeDue(limit: number): Promise<ClosedAuction[]> {
+    if (limit <= 0) return [];
+    const replies = await Promise.allSettled(
+      Array.from({ length: this.shards }, (_, g) => this.client.gavelClose(endsKey(g), limit)),
+    );
+    const closed: ClosedAuction[] = [];
+    let failure: unknown = null;
+    let anySucceeded = false;
+    for (const reply of replies) {
+      if (reply.status === "rejected") {
+        failure = reply.reason;
+        continue;
+      }
+      anySucceeded = true;
+      // Those closed by the groups that did answer are returned: they are closed and published.
+      const values = reply.value;
+      for (let r = 0; r + CLOSE_STRIDE <= values.length; r += CLOSE_STRIDE) {
+        closed.push({
+          id: values[r]!,
+          seq: values[r + 1]!,
+          winner: values[r + 2]!,
+          amount: values[r + 3]! * TWO_32 + values[r + 4]!,
+        });
+      }
+    }
+    if (!anySucceeded) throw new StoreError("Redis did not run the closing step", { cause: failure });
+    return closed;
+  }
+
+  /**
+   * Closes an open or scheduled auction with no sale (lua/cancel.lua) and publishes its CLOSED.
+   * One whose ends_at has passed is "closed" even before the closer ran: the closer decides it.
+   */
+  async cancel(id: number): Promise<CancelResult> {
+    const [reply, seq] = await this.client.gavelCancel(
+      auctionKey(id, this.shards),
+      endsKey(shardGroup(id, this.shards)),
+      id,
+    );
+    switch (reply) {
+      case CancelReply.CANCELLED:
+        return { cancelled: true, closed: { id, seq, winner: 0, amount: 0 } };
+      case CancelReply.UNKNOWN:
+        return { cancelled: false, reason: "unknown" };
+      default:
+        return { cancelled: false, reason: "closed" };
+    }
   }
 
   /** Redis's clock (ms), from an offset re-measured every few seconds: no round trip. */
@@ -310,6 +424,7 @@ export class RedisStore implements Store {
     this.closing = true;
     if (this.clockTimer !== null) clearInterval(this.clockTimer);
     this.clockTimer = null;
+    this.feed.close();
     try {
       await this.client.quit();
     } catch {
@@ -357,6 +472,7 @@ export class RedisStore implements Store {
   }
 
   private async tryCreate(id: number, spec: NewAuction): Promise<boolean> {
+    await this.client.zadd(AUCTION_INDEX_KEY, id, id);
     const created = await this.client.gavelCreate(
       auctionKey(id, this.shards),
       historyKey(id, this.shards),
@@ -392,6 +508,141 @@ export class RedisStore implements Store {
       // The connection's own handlers report the outage.
     }
   }
+}
+
+/**
+ * The node's one subscriber connection: every shard group's updates channel, whose messages
+ * (whole UPDATE and CLOSED frames back to back) go to the onFrames listeners as they are.
+ * When the connection is cut and comes back, it subscribes again and then tells the onResync
+ * listeners, who heal the gap from the bid history: what was published while it was away is
+ * lost (Pub/Sub keeps nothing).
+ *
+ * Redis Cluster later: `subscribe` becomes `ssubscribe` and "messageBuffer" becomes
+ * "smessageBuffer" (with the scripts' PUBLISH -> SPUBLISH); ioredis's Cluster client then
+ * sends each channel's SSUBSCRIBE to the node owning its slot.
+ */
+export class RedisFeed implements UpdateFeed {
+  private readonly frameListeners: ((frames: Uint8Array) => void)[] = [];
+  private readonly resyncListeners: (() => void)[] = [];
+  private subscriber: Redis | null = null;
+  /** Every channel is subscribed on the current connection. */
+  private subscribed = false;
+  /** The connection was lost after it had subscribed: a resync is owed once it is back. */
+  private cut = false;
+  /** Counts "ready"s, so a late subscribe reply from an earlier connection is ignored. */
+  private generation = 0;
+  private closed = false;
+
+  constructor(
+    private readonly client: Redis,
+    private readonly channels: readonly string[],
+    private readonly log: (message: string) => void,
+  ) {}
+
+  /** The first listener opens the subscriber connection. */
+  onFrames(listener: (frames: Uint8Array) => void): void {
+    this.frameListeners.push(listener);
+    this.start();
+  }
+
+  onResync(listener: () => void): void {
+    this.resyncListeners.push(listener);
+  }
+
+  /** All channels subscribed (false before the first connect and while reconnecting). */
+  get live(): boolean {
+    return this.subscribed;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.subscribed = false;
+    this.subscriber?.disconnect();
+    this.subscriber = null;
+  }
+
+  private start(): void {
+    if (this.subscriber !== null || this.closed) return;
+    const subscriber = this.client.duplicate({
+      lazyConnect: false,
+      enableAutoPipelining: false,
+      connectionName: FEED_CONNECTION_NAME,
+      // Unlike the bid connection, this one waits: a SUBSCRIBE sent while disconnected is sent
+      // on reconnect, and one cut in flight is resent (SUBSCRIBE is idempotent). Without the
+      // resend, maxRetriesPerRequest null would leave a cut command's promise pending for ever.
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      autoResendUnfulfilledCommands: true,
+      // We subscribe ourselves on every "ready", to know when the subscription is back.
+      autoResubscribe: false,
+    });
+    this.subscriber = subscriber;
+    subscriber.on("error", () => {
+      // Reported by "close"; the retry strategy reconnects.
+    });
+    subscriber.on("messageBuffer", (_channel: Buffer, message: Buffer) => {
+      for (const listener of this.frameListeners) {
+        // A throwing listener must not break ioredis's reply parsing for the next message.
+        try {
+          listener(message);
+        } catch (err) {
+          this.log(`redis: update feed listener failed: ${String(err)}`);
+        }
+      }
+    });
+    subscriber.on("close", () => {
+      if (this.closed) return;
+      if (this.subscribed) {
+        this.cut = true;
+        this.log("redis: update feed lost, resubscribing");
+      }
+      this.subscribed = false;
+    });
+    subscriber.on("ready", () => void this.subscribeAll(subscriber));
+  }
+
+  private async subscribeAll(subscriber: Redis): Promise<void> {
+    const generation = ++this.generation;
+    try {
+      await subscriber.subscribe(...this.channels);
+    } catch {
+      // A SUBSCRIBE that timed out on a live connection would leave it deaf: start over.
+      if (generation === this.generation && !this.closed && subscriber.status === "ready") subscriber.disconnect(true);
+      return;
+    }
+    if (generation !== this.generation || this.closed || subscriber.status !== "ready") return;
+    this.subscribed = true;
+    if (!this.cut) return;
+    this.cut = false;
+    this.log("redis: update feed restored");
+    for (const listener of this.resyncListeners) listener();
+  }
+}
+
+function toHistoryEntry([entryId, fields]: [id: string, fields: string[]]): HistoryEntry {
+  let amount = 0;
+  let user = 0;
+  let at = 0;
+  let endsAt = 0;
+  for (let k = 0; k + 1 < fields.length; k += 2) {
+    const value = Number(fields[k + 1]);
+    switch (fields[k]) {
+      case "a":
+        amount = value;
+        break;
+      case "u":
+        user = value;
+        break;
+      case "t":
+        at = value;
+        break;
+      case "e":
+        endsAt = value;
+        break;
+    }
+  }
+  // Entry ids are 0-<seq>.
+  return { seq: Number(entryId.slice(entryId.indexOf("-") + 1)), amount, user, at, endsAt };
 }
 
 function readScript(name: string): Promise<string> {

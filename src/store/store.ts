@@ -42,6 +42,8 @@ export interface UpdateFeed {
   /** `frames` holds whole UPDATE/CLOSED frames back to back; valid only during the call. */
   onFrames(listener: (frames: Uint8Array) => void): void;
   onResync(listener: () => void): void;
+  /** True once every channel is subscribed; a node serves subscribers only after that. */
+  readonly live: boolean;
 }
 
 export interface Store {

@@ -209,3 +209,92 @@ for (const kind of STORE_KINDS) {
     });
   });
 }
+
+for (const kind of STORE_KINDS) {
+  describe(`${kind} store: history, closing, cancel, listing`, () => {
+    let fixture: StoreFixture;
+    let store: Store;
+    beforeAll(async () => {
+      fixture = await openTestStore(kind);
+      store = fixture.store;
+    });
+    afterAll(() => fixture.dispose());
+
+    test("the history equals the sequence of accepted bids", async () => {
+      const a = await create(store);
+      const outcomes = await apply(store, [
+        [a.id, 1, 100],
+        [a.id, 2, 105],
+        [a.id, 2, 110],
+        [a.id, 3, 130],
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual([Status.ACCEPTED, Status.OUTBID, Status.ACCEPTED, Status.ACCEPTED]);
+      const history = await store.history(a.id, 0, 100);
+      expect(history.map((e) => [e.seq, e.amount, e.user])).toEqual([
+        [1, 100, 1],
+        [2, 110, 2],
+        [3, 130, 3],
+      ]);
+      expect((await store.history(a.id, 1, 1)).map((e) => e.seq)).toEqual([2]);
+      expect((await store.historyNewestFirst(a.id, 4, 2)).map((e) => e.seq)).toEqual([3, 2]);
+      expect((await store.historyNewestFirst(a.id, 2, 10)).map((e) => e.seq)).toEqual([1]);
+      expect(history.every((e) => e.endsAt === a.endsAt && e.at > 0)).toBe(true);
+    });
+
+    test("closing decides the winner by the reserve, once", async () => {
+      const now = Date.now();
+      const sold = await create(store, { endsAt: now + 300, reserve: 150 });
+      const unsold = await create(store, { endsAt: now + 300, reserve: 500 });
+      const empty = await create(store, { endsAt: now + 300 });
+      await apply(store, [
+        [sold.id, 7, 200],
+        [unsold.id, 8, 200],
+      ]);
+      await Bun.sleep(350);
+      const closed = new Map<number, unknown>();
+      for (let i = 0; i < 3; i++) for (const c of await store.closeDue(1000)) {
+        expect(closed.has(c.id)).toBe(false);
+        closed.set(c.id, c);
+      }
+      expect(closed.get(sold.id)).toEqual({ id: sold.id, seq: 1, winner: 7, amount: 200 });
+      expect(closed.get(unsold.id)).toEqual({ id: unsold.id, seq: 1, winner: 0, amount: 0 });
+      expect(closed.get(empty.id)).toEqual({ id: empty.id, seq: 0, winner: 0, amount: 0 });
+      expect(await store.getAuction(sold.id)).toMatchObject({ closed: true, winner: 7 });
+      const [late] = await apply(store, [[sold.id, 9, 10_000]]);
+      expect(late!.status).toBe(Status.CLOSED);
+    });
+
+    test("buy-now is closed by the next closing step", async () => {
+      const a = await create(store, { buyNowPrice: 1000 });
+      await apply(store, [[a.id, 4, 1000]]);
+      const closed = await store.closeDue(1000);
+      expect(closed.find((c) => c.id === a.id)).toEqual({ id: a.id, seq: 1, winner: 4, amount: 1000 });
+    });
+
+    test("cancel closes with no sale; twice or unknown is refused", async () => {
+      const a = await create(store);
+      await apply(store, [[a.id, 1, 100]]);
+      const result = await store.cancel(a.id);
+      expect(result).toEqual({ cancelled: true, closed: { id: a.id, seq: 1, winner: 0, amount: 0 } });
+      expect(await store.cancel(a.id)).toEqual({ cancelled: false, reason: "closed" });
+      expect(await store.cancel(7_777_777)).toEqual({ cancelled: false, reason: "unknown" });
+      const [late] = await apply(store, [[a.id, 2, 500]]);
+      expect(late!.status).toBe(Status.CLOSED);
+      expect((await store.closeDue(1000)).some((c) => c.id === a.id)).toBe(false);
+    });
+
+    test("listing by phase, paged by id", async () => {
+      const now = Date.now();
+      const scheduled = [];
+      for (let i = 0; i < 5; i++) scheduled.push(await create(store, { startsAt: now + 3_600_000, endsAt: now + 7_200_000 }));
+      const page1 = await store.listAuctions(1 /* SCHEDULED */, 0, 3);
+      expect(page1.length).toBe(3);
+      const page2 = await store.listAuctions(1, page1[2]!.id, 100);
+      const ids = [...page1, ...page2].map((a) => a.id);
+      expect(ids).toEqual([...ids].sort((x, y) => x - y));
+      for (const s of scheduled) expect(ids).toContain(s.id);
+      const open = await store.listAuctions(2 /* OPEN */, 0, 1000);
+      expect(open.every((a) => a.startsAt <= now && a.endsAt > now && !a.closed)).toBe(true);
+    });
+  });
+}

@@ -1,15 +1,34 @@
-// RedisStore and lua/bid.lua against a real redis-server: the bid rule status by status, batches
-// across shard groups, history, UPDATE publishing, exact big amounts, and a Redis that dies,
+// RedisStore and its scripts against a real redis-server: the bid rule status by status, batches
+// across shard groups, history, UPDATE publishing, exact big amounts, closing (three nodes
+// racing), cancel, listing by phase, the update feed and its resync, and a Redis that dies,
 // hangs and comes back.
 
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { Redis } from "ioredis";
 import type { AuctionSpec } from "../../src/auction/auction.ts";
 import { AuctionTable } from "../../src/store/memory.ts";
-import { encodeUpdate } from "../../src/protocol/codec.ts";
-import { MAX_AMOUNT, Status, UPDATE_FRAME_SIZE } from "../../src/protocol/constants.ts";
+import { encodeClosed, encodeUpdate } from "../../src/protocol/codec.ts";
+import {
+  FrameType,
+  HEADER_SIZE,
+  MAX_AMOUNT,
+  PayloadLength,
+  Phase,
+  Status,
+  UPDATE_FRAME_SIZE,
+} from "../../src/protocol/constants.ts";
 import { BidBatch } from "../../src/queue/bid-batch.ts";
-import { auctionKey, endsKey, historyKey, RedisStore, shardGroup, updatesChannel } from "../../src/store/redis.ts";
+import {
+  AUCTION_INDEX_KEY,
+  auctionKey,
+  endsKey,
+  FEED_CONNECTION_NAME,
+  historyKey,
+  RedisStore,
+  shardGroup,
+  updatesChannel,
+} from "../../src/store/redis.ts";
+import type { ClosedAuction } from "../../src/store/store.ts";
 import { startRedis, type RedisHandle } from "../support/redis.ts";
 
 const MINUTE = 60_000;
@@ -77,6 +96,44 @@ async function create(store: RedisStore, spec: AuctionSpec): Promise<number> {
   const result = await store.createAuction(spec);
   if (!result.created) throw new Error(`auction ${spec.id} exists`);
   return result.auction.id;
+}
+
+const CLOSED_FRAME_SIZE = HEADER_SIZE + PayloadLength.CLOSED;
+
+/** Makes an open auction due for the closer: ends_at (hash and ends set) 1 ms in the past. */
+async function endNow(raw: Redis, store: RedisStore, id: number): Promise<void> {
+  const endsAt = store.now() - 1;
+  await raw.hset(auctionKey(id, store.shards), "en", String(endsAt));
+  await raw.zadd(endsKey(shardGroup(id, store.shards)), endsAt, String(id));
+}
+
+/** The CLOSED frame bytes the closer must publish for `closed`. */
+function closedFrame({ id, seq, winner, amount }: ClosedAuction): Uint8Array {
+  const bytes = new Uint8Array(CLOSED_FRAME_SIZE);
+  encodeClosed(bytes, 0, id, seq, winner, amount);
+  return bytes;
+}
+
+/** Splits a published message into its frames (copies: the feed's buffer is only lent). */
+function framesOf(message: Uint8Array): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  for (let at = 0; at < message.length; ) {
+    const end = at + HEADER_SIZE + message[at + 1]!;
+    frames.push(message.slice(at, end));
+    at = end;
+  }
+  return frames;
+}
+
+/** A plain subscriber to every group's channel, collecting the frames published. */
+async function listen(url: string, shards: number): Promise<{ frames: Uint8Array[]; stop(): void }> {
+  const subscriber = new Redis(url);
+  const frames: Uint8Array[] = [];
+  subscriber.on("messageBuffer", (_channel: Buffer, payload: Buffer) => {
+    frames.push(...framesOf(payload));
+  });
+  await subscriber.subscribe(...Array.from({ length: shards }, (_, g) => updatesChannel(g)));
+  return { frames, stop: () => subscriber.disconnect() };
 }
 
 /** Resolves with how long `promise` took to reject; fails the test if it resolves. */
@@ -163,7 +220,7 @@ describe("RedisStore", () => {
       await raw.del(auctionKey(9, store.shards));
       await create(store, openSpec(store, 9));
       expect(await bid(store, 9, 3, 100)).toMatchObject({ status: Status.ACCEPTED, seq: 1 });
-      expect((await store.history(9, 0)).map((h) => h.user)).toEqual([3]);
+      expect((await store.history(9, 0, 100)).map((h) => h.user)).toEqual([3]);
     });
   });
 
@@ -371,7 +428,7 @@ describe("RedisStore", () => {
       ]);
       const before = store.now();
       await store.applyBids(batch);
-      const history = await store.history(1, 0);
+      const history = await store.history(1, 0, 100);
       expect(history.map(({ seq, amount, user, endsAt }) => ({ seq, amount, user, endsAt }))).toEqual([
         { seq: 1, amount: 100, user: 1, endsAt: spec.endsAt },
         { seq: 2, amount: 110, user: 2, endsAt: spec.endsAt },
@@ -381,8 +438,8 @@ describe("RedisStore", () => {
         expect(h.at).toBeGreaterThanOrEqual(before - CLOCK_SLACK_MS);
         expect(h.at).toBeLessThanOrEqual(store.now() + CLOCK_SLACK_MS);
       }
-      expect((await store.history(1, 2)).map((h) => h.seq)).toEqual([3]);
-      expect(await store.history(1, 3)).toEqual([]);
+      expect((await store.history(1, 2, 100)).map((h) => h.seq)).toEqual([3]);
+      expect(await store.history(1, 3, 100)).toEqual([]);
       expect((await store.history(1, 0, 2)).map((h) => h.seq)).toEqual([1, 2]);
       expect((await raw.xrange(historyKey(1, store.shards), "-", "+")).map(([id]) => id)).toEqual(["0-1", "0-2", "0-3"]);
     });
@@ -434,6 +491,238 @@ describe("RedisStore", () => {
     });
   });
 
+  describe("closing", () => {
+    test("three stores racing close each due auction exactly once, and publish one CLOSED each", async () => {
+      const others = await Promise.all([RedisStore.connect({ url: redis.url }), RedisStore.connect({ url: redis.url })]);
+      const stores = [store, ...others];
+      const listener = await listen(redis.url, store.shards);
+      try {
+        const now = store.now();
+        const ids = Array.from({ length: 60 }, (_, k) => k + 1);
+        // A third (no bids) are due already; the rest get a bid and fall due over the next few
+        // hundred ms, while the stores race.
+        for (const id of ids) {
+          const sold = id % 3 !== 0;
+          await create(store, openSpec(store, id, { endsAt: sold ? now + 300 + 3 * id : now - 1 }));
+          if (sold) expect((await bid(store, id, id, 100 + id)).status).toBe(Status.ACCEPTED);
+        }
+
+        const returned: ClosedAuction[] = [];
+        const deadline = Date.now() + 5_000;
+        while (returned.length < ids.length && Date.now() < deadline) {
+          // A small limit, so that each group needs several rounds.
+          const rounds = await Promise.all(stores.map((s) => s.closeDue(2)));
+          for (const closed of rounds) returned.push(...closed);
+          await Bun.sleep(10);
+        }
+        // A few more rounds after everything closed must find nothing.
+        for (let k = 0; k < 3; k++) {
+          for (const closed of await Promise.all(stores.map((s) => s.closeDue(100)))) returned.push(...closed);
+        }
+
+        expect(returned.map((c) => c.id).sort((a, b) => a - b)).toEqual(ids);
+        for (const c of returned) {
+          const sold = c.id % 3 !== 0;
+          expect(c).toEqual({ id: c.id, seq: sold ? 1 : 0, winner: sold ? c.id : 0, amount: sold ? 100 + c.id : 0 });
+          expect(await store.getAuction(c.id)).toMatchObject({ closed: true, winner: c.winner });
+        }
+        await waitUntil(() => listener.frames.length >= ids.length);
+        await Bun.sleep(50);
+        const closedFrames = listener.frames.filter((f) => f[0] === FrameType.CLOSED);
+        expect(closedFrames.length).toBe(ids.length);
+        const expected = new Map(returned.map((c) => [c.id, closedFrame(c)]));
+        for (const frame of closedFrames) {
+          const id = new DataView(frame.buffer, frame.byteOffset).getUint32(HEADER_SIZE);
+          expect(frame).toEqual(expected.get(id)!);
+        }
+      } finally {
+        listener.stop();
+        await Promise.all(others.map((s) => s.close()));
+      }
+    });
+
+    test("the winner is the leader when the reserve is met, else no sale", async () => {
+      await create(store, openSpec(store, 1, { reserve: 500 }));
+      await bid(store, 1, 11, 400);
+      await bid(store, 1, 12, 500); // exactly the reserve: sold
+      await create(store, openSpec(store, 2, { reserve: 500 }));
+      await bid(store, 2, 21, 490); // below the reserve
+      await create(store, openSpec(store, 3)); // no bids
+      await create(store, openSpec(store, 4)); // no reserve
+      await bid(store, 4, 41, 100);
+      await create(store, openSpec(store, 5, { reserve: MAX_AMOUNT - 1, startingPrice: MAX_AMOUNT - 1 }));
+      await bid(store, 5, 51, MAX_AMOUNT); // big amounts survive the reply split
+      for (const id of [1, 2, 3, 4, 5]) await endNow(raw, store, id);
+
+      const closed = (await store.closeDue(100)).sort((a, b) => a.id - b.id);
+      expect(closed).toEqual([
+        { id: 1, seq: 2, winner: 12, amount: 500 },
+        { id: 2, seq: 1, winner: 0, amount: 0 },
+        { id: 3, seq: 0, winner: 0, amount: 0 },
+        { id: 4, seq: 1, winner: 41, amount: 100 },
+        { id: 5, seq: 1, winner: 51, amount: MAX_AMOUNT },
+      ]);
+      expect(await store.getAuction(2)).toMatchObject({ closed: true, winner: 0, amount: 490, leader: 21 });
+      expect(await store.getAuction(1)).toMatchObject({ closed: true, winner: 12 });
+      expect(await store.closeDue(100)).toEqual([]);
+      expect(await raw.zcard(endsKey(shardGroup(1, store.shards)))).toBe(0);
+    });
+
+    test("an auction not yet due is left alone, and a stale score is put right", async () => {
+      const spec = openSpec(store, 1);
+      await create(store, spec);
+      await create(store, openSpec(store, 2));
+      const ends = endsKey(shardGroup(1, store.shards));
+      // The ends set says due, the hash says a minute from now (as if a moved end lost its ZADD).
+      await raw.zadd(ends, store.now() - 1_000, "1");
+      expect(await store.closeDue(100)).toEqual([]);
+      expect(Number(await raw.zscore(ends, "1"))).toBe(spec.endsAt);
+      expect(await store.getAuction(1)).toMatchObject({ closed: false });
+    });
+
+    test("an auction that ends by time closes at the next closeDue, and bids then get CLOSED", async () => {
+      await create(store, openSpec(store, 1, { endsAt: store.now() + 150 }));
+      await bid(store, 1, 7, 100);
+      expect(await store.closeDue(100)).toEqual([]);
+      await Bun.sleep(200);
+      expect(await store.closeDue(100)).toEqual([{ id: 1, seq: 1, winner: 7, amount: 100 }]);
+      expect(await bid(store, 1, 8, 500)).toMatchObject({ status: Status.CLOSED, amount: 100, leader: 7 });
+    });
+
+    test("buy-now closes at the next closeDue, at the buy-now price", async () => {
+      await create(store, openSpec(store, 1, { buyNowPrice: 2_000 }));
+      await bid(store, 1, 3, 150);
+      expect(await store.closeDue(100)).toEqual([]);
+      // No reserve and a bid already in: buy-now is gone, so raise a reserve to reopen it.
+      await create(store, openSpec(store, 2, { buyNowPrice: 2_000, reserve: 1_000 }));
+      await bid(store, 2, 3, 150);
+      expect(await bid(store, 2, 4, 2_500)).toMatchObject({ status: Status.ACCEPTED, amount: 2_000, leader: 4, seq: 2 });
+      expect(await store.closeDue(100)).toEqual([{ id: 2, seq: 2, winner: 4, amount: 2_000 }]);
+      expect(await store.getAuction(2)).toMatchObject({ closed: true, winner: 4 });
+      expect((await store.getAuction(1))!.closed).toBe(false);
+    });
+  });
+
+  describe("cancel", () => {
+    test("an open auction closes with no sale and publishes CLOSED with winner 0", async () => {
+      await create(store, openSpec(store, 1));
+      await bid(store, 1, 5, 100);
+      await bid(store, 1, 6, 200);
+      const listener = await listen(redis.url, store.shards);
+      try {
+        const before = store.now();
+        const result = await store.cancel(1);
+        expect(result).toEqual({ cancelled: true, closed: { id: 1, seq: 2, winner: 0, amount: 0 } });
+        await waitUntil(() => listener.frames.length >= 1);
+        expect(listener.frames).toEqual([closedFrame({ id: 1, seq: 2, winner: 0, amount: 0 })]);
+
+        const auction = (await store.getAuction(1))!;
+        expect(auction).toMatchObject({ closed: true, winner: 0, amount: 200, leader: 6 });
+        expect(auction.endsAt).toBeGreaterThanOrEqual(before - CLOCK_SLACK_MS);
+        expect(auction.endsAt).toBeLessThanOrEqual(store.now() + CLOCK_SLACK_MS);
+        expect(await bid(store, 1, 7, 900)).toMatchObject({ status: Status.CLOSED, amount: 200, leader: 6 });
+        expect(await store.closeDue(100)).toEqual([]); // the closer never announces it again
+        expect(await store.cancel(1)).toEqual({ cancelled: false, reason: "closed" });
+        await Bun.sleep(50);
+        expect(listener.frames.length).toBe(1);
+      } finally {
+        listener.stop();
+      }
+    });
+
+    test("a scheduled auction can be cancelled", async () => {
+      const now = store.now();
+      await create(store, openSpec(store, 1, { startsAt: now + MINUTE, endsAt: now + 2 * MINUTE }));
+      expect(await store.cancel(1)).toEqual({ cancelled: true, closed: { id: 1, seq: 0, winner: 0, amount: 0 } });
+      expect(await store.getAuction(1)).toMatchObject({ closed: true, winner: 0 });
+    });
+
+    test("an unknown auction is unknown", async () => {
+      expect(await store.cancel(31337)).toEqual({ cancelled: false, reason: "unknown" });
+    });
+
+    test("an auction past ends_at is closed, and the closer still decides its winner", async () => {
+      await create(store, openSpec(store, 1));
+      await bid(store, 1, 5, 100);
+      await endNow(raw, store, 1);
+      expect(await store.cancel(1)).toEqual({ cancelled: false, reason: "closed" });
+      expect(await store.closeDue(100)).toEqual([{ id: 1, seq: 1, winner: 5, amount: 100 }]);
+    });
+  });
+
+  describe("listAuctions", () => {
+    test("filters by phase in ascending id order, page by page", async () => {
+      const now = store.now();
+      // 1 open, 2 scheduled, 0 ended, by id % 3; plus a cancelled one among the open.
+      const count = 250;
+      for (let id = 1; id <= count; id++) {
+        const kind = id % 3;
+        const overrides =
+          kind === 1 ? {} : kind === 2 ? { startsAt: now + MINUTE, endsAt: now + 2 * MINUTE } : { startsAt: now - 2 * MINUTE, endsAt: now - MINUTE };
+        await create(store, openSpec(store, id, overrides));
+      }
+      await store.cancel(100); // 100 % 3 == 1: was open
+      await raw.zadd(AUCTION_INDEX_KEY, 1_000, "1000"); // an index entry without an auction
+
+      const idsOf = (phase: Phase | null) =>
+        Array.from({ length: count }, (_, k) => k + 1).filter((id) => {
+          if (phase === null) return true;
+          const kind = id === 100 ? 0 : id % 3;
+          return kind === (phase === Phase.OPEN ? 1 : phase === Phase.SCHEDULED ? 2 : 0);
+        });
+
+      for (const phase of [Phase.OPEN, Phase.SCHEDULED, Phase.CLOSED, null]) {
+        // More than one index page per call (limit 50 of a third), and small pages too.
+        for (const limit of [50, 7]) {
+          const seen: number[] = [];
+          let after = 0;
+          for (;;) {
+            const page = await store.listAuctions(phase, after, limit);
+            expect(page.length).toBeLessThanOrEqual(limit);
+            seen.push(...page.map((a) => a.id));
+            if (page.length < limit) break;
+            after = page[page.length - 1]!.id;
+          }
+          expect(seen).toEqual(idsOf(phase));
+        }
+      }
+      const [first] = await store.listAuctions(Phase.OPEN, 0, 1);
+      expect(first).toEqual((await store.getAuction(1))!);
+      expect(await store.listAuctions(Phase.OPEN, 0, 0)).toEqual([]);
+      expect(await store.listAuctions(null, count, 10)).toEqual([]);
+    });
+
+    test("auctions with generated ids are listed too", async () => {
+      const a = await create(store, openSpec(store, 0));
+      const b = await create(store, openSpec(store, 0));
+      expect((await store.listAuctions(Phase.OPEN, 0, 10)).map((x) => x.id)).toEqual([a, b]);
+    });
+  });
+
+  describe("history paging", () => {
+    test("newest first, page by page, with an exclusive bound", async () => {
+      await create(store, openSpec(store, 1, { minIncrement: 1 }));
+      for (let k = 1; k <= 25; k++) await bid(store, 1, k, 100 + k);
+      const seqs = async (before: number, limit: number) => (await store.historyNewestFirst(1, before, limit)).map((h) => h.seq);
+
+      const range = (from: number, to: number) => Array.from({ length: from - to + 1 }, (_, k) => from - k);
+      expect(await seqs(0xffffffff, 10)).toEqual(range(25, 16));
+      expect(await seqs(2 ** 53, 10)).toEqual(range(25, 16));
+      expect(await seqs(16, 10)).toEqual(range(15, 6));
+      expect(await seqs(6, 10)).toEqual(range(5, 1));
+      expect(await seqs(1, 10)).toEqual([]);
+      expect(await seqs(0, 10)).toEqual([]);
+      expect(await seqs(26, 0)).toEqual([]);
+      const [top] = await store.historyNewestFirst(1, 0xffffffff, 1);
+      expect(top).toMatchObject({ seq: 25, amount: 125, user: 25 });
+
+      expect((await store.history(1, 20, 3)).map((h) => h.seq)).toEqual([21, 22, 23]);
+      expect((await store.history(1, 23, 100)).map((h) => h.seq)).toEqual([24, 25]);
+      expect(await store.history(1, 0xffffffff, 100)).toEqual([]);
+      expect(await store.historyNewestFirst(2, 0xffffffff, 10)).toEqual([]); // no such auction
+    });
+  });
+
   test("2^53-1 is exact in the reply, the hash and the history", async () => {
     await create(store, openSpec(store, 1, { startingPrice: MAX_AMOUNT - 20, minIncrement: 1 }));
     // The top few values below 2^53 are the ones a digit-by-digit decoder rounds.
@@ -444,7 +733,7 @@ describe("RedisStore", () => {
     expect(await store.getAuction(1)).toMatchObject({ startingPrice: MAX_AMOUNT - 20, amount: MAX_AMOUNT, seq: 11 });
     expect(await raw.hget(auctionKey(1, store.shards), "am")).toBe("9007199254740991");
     expect(await raw.hget(auctionKey(1, store.shards), "sp")).toBe("9007199254740971");
-    expect((await store.history(1, 0)).map((h) => h.amount)).toEqual(Array.from({ length: 11 }, (_, k) => MAX_AMOUNT - 10 + k));
+    expect((await store.history(1, 0, 100)).map((h) => h.amount)).toEqual(Array.from({ length: 11 }, (_, k) => MAX_AMOUNT - 10 + k));
     expect((await raw.xrange(historyKey(1, store.shards), "0-11", "0-11"))[0]![1]).toContain("9007199254740991");
 
     await create(store, openSpec(store, 2, { buyNowPrice: MAX_AMOUNT }));
@@ -462,6 +751,124 @@ describe("RedisStore", () => {
     await create(store, openSpec(store, 1));
     await raw.script("FLUSH");
     expect((await bid(store, 1, 1, 100)).status).toBe(Status.ACCEPTED);
+  });
+});
+
+describe("RedisStore feed", () => {
+  let redis: RedisHandle;
+  let raw: Redis;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    raw = new Redis(redis.url);
+  });
+
+  afterAll(async () => {
+    raw.disconnect();
+    await redis.stop();
+  });
+
+  beforeEach(async () => {
+    await raw.flushall();
+  });
+
+  /** A store whose feed is connected and subscribed, collecting every frame it hands out. */
+  async function feedStore(): Promise<{ store: RedisStore; frames: Uint8Array[]; resyncs: { count: number } }> {
+    const store = await RedisStore.connect({ url: redis.url, log: () => {} });
+    const frames: Uint8Array[] = [];
+    const resyncs = { count: 0 };
+    store.feed.onResync(() => resyncs.count++);
+    store.feed.onFrames((message) => frames.push(...framesOf(message)));
+    await waitUntil(() => store.feed.live);
+    return { store, frames, resyncs };
+  }
+
+  test("delivers the UPDATE frames of bids accepted on another node, byte for byte, and CLOSED", async () => {
+    const { store, frames, resyncs } = await feedStore();
+    const other = await RedisStore.connect({ url: redis.url });
+    try {
+      await create(other, openSpec(other, 1));
+      await create(other, openSpec(other, 2, { buyNowPrice: 5_000 }));
+      const batch = batchOf([[1, 1, 100], [2, 2, 9_000], [1, 3, 110], [1, 4, 50]]);
+      await other.applyBids(batch);
+
+      const update = (i: number) => {
+        const bytes = new Uint8Array(UPDATE_FRAME_SIZE);
+        encodeUpdate(bytes, 0, batch.auction[i]!, batch.seq[i]!, batch.resultAmount[i]!, batch.resultLeader[i]!, batch.endsAt[i]!);
+        return bytes;
+      };
+      await waitUntil(() => frames.length >= 3);
+      // Groups publish separately, so only the order within an auction is fixed.
+      const ofAuction = (id: number) => frames.filter((f) => new DataView(f.buffer, f.byteOffset).getUint32(HEADER_SIZE) === id);
+      expect(ofAuction(1)).toEqual([update(0), update(2)]);
+      expect(ofAuction(2)).toEqual([update(1)]);
+
+      const closed = await other.closeDue(100); // the buy-now
+      expect(closed).toEqual([{ id: 2, seq: 1, winner: 2, amount: 5_000 }]);
+      expect(await other.cancel(1)).toEqual({ cancelled: true, closed: { id: 1, seq: 2, winner: 0, amount: 0 } });
+      await waitUntil(() => frames.length >= 5);
+      expect(ofAuction(2)).toEqual([update(1), closedFrame(closed[0]!)]);
+      expect(ofAuction(1)).toEqual([update(0), update(2), closedFrame({ id: 1, seq: 2, winner: 0, amount: 0 })]);
+      expect(resyncs.count).toBe(0); // the first connect is no resync
+    } finally {
+      await other.close();
+      await store.close();
+    }
+  });
+
+  test("after CLIENT KILL TYPE pubsub it resubscribes, calls onResync once, and keeps delivering", async () => {
+    const { store, frames, resyncs } = await feedStore();
+    try {
+      expect(String(await raw.call("CLIENT", "LIST"))).toContain(`name=${FEED_CONNECTION_NAME}`);
+      await create(store, openSpec(store, 1));
+      await bid(store, 1, 1, 100);
+      await waitUntil(() => frames.length >= 1);
+
+      expect(Number(await raw.call("CLIENT", "KILL", "TYPE", "pubsub"))).toBe(1);
+      await waitUntil(() => resyncs.count >= 1);
+      expect(store.feed.live).toBe(true);
+
+      await bid(store, 1, 2, 200);
+      await waitUntil(() => frames.length >= 2);
+      expect(new DataView(frames[1]!.buffer, frames[1]!.byteOffset).getUint32(HEADER_SIZE + 4)).toBe(2); // seq 2
+
+      // A second cut is a second resync.
+      await raw.call("CLIENT", "KILL", "TYPE", "pubsub");
+      await waitUntil(() => resyncs.count >= 2);
+      await bid(store, 1, 3, 300);
+      await waitUntil(() => frames.length >= 3);
+      await Bun.sleep(50);
+      expect(resyncs.count).toBe(2);
+      expect(frames.length).toBe(3);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("resubscribes after Redis restarts, and close() ends the feed connection", async () => {
+    const own = await startRedis();
+    const store = await RedisStore.connect({ url: own.url, log: () => {} });
+    const frames: Uint8Array[] = [];
+    let resyncs = 0;
+    store.feed.onResync(() => resyncs++);
+    store.feed.onFrames((message) => frames.push(...framesOf(message)));
+    try {
+      await waitUntil(() => store.feed.live);
+      await own.kill();
+      await own.restart();
+      await waitUntil(() => resyncs === 1);
+      await waitUntil(async () => (await store.createAuction(openSpec(store, 1)).catch(() => null)) !== null);
+      await bid(store, 1, 1, 100);
+      await waitUntil(() => frames.length === 1);
+
+      await store.close();
+      const plain = new Redis(own.url);
+      await waitUntil(async () => !String(await plain.call("CLIENT", "LIST")).includes(`name=${FEED_CONNECTION_NAME}`));
+      plain.disconnect();
+    } finally {
+      await store.close();
+      await own.stop();
+    }
   });
 });
 
@@ -484,6 +891,7 @@ describe("RedisStore when Redis fails", () => {
       // New bids while it is down.
       expect(await rejectionTime(store.applyBids(batchOf([[1, 2, 300]])))).toBeLessThan(FAIL_WITHIN_MS);
       expect(await rejectionTime(store.getAuction(1))).toBeLessThan(FAIL_WITHIN_MS);
+      expect(await rejectionTime(store.closeDue(10))).toBeLessThan(FAIL_WITHIN_MS);
 
       await redis.restart();
       await waitUntil(async () => {
@@ -533,7 +941,7 @@ describe("RedisStore when Redis fails", () => {
       await redis.restart();
       await waitUntil(async () => (await store.getAuction(1).catch(() => null)) !== null);
       expect(await store.getAuction(1)).toMatchObject({ amount: 150, leader: 2, seq: 2 });
-      expect((await store.history(1, 0)).map((h) => h.amount)).toEqual([100, 150]);
+      expect((await store.history(1, 0, 100)).map((h) => h.amount)).toEqual([100, 150]);
     } finally {
       await store.close();
       await redis.stop();

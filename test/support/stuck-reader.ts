@@ -1,0 +1,84 @@
+// A client that subscribes and then does not read, with a tiny receive buffer, so the server's
+// outbound queue for it really fills. Bun cannot shrink a socket's buffer (the kernel here lets
+// an unread socket absorb ~36 MB), so the stuck reader is a few lines of Python. When told to,
+// it reads what the server left it and reports what it saw.
+
+import type { Subprocess } from "bun";
+
+const SCRIPT = `
+import json, socket, struct, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(bytes.fromhex(sys.argv[2]))
+print("subscribed", flush=True)
+sys.stdin.readline()
+s.settimeout(1.0)
+data, closed = b"", False
+try:
+    while True:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            closed = True
+            break
+        data += chunk
+except (socket.timeout, ConnectionResetError):
+    closed = closed or False
+seqs, i = [], 0
+while i + 2 <= len(data) and i + 2 + data[i + 1] <= len(data):
+    if data[i] == 6:
+        seqs.append(struct.unpack(">I", data[i + 6:i + 10])[0])
+    i += 2 + data[i + 1]
+print(json.dumps({"closed": closed, "updates": len(seqs), "last": seqs[-1] if seqs else 0,
+                  "increasing": all(b > a for a, b in zip(seqs, seqs[1:]))}), flush=True)
+`;
+
+export interface StuckReport {
+  /** The server closed the connection (it was dropped as stuck). */
+  closed: boolean;
+  updates: number;
+  last: number;
+  /** Every UPDATE's seq was above the one before (no repeat, no going back). */
+  increasing: boolean;
+}
+
+export interface StuckReader {
+  proc: Subprocess<"pipe", "pipe", "inherit">;
+  /** Reads what the server sent (until it is quiet for a second) and reports it. */
+  report(): Promise<StuckReport>;
+  stop(): void;
+}
+
+/** Subscribes to `auction` from a process that reads nothing until `report()`. */
+export async function startStuckReader(port: number, auction: number): Promise<StuckReader> {
+  const frame = Buffer.alloc(14);
+  frame.writeUInt8(0x04, 0);
+  frame.writeUInt8(12, 1);
+  frame.writeUInt32BE(1, 2);
+  frame.writeUInt32BE(auction, 6);
+  frame.writeUInt32BE(0xffffffff, 10);
+  const proc = Bun.spawn(["python3", "-c", SCRIPT, String(port), frame.toString("hex")], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const reader = proc.stdout.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  const readLine = async () => {
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`stuck reader ended early: ${text}`);
+      text += decoder.decode(value);
+    }
+    const line = text.slice(0, text.indexOf("\n"));
+    text = text.slice(line.length + 1);
+    return line;
+  };
+  if ((await readLine()) !== "subscribed") throw new Error("stuck reader did not start");
+  return {
+    proc,
+    async report() {
+      proc.stdin.write("go\n");
+      await proc.stdin.flush();
+      return JSON.parse(await readLine()) as StuckReport;
+    },
+    stop: () => proc.kill("SIGKILL"),
+  };
+}

@@ -11,6 +11,7 @@ import type { Phase } from "../protocol/constants.ts";
 import { AuctionTable, closedFields } from "./memory.ts";
 import type { CancelResult, ClosedAuction, CreateResult, HistoryEntry, NewAuction, Store, StoreBatch } from "./store.ts";
 import { StoreError } from "./errors.ts";
+import { BidLocator } from "./bid-locator.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS auctions (
@@ -30,8 +31,10 @@ CREATE TABLE IF NOT EXISTS auctions (
   closed INTEGER NOT NULL,
   winner INTEGER NOT NULL
 );
--- A rowid table: measured 15x faster to append to than one keyed (auction, seq).
+-- Appended to by rowid only, with no index (see bid-locator.ts): measured 10x faster than
+-- with an index on (auction, seq), and 15x faster than a table keyed by it.
 CREATE TABLE IF NOT EXISTS bids (
+  id INTEGER PRIMARY KEY,
   auction INTEGER NOT NULL,
   seq INTEGER NOT NULL,
   amount INTEGER NOT NULL,
@@ -39,7 +42,6 @@ CREATE TABLE IF NOT EXISTS bids (
   at INTEGER NOT NULL,
   ends_at INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS bids_by_auction ON bids (auction, seq);
 `;
 
 interface AuctionRow {
@@ -60,7 +62,9 @@ interface AuctionRow {
   winner: number;
 }
 
-type HistoryRow = HistoryEntry;
+/** Reads history rows by id, given as a JSON array, in the order the array lists them. */
+const HISTORY_BY_IDS = `SELECT b.seq, b.amount, b.user, b.at, b.ends_at AS endsAt
+  FROM json_each(?) AS j JOIN bids AS b ON b.id = j.value ORDER BY j.key`;
 
 function rowToAuction(row: AuctionRow): AuctionState {
   return {
@@ -96,8 +100,10 @@ export class SqliteStore implements Store {
   private readonly insertBid: Statement;
   private readonly selectAuction: Statement<AuctionRow, [number]>;
   private readonly markClosed: Statement;
-  private readonly historyAfter: Statement<HistoryRow, [number, number, number]>;
-  private readonly historyBefore: Statement<HistoryRow, [number, number, number]>;
+  private readonly historyByIds: Statement<HistoryEntry, [string]>;
+  private readonly bidLocator = new BidLocator();
+  /** Row id of the last bid written; this process is the only writer (exclusive lock). */
+  private lastBidId = 0;
   /** Auctions changed by the batch being applied, written once each at its end. */
   private readonly touched: AuctionState[] = [];
   private readonly touchedIds = new Set<number>();
@@ -121,25 +127,42 @@ export class SqliteStore implements Store {
         $antiSnipeMs, $maxEndsAt, $seq, $amount, $leader, $closed, $winner)`,
     );
     this.updateAuction = this.db.prepare("UPDATE auctions SET seq = ?, amount = ?, leader = ?, ends_at = ? WHERE id = ?");
-    this.insertBid = this.db.prepare("INSERT INTO bids (auction, seq, amount, user, at, ends_at) VALUES (?, ?, ?, ?, ?, ?)");
+    this.insertBid = this.db.prepare("INSERT INTO bids (id, auction, seq, amount, user, at, ends_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
     this.selectAuction = this.db.prepare<AuctionRow, [number]>("SELECT * FROM auctions WHERE id = ?");
     this.markClosed = this.db.prepare("UPDATE auctions SET closed = 1, winner = ?, ends_at = ? WHERE id = ?");
-    const history = "SELECT seq, amount, user, at, ends_at AS endsAt FROM bids WHERE auction = ?";
-    this.historyAfter = this.db.prepare(`${history} AND seq > ? ORDER BY seq LIMIT ?`);
-    this.historyBefore = this.db.prepare(`${history} AND seq < ? ORDER BY seq DESC LIMIT ?`);
-    for (const row of this.db.query<AuctionRow, []>("SELECT * FROM auctions").all()) this.table.put(rowToAuction(row));
+    this.historyByIds = this.db.prepare<HistoryEntry, [string]>(HISTORY_BY_IDS);
+    this.load();
     this.writeBatch = this.db.transaction((batch: StoreBatch, now: number) => this.applyInTransaction(batch, now));
+  }
+
+  /** Reads the file into the table and the bid locator (start-up). */
+  private load(): void {
+    const auctions = this.db.prepare<AuctionRow, []>("SELECT * FROM auctions");
+    for (const row of auctions.all()) this.table.put(rowToAuction(row));
+    auctions.finalize();
+    const bids = this.db.prepare("SELECT id, auction, seq FROM bids ORDER BY id");
+    for (const row of bids.values()) {
+      const [id, auction, seq] = row as [number, number, number];
+      this.bidLocator.add(auction, seq, id);
+      this.lastBidId = id;
+    }
+    bids.finalize();
   }
 
   applyBids(batch: StoreBatch): void {
     const now = Date.now();
+    const firstBidId = this.lastBidId;
     try {
       this.writeBatch(batch, now);
     } catch (error) {
       // The transaction rolled back: put the table back as the file has it, then report.
+      this.lastBidId = firstBidId;
       for (const auction of this.touched) {
         const row = this.selectAuction.get(auction.id);
-        if (row !== null) this.table.put(rowToAuction(row));
+        if (row !== null) {
+          this.table.put(rowToAuction(row));
+          this.bidLocator.truncate(row.id, row.seq);
+        }
       }
       throw error;
     } finally {
@@ -152,7 +175,9 @@ export class SqliteStore implements Store {
     for (let i = 0; i < batch.count; i++) {
       const accepted = this.table.applyOne(batch, i, now);
       if (accepted === null) continue;
-      this.insertBid.run(accepted.id, accepted.seq, accepted.amount, batch.user[i]!, now, accepted.endsAt);
+      const bidId = ++this.lastBidId;
+      this.insertBid.run(bidId, accepted.id, accepted.seq, accepted.amount, batch.user[i]!, now, accepted.endsAt);
+      this.bidLocator.add(accepted.id, accepted.seq, bidId);
       if (!this.touchedIds.has(accepted.id)) {
         this.touchedIds.add(accepted.id);
         this.touched.push(accepted);
@@ -185,11 +210,11 @@ export class SqliteStore implements Store {
   }
 
   async history(auction: number, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
-    return this.historyAfter.all(auction, afterSeq, limit);
+    return this.historyByIds.all(JSON.stringify(this.bidLocator.after(auction, afterSeq, limit)));
   }
 
   async historyNewestFirst(auction: number, beforeSeq: number, limit: number): Promise<HistoryEntry[]> {
-    return this.historyBefore.all(auction, beforeSeq, limit);
+    return this.historyByIds.all(JSON.stringify(this.bidLocator.newestFirst(auction, beforeSeq, limit)));
   }
 
   async closeDue(limit: number): Promise<ClosedAuction[]> {
@@ -226,6 +251,10 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.db.close();
+    // A statement left open keeps the file (and its exclusive lock) open past close().
+    for (const statement of [this.insertAuction, this.updateAuction, this.insertBid, this.selectAuction, this.markClosed, this.historyByIds]) {
+      statement.finalize();
+    }
+    this.db.close(true);
   }
 }

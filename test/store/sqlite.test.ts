@@ -1,0 +1,66 @@
+// What only the SQLite store has to prove: it reopens to the same auctions and history, and
+// only one process may hold its file.
+
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BidBatch } from "../../src/queue/bid-batch.ts";
+import { Status } from "../../src/protocol/constants.ts";
+import { SqliteStore } from "../../src/store/sqlite.ts";
+import { StoreError } from "../../src/store/errors.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "gavel-sqlite-test-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function batchOf(bids: [number, number, number][]): BidBatch {
+  const batch = new BidBatch(bids.length);
+  bids.forEach(([auction, user, amount], i) => {
+    batch.auction[i] = auction;
+    batch.user[i] = user;
+    batch.amount[i] = amount;
+  });
+  batch.count = bids.length;
+  return batch;
+}
+
+describe("sqlite store", () => {
+  test("reopening keeps auctions, seq, closing decisions and the history of every auction", async () => {
+    const path = join(dir, "reopen.db");
+    const store = new SqliteStore({ path });
+    const now = Date.now();
+    const spec = { title: "t", startingPrice: 1, minIncrement: 1, reserve: 0, buyNowPrice: 0, startsAt: now - 1000, endsAt: now + 60_000, antiSnipeMs: 0, maxEndsAt: 0 };
+    await store.createAuction({ ...spec, id: 1 });
+    await store.createAuction({ ...spec, id: 2 });
+    const bids: [number, number, number][] = [];
+    for (let i = 0; i < 300; i++) bids.push([1 + (i % 2), 1 + (i % 5), 10 + i]);
+    const batch = batchOf(bids);
+    store.applyBids(batch);
+    expect([...batch.status].every((s) => s === Status.ACCEPTED)).toBe(true);
+    const before = [await store.history(1, 0, 1000), await store.history(2, 0, 1000)];
+    await store.cancel(2);
+    await store.close();
+
+    const reopened = new SqliteStore({ path });
+    expect(await reopened.getAuction(1)).toMatchObject({ seq: 150, amount: 10 + 298, closed: false });
+    expect(await reopened.getAuction(2)).toMatchObject({ seq: 150, closed: true, winner: 0 });
+    expect([await reopened.history(1, 0, 1000), await reopened.history(2, 0, 1000)]).toEqual(before);
+    expect((await reopened.historyNewestFirst(1, 151, 3)).map((e) => e.seq)).toEqual([150, 149, 148]);
+    // New bids continue the same sequence after the restart.
+    const more = batchOf([[1, 9, 5000]]);
+    reopened.applyBids(more);
+    expect(more.seq[0]).toBe(151);
+    expect((await reopened.history(1, 150, 10)).map((e) => [e.seq, e.amount, e.user])).toEqual([[151, 5000, 9]]);
+    await reopened.close();
+  });
+
+  test("a second store on the same file is refused with a message naming GAVEL_DB", async () => {
+    const path = join(dir, "locked.db");
+    const first = new SqliteStore({ path });
+    // Exclusive locking takes the lock at the first write.
+    await first.createAuction({ id: 1, title: "", startingPrice: 1, minIncrement: 1, reserve: 0, buyNowPrice: 0, startsAt: 0, endsAt: Date.now() + 60_000, antiSnipeMs: 0, maxEndsAt: 0 });
+    expect(() => new SqliteStore({ path })).toThrow(StoreError);
+    expect(() => new SqliteStore({ path })).toThrow("GAVEL_DB");
+    await first.close();
+  });
+});

@@ -19,6 +19,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import { join } from "node:path";
 import { freshAuction, phaseAt, type AuctionState } from "../auction/auction.ts";
 import { Status, type Phase } from "../protocol/constants.ts";
+import { readU32, readU64 } from "../protocol/bytes.ts";
 import { StoreError } from "./errors.ts";
 import type {
   CancelResult,
@@ -65,6 +66,8 @@ const LIST_PAGE = 100;
 export const FEED_CONNECTION_NAME = "gavel-feed";
 
 const KEY_PREFIX = "gavel";
+/** bid.lua's packed history entry: amount u64, user u32, accepted at u64, ends_at u64. */
+const HISTORY_ENTRY_SIZE = 28;
 export const AUCTION_IDS_KEY = `${KEY_PREFIX}:auction-ids`;
 export const AUCTION_INDEX_KEY = `${KEY_PREFIX}:auctions`;
 
@@ -344,7 +347,7 @@ export class RedisStore implements Store {
   async history(auction: number, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
     if (limit <= 0 || afterSeq >= MAX_SEQ) return [];
     // Entry ids are 0-<seq>; "(" makes the start exclusive.
-    const entries = await this.client.xrange(historyKey(auction, this.shards), `(0-${afterSeq}`, "+", "COUNT", limit);
+    const entries = await this.client.xrangeBuffer(historyKey(auction, this.shards), `(0-${afterSeq}`, "+", "COUNT", limit);
     return entries.map(toHistoryEntry);
   }
 
@@ -355,7 +358,7 @@ export class RedisStore implements Store {
   async historyNewestFirst(auction: number, beforeSeq: number, limit: number): Promise<HistoryEntry[]> {
     if (limit <= 0 || beforeSeq <= 1) return [];
     const end = beforeSeq > MAX_SEQ ? "+" : `(0-${beforeSeq}`;
-    const entries = await this.client.xrevrange(historyKey(auction, this.shards), end, "-", "COUNT", limit);
+    const entries = await this.client.xrevrangeBuffer(historyKey(auction, this.shards), end, "-", "COUNT", limit);
     return entries.map(toHistoryEntry);
   }
 
@@ -619,30 +622,14 @@ export class RedisFeed implements UpdateFeed {
   }
 }
 
-function toHistoryEntry([entryId, fields]: [id: string, fields: string[]]): HistoryEntry {
-  let amount = 0;
-  let user = 0;
-  let at = 0;
-  let endsAt = 0;
-  for (let k = 0; k + 1 < fields.length; k += 2) {
-    const value = Number(fields[k + 1]);
-    switch (fields[k]) {
-      case "a":
-        amount = value;
-        break;
-      case "u":
-        user = value;
-        break;
-      case "t":
-        at = value;
-        break;
-      case "e":
-        endsAt = value;
-        break;
-    }
-  }
-  // Entry ids are 0-<seq>.
-  return { seq: Number(entryId.slice(entryId.indexOf("-") + 1)), amount, user, at, endsAt };
+/** A history stream entry: id 0-<seq>, field d = amount u64, user u32, at u64, ends_at u64. */
+function toHistoryEntry([entryId, fields]: [id: Buffer, fields: Buffer[]]): HistoryEntry {
+  const id = entryId.toString();
+  const seq = Number(id.slice(id.indexOf("-") + 1));
+  let d: Buffer | undefined;
+  for (let k = 0; k + 1 < fields.length; k += 2) if (fields[k]!.toString() === "d") d = fields[k + 1];
+  if (d === undefined || d.length !== HISTORY_ENTRY_SIZE) throw new Error(`history entry ${id} has no packed d field`);
+  return { seq, amount: readU64(d, 0), user: readU32(d, 8), at: readU64(d, 12), endsAt: readU64(d, 20) };
 }
 
 function readScript(name: string): Promise<string> {

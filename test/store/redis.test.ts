@@ -734,7 +734,10 @@ describe("RedisStore", () => {
     expect(await raw.hget(auctionKey(1, store.shards), "am")).toBe("9007199254740991");
     expect(await raw.hget(auctionKey(1, store.shards), "sp")).toBe("9007199254740971");
     expect((await store.history(1, 0, 100)).map((h) => h.amount)).toEqual(Array.from({ length: 11 }, (_, k) => MAX_AMOUNT - 10 + k));
-    expect((await raw.xrange(historyKey(1, store.shards), "0-11", "0-11"))[0]![1]).toContain("9007199254740991");
+    // The packed entry starts with the amount as u64: 0x001fffffffffffff.
+    const [, fields] = (await raw.xrangeBuffer(historyKey(1, store.shards), "0-11", "0-11"))[0]!;
+    expect(fields[0]!.toString()).toBe("d");
+    expect(fields[1]!.subarray(0, 8).toString("hex")).toBe("001fffffffffffff");
 
     await create(store, openSpec(store, 2, { buyNowPrice: MAX_AMOUNT }));
     expect(await bid(store, 2, 1, MAX_AMOUNT)).toMatchObject({ status: Status.ACCEPTED, amount: MAX_AMOUNT });

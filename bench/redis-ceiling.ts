@@ -1,0 +1,120 @@
+// The Redis ceiling Gavel is measured against: one EVALSHA of the project's own lua/bid.lua
+// per bid, pipelined like redis-benchmark (C connections x P in flight, raw RESP, no client
+// library in the way), with RISING amounts so every bid is a full accept (HSET, XADD, PUBLISH).
+// redis-benchmark itself can only send random amounts, which are mostly OUTBID: a cheaper path.
+//
+//   bun run bench/redis-ceiling.ts --port 6379 [--connections 50] [--pipeline 16]
+//       [--auctions 1000] [--seconds 5] [--shards 16]
+// The Redis is FLUSHED first: point it at a throwaway server.
+
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+
+const { values } = parseArgs({
+  options: {
+    host: { type: "string", default: "127.0.0.1" },
+    port: { type: "string", default: "6379" },
+    connections: { type: "string", default: "50" },
+    pipeline: { type: "string", default: "16" },
+    auctions: { type: "string", default: "1000" },
+    seconds: { type: "string", default: "5" },
+    shards: { type: "string", default: "16" },
+    json: { type: "boolean", default: false },
+  },
+});
+const host = values.host!;
+const port = Number(values.port);
+const connections = Number(values.connections);
+const pipeline = Number(values.pipeline);
+const auctions = Number(values.auctions);
+const seconds = Number(values.seconds);
+const shards = Number(values.shards);
+
+const encoder = new TextEncoder();
+const command = (...args: (string | number)[]) =>
+  `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(String(a))}\r\n${a}\r\n`).join("");
+
+/** One raw RESP round trip on a short-lived connection (set-up only). */
+async function call(...args: (string | number)[]): Promise<string> {
+  let reply = "";
+  const { promise, resolve } = Promise.withResolvers<string>();
+  const socket = await Bun.connect({
+    hostname: host,
+    port,
+    socket: {
+      data(s, chunk) {
+        reply += chunk.toString();
+        if (reply.endsWith("\r\n")) {
+          s.end();
+          resolve(reply);
+        }
+      },
+    },
+  });
+  socket.write(command(...args));
+  return promise;
+}
+
+const key = (id: number) => `gavel:{g${id % shards}}:a:${id}`;
+
+await call("FLUSHALL");
+const sha = (await call("SCRIPT", "LOAD", await Bun.file(join(import.meta.dir, "../lua/bid.lua")).text())).split("\r\n")[1]!;
+for (let id = 1; id <= auctions; id++) {
+  await call("HSET", key(id), "sp", 1, "mi", 1, "rs", 0, "bn", 0, "st", 0, "en", 99_999_999_999_999, "as", 0, "mx", 0, "sq", 0, "am", 0, "ld", 0, "cl", 0);
+}
+
+let amount = 1;
+let replies = 0;
+let errors = 0;
+let counting = false;
+const REPLY_MARK = 0x2a; // '*': each bid.lua reply is one array; integers never contain '*'
+const ERROR_MARK = 0x2d; // '-'
+const deadline = performance.now() + (seconds + 1) * 1000;
+
+const sockets = await Promise.all(
+  Array.from({ length: connections }, (_, c) =>
+    Bun.connect({
+      hostname: host,
+      port,
+      socket: {
+        binaryType: "uint8array",
+        data(socket, chunk: Uint8Array) {
+          let done = 0;
+          for (let i = 0; i < chunk.length; i++) {
+            // A reply array starts a line; '*' only appears at the start of replies here.
+            if (chunk[i] === REPLY_MARK) done++;
+            else if (chunk[i] === ERROR_MARK && (i === 0 || chunk[i - 1] === 0x0a)) {
+              done++;
+              errors++;
+            }
+          }
+          if (counting) replies += done;
+          if (performance.now() < deadline) send(socket, c, done);
+        },
+      },
+    }),
+  ),
+);
+
+function send(socket: (typeof sockets)[number], c: number, count: number): void {
+  let text = "";
+  for (let i = 0; i < count; i++) {
+    const id = 1 + ((amount + c) % auctions);
+    text += command("EVALSHA", sha, 1, key(id), 1 + (c % 97), amount++);
+  }
+  socket.write(encoder.encode(text));
+}
+
+sockets.forEach((socket, c) => send(socket, c, pipeline));
+await Bun.sleep(1000); // warm-up
+counting = true;
+const started = performance.now();
+await Bun.sleep(seconds * 1000);
+const rate = replies / ((performance.now() - started) / 1000);
+counting = false;
+await Bun.sleep(200);
+for (const socket of sockets) socket.end();
+const result = { rate: Math.round(rate), errors, connections, pipeline, auctions };
+if (values.json) console.log(JSON.stringify(result));
+else console.log(`one EVALSHA of lua/bid.lua per bid, rising amounts, C=${connections} P=${pipeline}, ${auctions} auctions: ${result.rate.toLocaleString()} bids/s (${errors} errors)`);
+process.exit(0);

@@ -11,7 +11,7 @@ target
   --host H              server host (${LoadDefaults.host})
   --port N              bid port (${LoadDefaults.port})
   --http-port N         admin port, to create auctions (${LoadDefaults.httpPort})
-  --spawn-server STORE  start \`bun run src/main.ts\` with memory|sqlite|redis on free ports for the
+  --spawn-server STORE  start \`bun run src/main.ts\` with memory|sqlite|redis (or trivial: bench/trivial-responder.ts) on free ports for the
                         run (temp GAVEL_DB; a throwaway redis-server unless --redis-url), watch
                         its CPU, and stop it at the end
   --redis-url URL       Redis for --spawn-server redis (its CPU is watched when it is local)

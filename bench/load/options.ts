@@ -111,7 +111,7 @@ export function resolveOptions(options: LoadOptions): ResolvedLoadOptions {
   check("tick", o.tickMs, MIN_TICK_MS, Number.MAX_SAFE_INTEGER, false);
   if (o.bids === 0 && o.durationS <= 0) throw new LoadOptionsError("give a duration above 0 or a number of bids");
   if (o.amounts !== "rising" && o.amounts !== "random") throw new LoadOptionsError(`amounts must be rising or random, got ${o.amounts}`);
-  if (o.spawnServer !== undefined && !["memory", "sqlite", "redis"].includes(o.spawnServer)) {
+  if (o.spawnServer !== undefined && !["memory", "sqlite", "redis", "trivial"].includes(o.spawnServer)) {
     throw new LoadOptionsError(`spawn-server must be memory, sqlite or redis, got ${o.spawnServer}`);
   }
   for (const pid of [...o.pids, ...(o.serverPid !== undefined ? [o.serverPid] : [])]) check("pid", pid, 1, Number.MAX_SAFE_INTEGER);

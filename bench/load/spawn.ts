@@ -8,6 +8,8 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 
 const MAIN = join(import.meta.dir, "../../src/main.ts");
+/** `--spawn-server trivial`: the answer-only ceiling, bench/trivial-responder.ts. */
+const TRIVIAL = join(import.meta.dir, "../trivial-responder.ts");
 const LOOPBACK = "127.0.0.1";
 /** `gavel: listening on 127.0.0.1:<port> (bids, TCP) and http://127.0.0.1:<httpPort> (admin); ...` */
 const STARTUP_LINE = /listening on ([^\s:]+):(\d+) .*http:\/\/[^\s:]+:(\d+)/;
@@ -17,7 +19,7 @@ const POLL_MS = 20;
 /** Output kept for error messages: the start and the most recent end. */
 const MAX_KEPT_OUTPUT = 16_384;
 
-export type SpawnStore = "memory" | "sqlite" | "redis";
+export type SpawnStore = "memory" | "sqlite" | "redis" | "trivial";
 
 export interface SpawnedProcess {
   pid: number;
@@ -72,7 +74,7 @@ function collect(streams: ReadableStream<Uint8Array>[]): () => string {
 /** Starts `bun run src/main.ts` with this store on free ports; resolves once it is listening. */
 export async function spawnServer(store: SpawnStore, redisUrl?: string, env: Record<string, string> = {}): Promise<SpawnedServer> {
   const dir = mkdtempSync(join(tmpdir(), "gavel-load-"));
-  const proc = Bun.spawn([process.execPath, "run", MAIN], {
+  const proc = Bun.spawn([process.execPath, "run", store === "trivial" ? TRIVIAL : MAIN], {
     env: {
       ...process.env,
       GAVEL_STORE: store,

@@ -1,4 +1,4 @@
-// The server factory: wires transport, ring, drain, store and admin API together.
+// The server factory: wires transports (TCP, WebSocket), ring, drain, store and admin API together.
 
 import type { Socket, TCPSocketListener } from "bun";
 import type { Config } from "./config.ts";
@@ -14,6 +14,10 @@ import type { Store } from "./store/store.ts";
 import { startAdminServer } from "./http/admin.ts";
 import { PauseReason } from "./net/connection.ts";
 import { Closer } from "./auction/closer.ts";
+import { TcpTransport } from "./net/tcp-transport.ts";
+import type { Transport } from "./net/transport.ts";
+import { createWebSocketGateway } from "./http/websocket-gateway.ts";
+import { serveLivePage } from "./http/live-page.ts";
 
 /** Batches handed to an asynchronous store (Redis) at once; sync stores use one. */
 const ASYNC_BATCHES_IN_FLIGHT = 8;
@@ -136,23 +140,35 @@ export async function startServer(config: Config, store?: Store, log: (message: 
     outboundHighWater: Math.floor(config.maxOutboundBytes * OUTBOUND_HIGH_WATER_FRACTION),
   };
 
+  // Every connection, TCP or WebSocket, comes in and goes out through these two.
+  let accepting = true;
+  const accept = (transport: Transport): Connection => {
+    const connection: Connection = new Connection(transport, limits, (type, bytes, payload, length): boolean =>
+      handler.handleFrame(connection, type, bytes, payload, length),
+    );
+    if (config.maxConnections > 0 && connections.size >= config.maxConnections) {
+      connection.queueError(0, ErrorCode.TOO_MANY_CONNECTIONS, `server holds its limit of ${config.maxConnections} connections`);
+      connection.closeAfterFlush();
+      // Written at the end of the tick: the caller first attaches the connection to its socket.
+      markDirty(connection);
+      return connection;
+    }
+    connections.add(connection);
+    return connection;
+  };
+  const release = (connection: Connection): void => {
+    connection.closed = true;
+    connections.delete(connection);
+    hub.dropConnection(connection);
+  };
+
   const listener: TCPSocketListener<Connection> = Bun.listen<Connection>({
     hostname: config.host,
     port: config.port,
     socket: {
       binaryType: "uint8array",
       open(socket: Socket<Connection>) {
-        const connection: Connection = new Connection(socket, limits, (type, bytes, payload, length): boolean =>
-          handler.handleFrame(connection, type, bytes, payload, length),
-        );
-        socket.data = connection;
-        if (config.maxConnections > 0 && connections.size >= config.maxConnections) {
-          connection.queueError(0, ErrorCode.TOO_MANY_CONNECTIONS, `server holds its limit of ${config.maxConnections} connections`);
-          connection.closeAfterFlush();
-          connection.flush();
-          return;
-        }
-        connections.add(connection);
+        socket.data = accept(new TcpTransport(socket));
       },
       data(socket: Socket<Connection>, chunk: Uint8Array) {
         const connection = socket.data;
@@ -163,10 +179,7 @@ export async function startServer(config: Config, store?: Store, log: (message: 
         socket.data.flush();
       },
       close(socket: Socket<Connection>) {
-        const connection = socket.data;
-        connection.closed = true;
-        connections.delete(connection);
-        hub.dropConnection(connection);
+        release(socket.data);
       },
       error(socket: Socket<Connection>) {
         socket.data.abort();
@@ -185,15 +198,29 @@ export async function startServer(config: Config, store?: Store, log: (message: 
   closer.start();
   const sweeper = setInterval(() => hub.sweep(Date.now()), SWEEP_INTERVAL_MS);
 
+  const gateway = createWebSocketGateway({
+    accept,
+    release,
+    get accepting() {
+      return accepting;
+    },
+    maxOutbound: config.maxOutboundBytes,
+  });
   const admin = startAdminServer({ host: config.host, port: config.httpPort, adminToken: config.adminToken }, activeStore, {
     onCancelled(closed) {
       if (fanOutLocally) hub.deliverClosed(closed.id, closed.seq, closed.winner, closed.amount);
     },
+    extraFetch(request, server) {
+      const upgraded = gateway.fetch(request, server);
+      return upgraded !== undefined ? upgraded : serveLivePage(request);
+    },
+    websocket: gateway.websocket,
   });
 
   let stopping: Promise<void> | null = null;
   const stop = async () => {
     listener.stop(false);
+    accepting = false;
     handler.shuttingDown = true;
     // Answer everything already received: queued bids, store round trips, unwritten replies.
     const deadline = Date.now() + config.shutdownGraceMs;

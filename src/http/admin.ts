@@ -17,8 +17,11 @@ export interface AdminOptions {
 export interface AdminHooks {
   /** Told about an auction a cancel closed (in-process stores fan CLOSED out from here). */
   onCancelled(closed: ClosedAuction): void;
-  /** Extra routes served beside the API (the WebSocket gateway, the live page). */
-  extraFetch?(request: Request, server: Server<unknown>): Response | Promise<Response | undefined> | undefined;
+  /**
+   * Extra routes served beside the API (the WebSocket gateway, the live page): a Response,
+   * null when the request was upgraded to a WebSocket, undefined when the route is not theirs.
+   */
+  extraFetch?(request: Request, server: Server<unknown>): Response | null | undefined | Promise<Response | null | undefined>;
   websocket?: Bun.WebSocketHandler<unknown>;
 }
 
@@ -152,6 +155,7 @@ export function startAdminServer(options: AdminOptions, store: Store, hooks: Adm
     websocket: hooks.websocket,
     async fetch(request, server) {
       const extra = await hooks.extraFetch?.(request, server);
+      if (extra === null) return undefined; // upgraded: Bun answers the handshake
       if (extra !== undefined) return extra;
       return route(request, new URL(request.url));
     },

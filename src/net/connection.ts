@@ -1,10 +1,10 @@
-// One client connection: its frame assembler and its bounded outbound queue.
-// Backpressure, once: Bun's `socket.write` does not buffer, it takes what the kernel takes.
-// What it leaves stays at the front of `out` and goes on `drain`. When more than
-// `outboundHighWater` bytes wait, reading from the socket pauses (the client's own TCP window
-// then pushes back on it); past `maxOutbound` the client is stuck and is disconnected.
+// One client connection, over TCP or WebSocket: its frame assembler and its bounded outbound
+// queue. Backpressure, once: a transport's `write` does not buffer, it takes what it can now
+// (TCP: what the kernel takes; WebSocket: whole frames until Bun reports backpressure). What it
+// leaves stays at the front of `out` and goes on `drain`. When more than `outboundHighWater`
+// bytes wait, reading from the client pauses (its own TCP window then pushes back on it); past
+// `maxOutbound` the client is stuck and is disconnected.
 
-import type { Socket } from "bun";
 import {
   encodeClosed,
   encodeError,
@@ -15,9 +15,7 @@ import {
 } from "../protocol/codec.ts";
 import { FrameAssembler, type FrameHandler } from "../protocol/assembler.ts";
 import { MAX_FRAME } from "../protocol/constants.ts";
-
-/** Bun types declare pause/resume only on some sockets; TCP sockets have them at run time. */
-type PausableSocket = Socket<Connection> & { pause(): boolean; resume(): boolean };
+import type { Transport } from "./transport.ts";
 
 export interface OutboundLimits {
   /** Pause reading above this many queued bytes. */
@@ -57,7 +55,7 @@ export class Connection {
   congestedSince = 0;
 
   constructor(
-    readonly socket: Socket<Connection>,
+    readonly transport: Transport,
     private readonly limits: OutboundLimits,
     onFrame: FrameHandler,
   ) {
@@ -65,7 +63,7 @@ export class Connection {
   }
 
   get remoteAddress(): string {
-    return this.socket.remoteAddress;
+    return this.transport.remoteAddress;
   }
 
   get queuedBytes(): number {
@@ -130,13 +128,13 @@ export class Connection {
 
   // ---- Writing --------------------------------------------------------------------------------
 
-  /** Writes what is queued; keeps what the socket did not take. Called per tick and on drain. */
+  /** Writes what is queued; keeps what the transport did not take. Called per tick and on drain. */
   flush(): void {
     if (this.closed || this.outLength === 0) {
-      if (this.closing && !this.closed && this.outLength === 0) this.socket.end();
+      if (this.closing && !this.closed && this.outLength === 0) this.transport.end();
       return;
     }
-    const written = this.socket.write(this.out, 0, this.outLength);
+    const written = this.transport.write(this.out, 0, this.outLength);
     if (written < 0) return; // closed under us; the close handler cleans up
     if (written < this.outLength) this.out.copyWithin(0, written, this.outLength);
     this.outLength -= written;
@@ -144,19 +142,19 @@ export class Connection {
     if (this.outLength > this.limits.outboundHighWater) this.pauseReading(PauseReason.OUTBOUND);
     else if (this.pauseReasons & PauseReason.OUTBOUND) this.resumeReading(PauseReason.OUTBOUND);
 
-    if (this.closing && this.outLength === 0) this.socket.end();
+    if (this.closing && this.outLength === 0) this.transport.end();
   }
 
   pauseReading(reason: number): void {
     if (this.closed) return;
-    if (this.pauseReasons === 0) (this.socket as PausableSocket).pause();
+    if (this.pauseReasons === 0) this.transport.pause();
     this.pauseReasons |= reason;
   }
 
   resumeReading(reason: number): void {
     if (!(this.pauseReasons & reason)) return;
     this.pauseReasons &= ~reason;
-    if (this.pauseReasons === 0 && !this.closed) (this.socket as PausableSocket).resume();
+    if (this.pauseReasons === 0 && !this.closed) this.transport.resume();
   }
 
   get isPaused(): boolean {
@@ -173,6 +171,6 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     this.outLength = 0;
-    this.socket.terminate();
+    this.transport.terminate();
   }
 }

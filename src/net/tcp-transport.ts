@@ -1,0 +1,41 @@
+// The TCP adapter: a thin pass-through to a Bun Socket, allocation-free on every call.
+// Bun's `socket.write` does not buffer: it takes what the kernel takes and returns that count
+// (-1 once the socket is closed), which is exactly the Transport contract.
+
+import type { Socket } from "bun";
+import type { Transport } from "./transport.ts";
+
+/** Bun types declare pause/resume only on some sockets; TCP sockets have them at run time. */
+type PausableSocket = Socket<unknown> & { pause(): boolean; resume(): boolean };
+
+export class TcpTransport implements Transport {
+  private readonly socket: PausableSocket;
+
+  constructor(socket: Socket<unknown>) {
+    this.socket = socket as PausableSocket;
+  }
+
+  write(bytes: Uint8Array, offset: number, length: number): number {
+    return this.socket.write(bytes, offset, length);
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  end(): void {
+    this.socket.end();
+  }
+
+  terminate(): void {
+    this.socket.terminate();
+  }
+
+  get remoteAddress(): string {
+    return this.socket.remoteAddress;
+  }
+}

@@ -25,6 +25,8 @@ export interface Config {
   slowSubscriberMs: number;
   /** How often each node runs the closer. */
   closeIntervalMs: number;
+  /** Server processes sharing the ports (SO_REUSEPORT); more than one needs the Redis store. */
+  workers: number;
 }
 
 /** A bad setting: the message names it. */
@@ -55,7 +57,11 @@ export const Defaults = {
   subscriberBufferBytes: 256 * 1024,
   slowSubscriberMs: 10_000,
   closeIntervalMs: 250,
+  workers: 1,
 } as const;
+
+/** Each worker is a whole Bun process; past the core count they only contend. */
+const MAX_WORKERS = 64;
 
 const MAX_PORT = 65_535;
 const MAX_QUEUE = 1 << 24;
@@ -101,6 +107,7 @@ const KNOWN_SETTINGS = new Set([
   "GAVEL_SUBSCRIBER_BUFFER",
   "GAVEL_SLOW_SUBSCRIBER_MS",
   "GAVEL_CLOSE_INTERVAL_MS",
+  "GAVEL_WORKERS",
 ]);
 
 function integer(source: Source, name: string, fallback: number, min: number, max: number): number {
@@ -135,6 +142,14 @@ export function loadConfig(env: Source, argv: readonly string[] = []): Config {
   const httpPort = integer(source, "GAVEL_HTTP_PORT", Defaults.httpPort, 0, MAX_PORT);
   if (port !== 0 && port === httpPort) throw new ConfigError("GAVEL_HTTP_PORT", `must differ from GAVEL_PORT (${port})`);
 
+  const workers = integer(source, "GAVEL_WORKERS", Defaults.workers, 1, MAX_WORKERS);
+  if (workers > 1 && storeRaw !== "redis") {
+    throw new ConfigError("GAVEL_WORKERS", `more than 1 needs GAVEL_STORE=redis: each worker would hold its own ${storeRaw} auctions`);
+  }
+  if (workers > 1 && (port === 0 || httpPort === 0)) {
+    throw new ConfigError("GAVEL_WORKERS", "more than 1 needs fixed ports (GAVEL_PORT, GAVEL_HTTP_PORT), not 0");
+  }
+
   const host = source.GAVEL_HOST || Defaults.host;
   const dbPath = source.GAVEL_DB || Defaults.dbPath;
 
@@ -155,5 +170,6 @@ export function loadConfig(env: Source, argv: readonly string[] = []): Config {
     subscriberBufferBytes: integer(source, "GAVEL_SUBSCRIBER_BUFFER", Defaults.subscriberBufferBytes, 1024, 1 << 30),
     slowSubscriberMs: integer(source, "GAVEL_SLOW_SUBSCRIBER_MS", Defaults.slowSubscriberMs, 0, 3_600_000),
     closeIntervalMs: integer(source, "GAVEL_CLOSE_INTERVAL_MS", Defaults.closeIntervalMs, 10, 60_000),
+    workers,
   };
 }

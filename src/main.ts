@@ -2,6 +2,7 @@
 
 import { ConfigError, loadConfig } from "./config.ts";
 import { startServer } from "./server.ts";
+import { superviseWorkers, WORKER_ENV } from "./supervisor.ts";
 
 const EXIT_BAD_CONFIG = 2;
 const EXIT_START_FAILED = 1;
@@ -15,6 +16,10 @@ try {
     process.exit(EXIT_BAD_CONFIG);
   }
   throw error;
+}
+
+if (config.workers > 1 && process.env[WORKER_ENV] === undefined) {
+  process.exit(await superviseWorkers(config, process.argv.slice(2)));
 }
 
 let server;

@@ -165,6 +165,9 @@ export async function startServer(config: Config, store?: Store, log: (message: 
   const listener: TCPSocketListener<Connection> = Bun.listen<Connection>({
     hostname: config.host,
     port: config.port,
+    // Workers share the port; the kernel spreads connections over them. bun-types declares
+    // reusePort only for connect options, hence the spread below.
+    ...({ reusePort: config.workers > 1 } as object),
     socket: {
       binaryType: "uint8array",
       open(socket: Socket<Connection>) {
@@ -206,7 +209,7 @@ export async function startServer(config: Config, store?: Store, log: (message: 
     },
     maxOutbound: config.maxOutboundBytes,
   });
-  const admin = startAdminServer({ host: config.host, port: config.httpPort, adminToken: config.adminToken }, activeStore, {
+  const admin = startAdminServer({ host: config.host, port: config.httpPort, adminToken: config.adminToken, reusePort: config.workers > 1 }, activeStore, {
     onCancelled(closed) {
       if (fanOutLocally) hub.deliverClosed(closed.id, closed.seq, closed.winner, closed.amount);
     },

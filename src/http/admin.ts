@@ -12,6 +12,8 @@ export interface AdminOptions {
   port: number;
   /** When set, every write needs `Authorization: Bearer <token>`. */
   adminToken: string;
+  /** Several worker processes share the port (Linux SO_REUSEPORT). */
+  reusePort: boolean;
 }
 
 export interface AdminHooks {
@@ -120,7 +122,7 @@ export function startAdminServer(options: AdminOptions, store: Store, hooks: Adm
   async function route(request: Request, url: URL): Promise<Response> {
     const path = url.pathname;
     const method = request.method;
-    if (path === "/healthz") return json(200, { ok: true, store: store.kind });
+    if (path === "/healthz") return json(200, { ok: true, store: store.kind, pid: process.pid });
     if (path === "/v1/auctions") {
       if (method === "POST") return createAuction(request);
       if (method === "GET") return listAuctions(url);
@@ -152,6 +154,7 @@ export function startAdminServer(options: AdminOptions, store: Store, hooks: Adm
   return Bun.serve({
     hostname: options.host,
     port: options.port,
+    reusePort: options.reusePort,
     websocket: hooks.websocket,
     async fetch(request, server) {
       const extra = await hooks.extraFetch?.(request, server);

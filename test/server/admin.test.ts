@@ -85,6 +85,6 @@ describe("admin API", () => {
   test("healthz", async () => {
     const response = await fetch(`${gavel.httpUrl}/healthz`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ ok: true, store: "sqlite" });
+    expect(await response.json()).toEqual({ ok: true, store: "sqlite", pid: process.pid });
   });
 });

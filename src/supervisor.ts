@@ -1,0 +1,45 @@
+// GAVEL_WORKERS > 1: this process starts that many server processes on the same ports
+// (SO_REUSEPORT, so the kernel spreads connections over them), forwards SIGTERM and SIGINT
+// to them, and exits when they have all stopped. A worker that dies on its own takes the
+// others down with it (exit 1): a process manager restarts the whole, in one known state.
+
+import type { Subprocess } from "bun";
+import type { Config } from "./config.ts";
+
+/** Set in a worker's environment, so it serves instead of supervising. */
+export const WORKER_ENV = "GAVEL_WORKER_INDEX";
+
+export async function superviseWorkers(config: Config, argv: readonly string[]): Promise<number> {
+  const main = `${import.meta.dir}/main.ts`;
+  let stopping = false;
+  const workers: Subprocess[] = [];
+  for (let index = 0; index < config.workers; index++) {
+    workers.push(
+      Bun.spawn([process.execPath, "run", main, ...argv], {
+        env: { ...process.env, [WORKER_ENV]: String(index) },
+        stdio: ["ignore", "inherit", "inherit"],
+      }),
+    );
+  }
+  console.log(`gavel: supervising ${config.workers} workers on ${config.host}:${config.port} and :${config.httpPort}`);
+
+  const stopAll = (signal: NodeJS.Signals) => {
+    stopping = true;
+    for (const worker of workers) worker.kill(signal);
+  };
+  process.once("SIGTERM", () => stopAll("SIGTERM"));
+  process.once("SIGINT", () => stopAll("SIGINT"));
+
+  const codes = await Promise.all(
+    workers.map(async (worker, index) => {
+      const code = await worker.exited;
+      if (!stopping) {
+        console.error(`gavel: worker ${index} exited on its own (code ${code}); stopping the others`);
+        stopAll("SIGTERM");
+        return 1;
+      }
+      return code;
+    }),
+  );
+  return codes.every((code) => code === 0) ? 0 : 1;
+}

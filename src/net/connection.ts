@@ -25,6 +25,7 @@ export interface OutboundLimits {
 }
 
 const INITIAL_OUTBOUND = 4096;
+const NO_BUFFER = new Uint8Array(0);
 
 export interface ConflatedUpdate {
   seq: number;
@@ -38,7 +39,8 @@ export const PauseReason = { OUTBOUND: 1, RING: 2 } as const;
 
 export class Connection {
   readonly assembler: FrameAssembler;
-  private out = new Uint8Array(INITIAL_OUTBOUND);
+  /** Allocated at the first reply: an idle connection (a watcher, a pool) costs no buffer. */
+  private out = NO_BUFFER;
   private outLength = 0;
   private pauseReasons = 0;
   /** The server has decided to close: after MALFORMED, shutdown, or a stuck client. */
@@ -81,7 +83,7 @@ export class Connection {
       this.abort();
       return false;
     }
-    let size = this.out.length * 2;
+    let size = Math.max(this.out.length * 2, INITIAL_OUTBOUND);
     while (size < needed) size *= 2;
     const grown = new Uint8Array(Math.min(size, Math.max(this.limits.maxOutbound, needed)));
     grown.set(this.out.subarray(0, this.outLength));

@@ -47,5 +47,9 @@ export function parseNewAuction(body: unknown, now: number): ParseResult {
   if (spec.buyNowPrice !== 0 && spec.buyNowPrice < spec.startingPrice) {
     return { ok: false, error: "buy_now_price must not be below starting_price" };
   }
+  // A buy-now below the reserve would close the auction with a sale the reserve then refuses.
+  if (spec.buyNowPrice !== 0 && spec.buyNowPrice < spec.reserve) {
+    return { ok: false, error: "buy_now_price must not be below reserve" };
+  }
   return { ok: true, spec: { ...spec, title } };
 }

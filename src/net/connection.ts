@@ -133,7 +133,7 @@ export class Connection {
   /** Writes what is queued; keeps what the transport did not take. Called per tick and on drain. */
   flush(): void {
     if (this.closed || this.outLength === 0) {
-      if (this.closing && !this.closed && this.outLength === 0) this.transport.end();
+      if (this.closing && !this.closed && this.outLength === 0 && this.pending === 0) this.transport.end();
       return;
     }
     const written = this.transport.write(this.out, 0, this.outLength);
@@ -144,7 +144,8 @@ export class Connection {
     if (this.outLength > this.limits.outboundHighWater) this.pauseReading(PauseReason.OUTBOUND);
     else if (this.pauseReasons & PauseReason.OUTBOUND) this.resumeReading(PauseReason.OUTBOUND);
 
-    if (this.closing && this.outLength === 0) this.transport.end();
+    // Requests read before the close still get their replies (the drain answers them later).
+    if (this.closing && this.outLength === 0 && this.pending === 0) this.transport.end();
   }
 
   pauseReading(reason: number): void {

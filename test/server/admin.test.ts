@@ -73,6 +73,7 @@ describe("admin API", () => {
     ["ends before it starts", { starts_at: Date.now() + 60_000, ends_at: Date.now() }, "ends_at"],
     ["max_ends_at before ends_at", { ends_at: Date.now() + 60_000, max_ends_at: Date.now() }, "max_ends_at"],
     ["title not a string", { ends_at: Date.now() + 60_000, title: 7 }, "title"],
+    ["buy-now below the reserve", { ends_at: Date.now() + 60_000, reserve: 1000, buy_now_price: 500 }, "buy_now_price"],
   ];
   for (const [name, body, field] of badBodies) {
     test(`400 naming the field: ${name}`, async () => {

@@ -57,8 +57,10 @@ class AuctionFeed {
   readonly subscriptions = new Map<Connection, Subscription>();
   /** Highest seq this node has delivered for the auction; -1 until known. */
   lastSeq = -1;
-  /** A history read is filling a gap; live updates queue behind it. */
+  /** A history read is filling a gap; live updates (and the CLOSED) queue behind it. */
   healing = false;
+  /** Asked to heal while healing (the feed was cut again): read the history once more. */
+  healAgain = false;
   queued: Update[] = [];
   closing: Closing | null = null;
 }
@@ -142,7 +144,8 @@ export class SubscriptionHub {
     sub.held = null;
     for (const update of held) this.sendUpdate(auctionId, sub, update.seq, update.amount, update.leader, update.endsAt);
     if (auction !== null && auction.closed) this.sendClosed(auctionId, sub, auction.seq, auction.winner, auction.winner === 0 ? 0 : auction.amount);
-    else if (feed.closing !== null) this.sendClosed(auctionId, sub, feed.closing.seq, feed.closing.winner, feed.closing.amount);
+    // While a heal runs, the CLOSED waits for the UPDATEs it brings (the heal sends it).
+    else if (feed.closing !== null && !feed.healing) this.sendClosed(auctionId, sub, feed.closing.seq, feed.closing.winner, feed.closing.amount);
   }
 
   /** Sends history entries with afterSeq < seq <= untilSeq to one subscription. */
@@ -241,25 +244,58 @@ export class SubscriptionHub {
     this.markDirty(sub.connection);
   }
 
-  /** Fills the gap before the queued updates from the history, then sends them in order. */
+  /**
+   * Fills the gap before the queued updates from the history, then sends them in order, then
+   * the CLOSED if one came meanwhile. A heal asked for while one runs (the feed was cut again
+   * mid-read) makes the running one read again: its read may predate the updates lost in the
+   * new cut. A gap still left in the queue also reads again, until a read brings nothing new.
+   */
   private async heal(auctionId: number, feed: AuctionFeed): Promise<void> {
-    if (feed.healing) return;
+    if (feed.healing) {
+      feed.healAgain = true;
+      return;
+    }
     feed.healing = true;
     try {
       for (;;) {
-        const from = feed.lastSeq;
-        const entries = await this.source.history(auctionId, from, HISTORY_PAGE);
-        for (const e of entries) this.fanOut(auctionId, feed, e.seq, e.amount, e.user, e.endsAt);
-        if (entries.length < HISTORY_PAGE) break;
+        feed.healAgain = false;
+        const before = feed.lastSeq;
+        for (;;) {
+          const entries = await this.source.history(auctionId, feed.lastSeq, HISTORY_PAGE);
+          for (const e of entries) this.fanOut(auctionId, feed, e.seq, e.amount, e.user, e.endsAt);
+          if (entries.length < HISTORY_PAGE) break;
+        }
+        const gapLeft = this.sendQueuedInOrder(auctionId, feed);
+        if (feed.healAgain) continue;
+        // The history had nothing past the gap: do not spin on it, let the seq jump show it.
+        if (!gapLeft || feed.lastSeq === before) break;
       }
     } catch {
       // The store is unreachable: deliver what is queued; the seq jump tells clients to replay.
     } finally {
-      feed.healing = false;
       const queued = feed.queued.sort((a, b) => a.seq - b.seq);
       feed.queued = [];
       for (const u of queued) this.fanOut(auctionId, feed, u.seq, u.amount, u.leader, u.endsAt);
+      feed.healing = false;
+      feed.healAgain = false;
+      if (feed.closing !== null) this.closeSubscriptions(auctionId, feed);
     }
+  }
+
+  /**
+   * Sends the queued live updates that follow on from the last seq sent, oldest first; returns
+   * true when one lies past a gap (it and those after it stay queued).
+   */
+  private sendQueuedInOrder(auctionId: number, feed: AuctionFeed): boolean {
+    const queued = feed.queued.sort((a, b) => a.seq - b.seq);
+    let i = 0;
+    for (; i < queued.length; i++) {
+      const u = queued[i]!;
+      if (u.seq > feed.lastSeq + 1) break;
+      this.fanOut(auctionId, feed, u.seq, u.amount, u.leader, u.endsAt);
+    }
+    feed.queued = queued.slice(i);
+    return feed.queued.length > 0;
   }
 
   /** Frames from the shared feed (Redis Pub/Sub): UPDATEs and CLOSEDs back to back. */
@@ -273,7 +309,7 @@ export class SubscriptionHub {
       if (type === FrameType.UPDATE) {
         this.deliverUpdate(readU32(frames, p), readU32(frames, p + 4), readU64(frames, p + 8), readU32(frames, p + 16), readU64(frames, p + 20), true);
       } else if (type === FrameType.CLOSED) {
-        this.deliverClosed(readU32(frames, p), readU32(frames, p + 4), readU32(frames, p + 8), readU64(frames, p + 12));
+        this.deliverClosed(readU32(frames, p), readU32(frames, p + 4), readU32(frames, p + 8), readU64(frames, p + 12), true);
       }
     }
   }
@@ -284,22 +320,37 @@ export class SubscriptionHub {
       if (feed.lastSeq >= 0) void this.heal(auctionId, feed);
       void this.source.getAuction(auctionId).then(
         (auction) => {
-          if (auction !== null && auction.closed) this.deliverClosed(auctionId, auction.seq, auction.winner, auction.winner === 0 ? 0 : auction.amount);
+          if (auction !== null && auction.closed) this.deliverClosed(auctionId, auction.seq, auction.winner, auction.winner === 0 ? 0 : auction.amount, true);
         },
         () => {},
       );
     }
   }
 
-  /** The auction closed: every subscriber gets CLOSED once. */
-  deliverClosed(auctionId: number, seq: number, winner: number, amount: number): void {
+  /**
+   * The auction closed: every subscriber gets CLOSED once, after every UPDATE before it. From
+   * the shared feed (`healGaps`), a CLOSED whose seq is past the last one sent means UPDATEs
+   * were lost (the feed was cut): they are read from the history first.
+   */
+  deliverClosed(auctionId: number, seq: number, winner: number, amount: number, healGaps = false): void {
     const feed = this.feeds.get(auctionId);
     if (feed === undefined) return;
     feed.closing = { seq, winner, amount };
+    // A heal in progress sends the CLOSED when it is done, after the UPDATEs it brings.
+    if (feed.healing) return;
+    if (healGaps && feed.lastSeq >= 0 && seq > feed.lastSeq) {
+      void this.heal(auctionId, feed);
+      return;
+    }
+    this.closeSubscriptions(auctionId, feed);
+  }
+
+  private closeSubscriptions(auctionId: number, feed: AuctionFeed): void {
+    const closing = feed.closing!;
     for (const sub of feed.subscriptions.values()) {
       if (sub.held !== null) continue; // sent when its subscription start completes
       this.flushConflatedFor(sub.connection);
-      this.sendClosed(auctionId, sub, seq, winner, amount);
+      this.sendClosed(auctionId, sub, closing.seq, closing.winner, closing.amount);
     }
   }
 

@@ -1,7 +1,9 @@
 // The TypeScript client SDK over Bun TCP; see docs/protocol.md.
 // Requests are pipelined: each gets a `req` from a wrapping u32 counter and a pending promise;
 // replies, which may come in any order, are matched by `req`. Requests made in the same tick
-// are encoded into one per-client buffer and leave in one socket write.
+// are encoded into one per-client buffer and leave in one socket write. Subscriptions
+// (subscription.ts) see their frames synchronously, in the order they were read; with
+// `reconnect`, a dropped connection is re-opened and every subscription resumes from its seq.
 
 import type { Socket } from "bun";
 
@@ -30,6 +32,7 @@ import {
   type Status,
 } from "../protocol/constants.ts";
 import { GavelBackpressureError, GavelConnectionError, GavelError, GavelProtocolError } from "./errors.ts";
+import { AuctionSubscription, DEFAULT_MAX_BUFFERED_EVENTS, type SubscriptionLink } from "./subscription.ts";
 
 /** Where `connect` goes when no host is given. */
 export const DEFAULT_HOST = "127.0.0.1";
@@ -40,6 +43,9 @@ export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 /** How long `close()` waits for the server to close its side before cutting the connection. */
 export const CLOSE_TIMEOUT_MS = 1_000;
+/** Reconnect delays start here and double per failed attempt, up to the maximum. */
+export const DEFAULT_RECONNECT_DELAY_MS = 100;
+export const DEFAULT_MAX_RECONNECT_DELAY_MS = 5_000;
 
 /** The write buffer's starting size; it doubles as needed up to the queue bound. */
 const INITIAL_WRITE_BUFFER = 16 * 1024;
@@ -59,6 +65,26 @@ export interface ConnectOptions {
   port: number;
   /** Bound on unwritten bytes; defaults to {@link DEFAULT_MAX_QUEUED_BYTES}. */
   maxQueuedBytes?: number;
+  /**
+   * Re-open the connection when it drops (not after {@link GavelClient.close}), re-send AUTH
+   * and resume every subscription from its last seq. `true` takes the defaults. Off by default:
+   * the connection's end is then final, as {@link GavelClient.closed} reports.
+   */
+  reconnect?: boolean | ReconnectOptions;
+  /**
+   * Events a subscription holds for a loop that is behind; at the bound the client stops
+   * reading until the loop has taken half. Defaults to {@link DEFAULT_MAX_BUFFERED_EVENTS}.
+   */
+  maxBufferedEvents?: number;
+}
+
+export interface ReconnectOptions {
+  /** Delay before the first attempt; doubles per failure. Default {@link DEFAULT_RECONNECT_DELAY_MS}. */
+  delayMs?: number;
+  /** Cap on the delay. Default {@link DEFAULT_MAX_RECONNECT_DELAY_MS}. */
+  maxDelayMs?: number;
+  /** Failed attempts in a row before giving up (`closed` then resolves). Default: never give up. */
+  maxAttempts?: number;
 }
 
 /** A RESULT: the bid's status and the auction's highest bid and bidder after it. */
@@ -85,6 +111,8 @@ export type PushFrame = Extract<Frame, { type: typeof FrameType.UPDATE | typeof 
 export type PushListener = (frame: PushFrame) => void;
 /** Receives ERROR frames tied to no pending request (`req` 0 or unknown). */
 export type ErrorListener = (error: GavelError) => void;
+/** Told why the connection dropped, when `reconnect` is about to re-open it. */
+export type DisconnectListener = (reason: Error) => void;
 
 /** The reply type each request waits for. */
 type ReplyType = typeof FrameType.RESULT | typeof FrameType.STATE | typeof FrameType.PONG | typeof FrameType.OK;
@@ -102,6 +130,11 @@ interface Pending {
  * are matched by `req`. A request rejects with {@link GavelError} when the server answers it
  * with ERROR, and with {@link GavelConnectionError} when the connection closes first.
  *
+ * With the `reconnect` option the client outlives its TCP connection: when it drops, pending
+ * requests reject with GavelConnectionError (a bid among them may still have been applied),
+ * requests made while it is down reject at once, and the client connects again with backoff,
+ * re-sends AUTH and resumes every {@link subscribe} from the last seq it delivered.
+ *
  * @example
  * ```ts
  * const client = await GavelClient.connect({ port: 7070 });
@@ -115,14 +148,14 @@ interface Pending {
  */
 export class GavelClient {
   /**
-   * Resolves once the connection has closed: with null after {@link close}, otherwise with
-   * why (a {@link GavelError} when the server said why, e.g. MALFORMED or SHUTTING_DOWN).
-   * Never rejects.
+   * Resolves once the connection has closed for good: with null after {@link close}, otherwise
+   * with why (a {@link GavelError} when the server said why, e.g. MALFORMED or SHUTTING_DOWN).
+   * With `reconnect`, only {@link close} or giving up (`maxAttempts`) ends it. Never rejects.
    */
   readonly closed: Promise<Error | null>;
 
   private socket: Socket<undefined> | undefined;
-  private readonly assembler: FrameAssembler;
+  private assembler: FrameAssembler;
   private readonly pending = new Map<number, Pending>();
   private nextReq = 1;
 
@@ -134,51 +167,82 @@ export class GavelClient {
   /** The socket took less than offered; nothing more is written until `drain`. */
   private waitingForDrain = false;
 
+  /** Closed for good: no reconnect follows. */
   private isClosed = false;
   private closedByUser = false;
   /** Set when the server or the client says why before the socket closes. */
   private closeReason: Error | undefined;
   private resolveClosed!: (reason: Error | null) => void;
 
+  /** Between a drop and the next connection (only with `reconnect`). */
+  private reconnecting = false;
+  /** A connection was up once: only then does a drop mean "reconnect" rather than "failed". */
+  private attachedOnce = false;
+  /** Counts sockets: events of an earlier one are ignored. */
+  private generation = 0;
+  /** Why the current connection is about to drop (an ERROR that closes it). */
+  private lossReason: Error | undefined;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private wakeReconnect: (() => void) | undefined;
+  /** The token of the last accepted AUTH, re-sent after a reconnect. */
+  private authToken: string | undefined;
+
+  /** Live subscriptions by auction (the server holds one per connection and auction). */
+  private readonly subscriptions = new Map<number, AuctionSubscription>();
+  /** Subscriptions whose buffer is full; reading is paused while any is. */
+  private fullSubscriptions = 0;
+  private readonly link: SubscriptionLink = {
+    resubscribe: (subscription, since) => this.sendSubscribe(subscription, since),
+    release: (subscription) => this.release(subscription),
+    backpressure: (_subscription, full) => this.backpressure(full),
+  };
+
   private readonly pushListeners: PushListener[] = [];
   private readonly errorListeners: ErrorListener[] = [];
+  private readonly disconnectListeners: DisconnectListener[] = [];
+  private readonly reconnectListeners: (() => void)[] = [];
 
-  private constructor(private readonly maxQueuedBytes: number) {
+  private readonly host: string;
+  private readonly port: number;
+  private readonly maxQueuedBytes: number;
+  private readonly maxBufferedEvents: number;
+  private readonly reconnect: Required<ReconnectOptions> | null;
+
+  private constructor(options: ConnectOptions) {
+    this.host = options.host ?? DEFAULT_HOST;
+    this.port = options.port;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    this.maxBufferedEvents = options.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS;
+    const reconnect = options.reconnect === true ? {} : options.reconnect || null;
+    this.reconnect =
+      reconnect === null
+        ? null
+        : {
+            delayMs: reconnect.delayMs ?? DEFAULT_RECONNECT_DELAY_MS,
+            maxDelayMs: reconnect.maxDelayMs ?? DEFAULT_MAX_RECONNECT_DELAY_MS,
+            maxAttempts: reconnect.maxAttempts ?? Number.POSITIVE_INFINITY,
+          };
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
-    this.assembler = new FrameAssembler((type, bytes, payload, length) => this.receive(type, bytes, payload, length));
+    this.assembler = this.newAssembler();
   }
 
   /**
-   * Opens a TCP connection to a Gavel server.
+   * Opens a TCP connection to a Gavel server. The first connection must succeed (it rejects
+   * with GavelConnectionError otherwise); `reconnect` covers later drops.
    *
    * @example
    * ```ts
    * const client = await GavelClient.connect({ host: "10.0.0.5", port: 7070 });
+   * const live = await GavelClient.connect({ port: 7070, reconnect: { maxDelayMs: 2_000 } });
    * ```
    */
   static async connect(options: ConnectOptions): Promise<GavelClient> {
-    const client = new GavelClient(options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES);
-    const hostname = options.host ?? DEFAULT_HOST;
+    const client = new GavelClient(options);
     try {
-      client.socket = await Bun.connect({
-        hostname,
-        port: options.port,
-        socket: {
-          binaryType: "uint8array",
-          // Set here too: the server may write (and close) before `connect` resolves.
-          open: (socket) => {
-            client.socket = socket;
-          },
-          data: (_socket, chunk: Uint8Array) => {
-            client.assembler.push(chunk);
-          },
-          drain: () => client.onDrain(),
-          close: (_socket, error) => client.onClose(error),
-          error: (_socket, error) => client.fail(new GavelConnectionError("socket error", { cause: error })),
-        },
-      });
+      await client.open();
     } catch (error) {
-      throw new GavelConnectionError(`cannot connect to ${hostname}:${options.port}`, { cause: error });
+      client.isClosed = true;
+      throw new GavelConnectionError(`cannot connect to ${client.host}:${client.port}`, { cause: error });
     }
     return client;
   }
@@ -186,6 +250,11 @@ export class GavelClient {
   /** Requests sent and not yet answered. */
   get inFlight(): number {
     return this.pending.size;
+  }
+
+  /** True while a connection is up (false while reconnecting and once closed). */
+  get connected(): boolean {
+    return !this.isClosed && !this.reconnecting && this.socket !== undefined;
   }
 
   /**
@@ -246,50 +315,61 @@ export class GavelClient {
   /**
    * Authenticates the connection with a JWT whose `sub` is the user id. Rejects with a
    * GavelError of code AUTH_FAILED when the server refuses it, and with RangeError when the
-   * token is empty or longer than 251 UTF-8 bytes.
+   * token is empty or longer than 251 UTF-8 bytes. With `reconnect`, an accepted token is
+   * sent again on every new connection, before the subscriptions resume.
    *
    * @example
    * ```ts
    * await client.auth(jwt);
    * ```
    */
-  auth(token: string): Promise<void> {
-    const problem = this.makeRoom(MAX_FRAME);
-    if (problem) return Promise.reject(problem);
-    const req = this.takeReq();
-    try {
-      this.tail = encodeAuth(this.out, this.tail, req, token);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.expect(req, FrameType.OK);
+  async auth(token: string): Promise<void> {
+    await this.sendAuth(token);
+    this.authToken = token;
   }
 
   /**
-   * Subscribes to an auction's UPDATE and CLOSED pushes and resolves with its STATE. With
-   * `since`, the server first replays the UPDATEs with a higher `seq` that it still holds
-   * (pass the last `seq` seen when resubscribing). Register {@link onPush} first: replayed
-   * UPDATEs may arrive in the same read as the STATE.
+   * Follows an auction: returns an {@link AuctionSubscription}, an async iterable of typed
+   * events — the STATE snapshot as a `state` event, then an `update` per accepted bid, every
+   * `seq` once and in order, then `closed`, where iteration ends. With `since` (the last seq
+   * you saw), the UPDATEs after it that the server still holds are replayed right after the
+   * state event. Seq gaps (a conflated slow subscriber) are repaired by resubscribing with
+   * `since`; with `reconnect`, so are dropped connections.
+   *
+   * One subscription per auction and client: subscribing again to an auction already followed
+   * throws, as do ids that are not u32 (RangeError). Problems of the connection end the
+   * subscription: its `ready` rejects and the loop throws.
    *
    * @example
    * ```ts
-   * client.onPush((push) => {
-   *   if (push.type === FrameType.UPDATE) render(push.amount, push.leader, push.endsAt);
-   *   else showWinner(push.winner, push.amount);
-   * });
-   * const snapshot = await client.subscribe(7);
+   * const client = await GavelClient.connect({ port: 7400, reconnect: true });
+   * const live = client.subscribe(7);
+   * await live.ready; // registered: bids from here on are seen
+   * for await (const event of live) {
+   *   if (event.type === "update") console.log(`#${event.seq}: ${event.leader} bids ${event.amount}`);
+   *   if (event.type === "update" && event.amount > 50_000) break; // unsubscribes
+   * }
    * ```
    */
-  subscribe(auction: number, since: number = NO_REPLAY): Promise<AuctionSnapshot> {
-    const problem = checkU32("auction", auction) ?? checkU32("since", since) ?? this.makeRoom(HEADER_SIZE + PayloadLength.SUBSCRIBE);
-    if (problem) return Promise.reject(problem);
-    const req = this.takeReq();
-    this.tail = encodeSubscribe(this.out, this.tail, req, auction, since);
-    return this.expect(req, FrameType.STATE);
+  subscribe(auction: number, since: number = NO_REPLAY): AuctionSubscription {
+    const problem = checkU32("auction", auction) ?? checkU32("since", since);
+    if (problem) throw problem;
+    if (this.subscriptions.has(auction)) {
+      throw new Error(`already subscribed to auction ${auction} on this client; close that subscription first`);
+    }
+    const subscription = new AuctionSubscription(auction, since, this.link, this.maxBufferedEvents);
+    if (this.isClosed) {
+      subscription.finish(this.closeReason ?? new GavelConnectionError("connection closed"));
+      return subscription;
+    }
+    this.subscriptions.set(auction, subscription);
+    this.sendSubscribe(subscription, since);
+    return subscription;
   }
 
   /**
-   * Stops the pushes of an auction; resolves on the server's OK.
+   * Stops the pushes of an auction, ending its {@link AuctionSubscription} if there is one;
+   * resolves on the server's OK.
    *
    * @example
    * ```ts
@@ -298,6 +378,11 @@ export class GavelClient {
    */
   unsubscribe(auction: number): Promise<void> {
     const problem = checkU32("auction", auction) ?? this.makeRoom(HEADER_SIZE + PayloadLength.UNSUBSCRIBE);
+    const subscription = this.subscriptions.get(auction);
+    if (subscription !== undefined) {
+      this.subscriptions.delete(auction);
+      void subscription.close(); // forgotten above, so it sends nothing itself
+    }
     if (problem) return Promise.reject(problem);
     const req = this.takeReq();
     this.tail = encodeUnsubscribe(this.out, this.tail, req, auction);
@@ -305,8 +390,10 @@ export class GavelClient {
   }
 
   /**
-   * Registers a listener for pushed UPDATE and CLOSED frames; returns a function that removes
-   * it. Listeners run synchronously as frames are read; one that throws does not stop the rest.
+   * Registers a listener for every pushed UPDATE and CLOSED frame, as it arrives (replays
+   * and duplicates included: the raw wire, beneath {@link subscribe}'s ordering); returns a
+   * function that removes it. Listeners run synchronously as frames are read; one that throws
+   * does not stop the rest.
    *
    * @example
    * ```ts
@@ -332,6 +419,25 @@ export class GavelClient {
   }
 
   /**
+   * With `reconnect`: registers a listener told, with the reason, each time the connection
+   * drops and a reconnect begins; returns a function that removes it.
+   *
+   * @example
+   * ```ts
+   * client.onDisconnect((reason) => banner.show(`reconnecting: ${reason.message}`));
+   * client.onReconnect(() => banner.hide());
+   * ```
+   */
+  onDisconnect(listener: DisconnectListener): () => void {
+    return addListener(this.disconnectListeners, listener);
+  }
+
+  /** With `reconnect`: registers a listener told each time a new connection is up. */
+  onReconnect(listener: () => void): () => void {
+    return addListener(this.reconnectListeners, listener);
+  }
+
+  /**
    * Queues raw bytes on the connection, in order with requests, for tests that send frames
    * the SDK would never build. Replies to them are not correlated; watch {@link onError} and
    * {@link closed}. Throws GavelConnectionError once closed, GavelBackpressureError past the
@@ -352,9 +458,10 @@ export class GavelClient {
   }
 
   /**
-   * Closes the connection. Requests still pending reject with GavelConnectionError (a bid
-   * among them may still have been applied); requests not yet written are dropped unsent.
-   * Resolves once the socket has closed.
+   * Closes the connection (and stops reconnecting). Requests still pending reject with
+   * GavelConnectionError (a bid among them may still have been applied); requests not yet
+   * written are dropped unsent; subscriptions end (their loops finish). Resolves once the
+   * socket has closed.
    *
    * @example
    * ```ts
@@ -379,6 +486,195 @@ export class GavelClient {
       }
     }
     await this.closed;
+  }
+
+  // ---- connecting ----------------------------------------------------------------------------
+
+  /** Connects a new socket; its events count only while it is the current one. */
+  private async open(): Promise<void> {
+    const generation = ++this.generation;
+    const current = () => generation === this.generation;
+    const socket = await Bun.connect({
+      hostname: this.host,
+      port: this.port,
+      socket: {
+        binaryType: "uint8array",
+        // Attached here, not when `connect` resolves: the server may write (and close) first.
+        open: (socket) => {
+          if (current()) this.attach(socket);
+        },
+        data: (_socket, chunk: Uint8Array) => {
+          if (current()) this.assembler.push(chunk);
+        },
+        drain: () => {
+          if (current()) this.onDrain();
+        },
+        close: (_socket, error) => {
+          if (current()) this.onClose(error);
+        },
+        error: (_socket, error) => {
+          if (current()) this.fail(new GavelConnectionError("socket error", { cause: error }));
+        },
+      },
+    });
+    if (current() && this.socket === undefined && !this.isClosed) this.attach(socket);
+  }
+
+  /** A new socket is up: on a reconnect, restore AUTH and the subscriptions on it. */
+  private attach(socket: Socket<undefined>): void {
+    if (this.isClosed) {
+      socket.terminate();
+      return;
+    }
+    this.socket = socket;
+    this.attachedOnce = true;
+    if (this.fullSubscriptions > 0) socket.pause();
+    if (!this.reconnecting) return;
+    this.reconnecting = false;
+    if (this.authToken !== undefined) {
+      // Before the SUBSCRIBEs, which a server requiring AUTH would refuse otherwise.
+      this.sendAuth(this.authToken).catch((error: Error) => {
+        if (error instanceof GavelError) emit(this.errorListeners, error);
+      });
+    }
+    for (const subscription of this.subscriptions.values()) this.sendSubscribe(subscription, subscription.resumeSince);
+    emit(this.reconnectListeners, undefined);
+  }
+
+  /** The connection dropped and `reconnect` is on: reset it and start connecting again. */
+  private connectionLost(reason: Error): void {
+    const socket = this.socket;
+    this.generation++; // the dead socket's late events are ignored from here
+    this.socket = undefined;
+    this.reconnecting = true;
+    this.lossReason = undefined;
+    this.head = 0;
+    this.tail = 0;
+    this.waitingForDrain = false;
+    // A frame split across the drop can never be completed.
+    this.assembler = this.newAssembler();
+    this.rejectPending(new GavelConnectionError("connection lost; reconnecting", { cause: reason }));
+    for (const subscription of this.subscriptions.values()) subscription.onDisconnect();
+    socket?.terminate();
+    emit(this.disconnectListeners, reason);
+    void this.reconnectLoop(reason);
+  }
+
+  private async reconnectLoop(reason: Error): Promise<void> {
+    const { delayMs, maxDelayMs, maxAttempts } = this.reconnect!;
+    let delay = delayMs;
+    let lastError: unknown = reason;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      await new Promise<void>((resolve) => {
+        this.wakeReconnect = resolve;
+        this.reconnectTimer = setTimeout(resolve, delay);
+      });
+      this.reconnectTimer = undefined;
+      this.wakeReconnect = undefined;
+      if (this.isClosed) return;
+      try {
+        // Once its `open` has run, this socket is the connection; a later drop starts anew.
+        await this.open();
+        return;
+      } catch (error) {
+        lastError = error;
+      }
+      if (this.isClosed) return;
+      delay = Math.min(delay * 2, maxDelayMs);
+    }
+    this.closeReason ??= new GavelConnectionError(`cannot reconnect to ${this.host}:${this.port} after ${maxAttempts} attempts`, {
+      cause: lastError,
+    });
+    this.shutDown();
+    this.onClose(undefined);
+  }
+
+  private newAssembler(): FrameAssembler {
+    return new FrameAssembler((type, bytes, payload, length) => this.receive(type, bytes, payload, length));
+  }
+
+  // ---- subscriptions -------------------------------------------------------------------------
+
+  /** SUBSCRIBE for a subscription; while reconnecting it waits for the new connection. */
+  private sendSubscribe(subscription: AuctionSubscription, since: number): void {
+    if (this.reconnecting) return; // attach() resubscribes everything
+    const problem = this.makeRoom(HEADER_SIZE + PayloadLength.SUBSCRIBE);
+    if (problem) {
+      this.endSubscription(subscription, problem);
+      return;
+    }
+    const req = this.takeReq();
+    this.tail = encodeSubscribe(this.out, this.tail, req, subscription.auction, since);
+    const live = () => this.subscriptions.get(subscription.auction) === subscription;
+    // Settled synchronously as the STATE is read, so it is in order with the pushes around it.
+    this.pending.set(req, {
+      expect: FrameType.STATE,
+      resolve: (value) => {
+        const s = value as AuctionSnapshot;
+        if (live()) subscription.onState(s.phase, s.seq, s.amount, s.leader, s.endsAt);
+      },
+      reject: (error) => {
+        // A dropped connection is the reconnect's business (or ends everything without it).
+        if (!live() || !(error instanceof GavelError)) return;
+        if (this.reconnect !== null && error.code === ErrorCode.SHUTTING_DOWN) return; // resubscribed on the next server
+        if (this.reconnect !== null && error.code === ErrorCode.INTERNAL) {
+          // The server's store is away for a moment: ask again.
+          const retry = setTimeout(() => {
+            if (live()) this.sendSubscribe(subscription, subscription.resumeSince);
+          }, this.reconnect.delayMs);
+          retry.unref();
+          return;
+        }
+        this.endSubscription(subscription, error);
+      },
+    });
+    this.scheduleFlush();
+  }
+
+  private endSubscription(subscription: AuctionSubscription, error: Error): void {
+    if (this.subscriptions.get(subscription.auction) === subscription) this.subscriptions.delete(subscription.auction);
+    subscription.finish(error);
+  }
+
+  /** The subscription is done: forget it and tell the server, if there is one to tell. */
+  private release(subscription: AuctionSubscription): Promise<void> {
+    if (this.subscriptions.get(subscription.auction) !== subscription) return Promise.resolve();
+    this.subscriptions.delete(subscription.auction);
+    if (!this.connected) return Promise.resolve();
+    return this.unsubscribe(subscription.auction).catch(() => {});
+  }
+
+  /**
+   * A subscription's buffer filled (or drained): reading stops while any is full. Full happens
+   * while a frame is handed out, so the assembler stops right there (keeping the rest of the
+   * read as bytes) and the socket stops reading: the kernel, then the server, hold the rest;
+   * the server conflates it if it must, and the seq jump is repaired by a replay.
+   */
+  private backpressure(full: boolean): void {
+    this.fullSubscriptions += full ? 1 : -1;
+    if (full && this.fullSubscriptions === 1) {
+      this.assembler.suspend();
+      this.socket?.pause();
+    } else if (!full && this.fullSubscriptions === 0) {
+      // Not from inside the loop's next(): the frames resumed here may fill a buffer again.
+      queueMicrotask(() => {
+        if (this.fullSubscriptions > 0 || this.isClosed) return;
+        this.socket?.resume();
+        this.assembler.resume();
+      });
+    }
+  }
+
+  private sendAuth(token: string): Promise<void> {
+    const problem = this.makeRoom(MAX_FRAME);
+    if (problem) return Promise.reject(problem);
+    const req = this.takeReq();
+    try {
+      this.tail = encodeAuth(this.out, this.tail, req, token);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.expect(req, FrameType.OK);
   }
 
   // ---- requests ------------------------------------------------------------------------------
@@ -409,6 +705,7 @@ export class GavelClient {
   /** Ensures `size` more bytes fit at `tail`, or says why they may not be queued. */
   private makeRoom(size: number): Error | undefined {
     if (this.isClosed) return this.closeReason ?? new GavelConnectionError("connection closed");
+    if (this.reconnecting) return new GavelConnectionError("not connected: reconnecting");
     const queued = this.tail - this.head;
     if (queued + size > this.maxQueuedBytes) {
       return new GavelBackpressureError(`write queue full: ${queued} bytes unwritten, bound ${this.maxQueuedBytes}`);
@@ -471,10 +768,16 @@ export class GavelClient {
 
     const frame = decodeFrame(type, bytes, payload, length)!;
     switch (frame.type) {
-      case FrameType.UPDATE:
-      case FrameType.CLOSED:
+      case FrameType.UPDATE: {
         emit(this.pushListeners, frame);
+        this.subscriptions.get(frame.auction)?.onUpdate(frame.seq, frame.amount, frame.leader, frame.endsAt);
         return true;
+      }
+      case FrameType.CLOSED: {
+        emit(this.pushListeners, frame);
+        this.subscriptions.get(frame.auction)?.onClosed(frame.seq, frame.winner, frame.amount);
+        return true;
+      }
       case FrameType.ERROR:
         this.receiveError(new GavelError(frame.code, frame.message, frame.req));
         return true;
@@ -528,7 +831,8 @@ export class GavelClient {
       }
     } else if (CLOSING_ERRORS.has(error.code)) {
       // The server is about to close and will answer nothing more: say why now.
-      this.closeReason ??= error;
+      if (this.reconnect === null) this.closeReason ??= error;
+      else this.lossReason ??= error;
       this.rejectPending(error);
     }
     // UNKNOWN_TYPE and the like leave the connection and its pending requests alone: the
@@ -538,28 +842,57 @@ export class GavelClient {
 
   // ---- closing -------------------------------------------------------------------------------
 
-  /** Closes the connection because the client cannot go on (bad bytes, socket error). */
+  /** The client cannot go on with this connection (bad bytes, socket error). */
   private fail(reason: Error): void {
-    if (this.isClosed) return;
+    if (this.isClosed || this.reconnecting) return;
+    if (this.willReconnect) {
+      this.connectionLost(reason);
+      return;
+    }
     this.closeReason ??= reason;
     this.shutDown();
     if (this.socket) this.socket.terminate();
     else this.onClose(undefined);
   }
 
-  /** Refuses new requests, drops unwritten bytes and rejects what is pending. */
+  /** A drop now is followed by a reconnect. */
+  private get willReconnect(): boolean {
+    return this.reconnect !== null && !this.closedByUser && this.attachedOnce;
+  }
+
+  /** Closed for good: refuses new requests, drops unwritten bytes, ends what is pending. */
   private shutDown(): void {
     this.isClosed = true;
+    this.reconnecting = false;
     this.head = 0;
     this.tail = 0;
-    this.rejectPending(this.closeReason ?? new GavelConnectionError("connection closed"));
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.wakeReconnect?.();
+    const reason = this.closeReason ?? new GavelConnectionError("connection closed");
+    this.rejectPending(reason);
+    const subscriptions = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    // Closed by the caller: loops end now. Lost: they end with the reason, after what was received.
+    for (const subscription of subscriptions) {
+      if (this.closedByUser) void subscription.close();
+      else subscription.finish(reason);
+    }
   }
 
   private onClose(error: Error | undefined): void {
+    // A reconnect attempt that never opened: its loop sees the failure and tries again.
+    if (this.reconnecting && !this.isClosed) return;
     if (!this.isClosed) {
-      this.closeReason ??= error
-        ? new GavelConnectionError("connection lost", { cause: error })
-        : new GavelConnectionError("connection closed by the server");
+      const reason =
+        this.lossReason ??
+        (error
+          ? new GavelConnectionError("connection lost", { cause: error })
+          : new GavelConnectionError("connection closed by the server"));
+      if (this.willReconnect) {
+        this.connectionLost(reason);
+        return;
+      }
+      this.closeReason ??= reason;
       this.shutDown();
     }
     this.resolveClosed(this.closedByUser ? null : this.closeReason!);

@@ -5,6 +5,9 @@ import { afterEach, describe, expect, spyOn, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
 
 import {
+  type AuctionEvent,
+  type AuctionSubscription,
+  type ConnectOptions,
   GavelBackpressureError,
   GavelClient,
   GavelConnectionError,
@@ -64,6 +67,8 @@ class FakeServer {
   pauseOnOpen = false;
   /** Return true to say the frame was handled. */
   override: Override | undefined;
+  /** Each auction's latest seq, for STATE and replays (default LATEST_SEQ). */
+  readonly latest = new Map<number, number>();
   private readonly listener: TCPSocketListener<Conn>;
 
   constructor() {
@@ -123,7 +128,7 @@ class FakeServer {
     const frame = decodeFrame(type, bytes, payload, length)!;
     this.requests.push(frame);
     if (this.override?.(frame, reply, socket)) return true;
-    answer(frame, reply, this.holdBids);
+    answer(frame, reply, this.holdBids, this.latest.get((frame as { auction?: number }).auction ?? 0) ?? LATEST_SEQ);
     return true;
   }
 
@@ -152,7 +157,7 @@ function frameOf(encode: (out: Uint8Array) => number): Uint8Array {
   return out.slice(0, encode(out));
 }
 
-function answer(frame: Frame, reply: (bytes: Uint8Array) => void, holdBids: boolean): void {
+function answer(frame: Frame, reply: (bytes: Uint8Array) => void, holdBids: boolean, latest: number): void {
   switch (frame.type) {
     case FrameType.BID: {
       if (holdBids) return;
@@ -180,9 +185,9 @@ function answer(frame: Frame, reply: (bytes: Uint8Array) => void, holdBids: bool
     case FrameType.SUBSCRIBE: {
       const closed = frame.auction === CLOSED_AUCTION;
       const phase = closed ? Phase.CLOSED : Phase.OPEN;
-      reply(frameOf((out) => encodeState(out, 0, frame.req, frame.auction, phase, LATEST_SEQ, 15_050, 42, ENDS_AT)));
+      reply(frameOf((out) => encodeState(out, 0, frame.req, frame.auction, phase, latest, 15_050, 42, ENDS_AT)));
       if (frame.since !== NO_REPLAY) {
-        for (let seq = frame.since + 1; seq <= LATEST_SEQ; seq++) {
+        for (let seq = frame.since + 1; seq <= latest; seq++) {
           reply(frameOf((out) => encodeUpdate(out, 0, frame.auction, seq, 15_000 + seq, 40 + seq, ENDS_AT)));
         }
       }
@@ -204,11 +209,13 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setup(options: { maxQueuedBytes?: number; configure?: (server: FakeServer) => void } = {}) {
+async function setup(
+  options: { maxQueuedBytes?: number; configure?: (server: FakeServer) => void; connect?: Partial<ConnectOptions> } = {},
+) {
   const server = new FakeServer();
   options.configure?.(server);
   cleanups.push(() => server.stop());
-  const client = await GavelClient.connect({ port: server.port, maxQueuedBytes: options.maxQueuedBytes });
+  const client = await GavelClient.connect({ port: server.port, maxQueuedBytes: options.maxQueuedBytes, ...options.connect });
   cleanups.push(() => client.close());
   return { server, client };
 }
@@ -224,6 +231,35 @@ function spyWrites(client: GavelClient): { offered: number; taken: number }[] {
     return taken;
   } as typeof socket.write;
   return calls;
+}
+
+/** Takes `count` events from the subscription (failing after a while rather than hanging). */
+async function take(subscription: AuctionSubscription, count: number): Promise<AuctionEvent[]> {
+  const events: AuctionEvent[] = [];
+  const deadline = Date.now() + 5_000;
+  while (events.length < count) {
+    const next = await Promise.race([subscription.next(), Bun.sleep(Math.max(0, deadline - Date.now())).then(() => null)]);
+    if (next === null) throw new Error(`timed out after ${events.length} of ${count} events`);
+    if (next.done) break;
+    events.push(next.value);
+  }
+  return events;
+}
+
+/** Pushes frames to the client's current connection, as a server does unasked. */
+function push(server: FakeServer, ...frames: Uint8Array[]): void {
+  server.send(server.sockets.at(-1)!, Buffer.concat(frames));
+}
+const update = (auction: number, seq: number) =>
+  frameOf((out) => encodeUpdate(out, 0, auction, seq, 15_000 + seq, 40 + seq, ENDS_AT));
+const seqsOf = (events: AuctionEvent[]) => events.map((e) => (e.type === "state" ? `state ${e.seq}` : e.type === "update" ? e.seq : `closed ${e.seq}`));
+
+async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await Bun.sleep(2);
+  }
 }
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
@@ -322,7 +358,6 @@ describe("requests and replies", () => {
     expect(await rejection(client.bid(1, 1, Number.NaN))).toBeInstanceOf(RangeError);
     expect(await rejection(client.bid(1, 1, 2 ** 64))).toBeInstanceOf(RangeError);
     expect(await rejection(client.query(0.5))).toBeInstanceOf(RangeError);
-    expect(await rejection(client.subscribe(1, -2))).toBeInstanceOf(RangeError);
     expect(await rejection(client.auth(""))).toBeInstanceOf(RangeError);
     expect(await rejection(client.auth("t".repeat(252)))).toBeInstanceOf(RangeError);
     await client.ping();
@@ -332,39 +367,148 @@ describe("requests and replies", () => {
 });
 
 describe("subscriptions", () => {
-  test("STATE resolves subscribe; replayed UPDATEs and CLOSED reach onPush in order", async () => {
+  test("yields the STATE, the replay and CLOSED as typed events, then ends; onPush sees the raw frames", async () => {
     const { client } = await setup();
     const pushes: PushFrame[] = [];
     const stop = client.onPush((push) => pushes.push(push));
 
-    expect(await client.subscribe(7, 1)).toEqual({
-      auction: 7,
-      phase: Phase.OPEN,
-      seq: LATEST_SEQ,
-      amount: 15_050,
-      leader: 42,
-      endsAt: ENDS_AT,
-    });
-    expect(pushes).toEqual([
-      { type: FrameType.UPDATE, auction: 7, seq: 2, amount: 15_002, leader: 42, endsAt: ENDS_AT },
-      { type: FrameType.UPDATE, auction: 7, seq: 3, amount: 15_003, leader: 43, endsAt: ENDS_AT },
+    const live = client.subscribe(7, 1);
+    expect(await live.ready).toEqual({ type: "state", auction: 7, phase: Phase.OPEN, seq: LATEST_SEQ, amount: 15_050, leader: 42, endsAt: ENDS_AT });
+    expect(await take(live, 3)).toEqual([
+      { type: "state", auction: 7, phase: Phase.OPEN, seq: LATEST_SEQ, amount: 15_050, leader: 42, endsAt: ENDS_AT },
+      { type: "update", auction: 7, seq: 2, amount: 15_002, leader: 42, endsAt: ENDS_AT },
+      { type: "update", auction: 7, seq: 3, amount: 15_003, leader: 43, endsAt: ENDS_AT },
     ]);
+    expect(live.lastSeq).toBe(3);
+    expect(pushes.map((p) => p.type === FrameType.UPDATE && p.seq)).toEqual([2, 3]);
 
-    pushes.length = 0;
-    expect((await client.subscribe(CLOSED_AUCTION)).phase).toBe(Phase.CLOSED);
-    expect(pushes).toEqual([{ type: FrameType.CLOSED, auction: CLOSED_AUCTION, seq: LATEST_SEQ, winner: 42, amount: 15_050 }]);
-
+    // A closed auction: STATE (CLOSED), then the closed event, and the loop ends by itself.
+    const events: AuctionEvent[] = [];
+    for await (const event of client.subscribe(CLOSED_AUCTION)) events.push(event);
+    expect(events).toEqual([
+      { type: "state", auction: CLOSED_AUCTION, phase: Phase.CLOSED, seq: LATEST_SEQ, amount: 15_050, leader: 42, endsAt: ENDS_AT },
+      { type: "closed", auction: CLOSED_AUCTION, seq: LATEST_SEQ, winner: 42, amount: 15_050 },
+    ]);
     stop();
-    pushes.length = 0;
-    await client.subscribe(7, 0);
-    expect(pushes).toEqual([]);
-    await client.unsubscribe(7);
+    await live.close();
   });
 
-  test("subscribe without since asks for no replay", async () => {
+  test("subscribe without since asks for no replay; live UPDATEs follow the state event", async () => {
     const { server, client } = await setup();
-    await client.subscribe(7);
+    const live = client.subscribe(7);
+    await live.ready;
     expect(server.requests).toEqual([{ type: FrameType.SUBSCRIBE, req: 1, auction: 7, since: NO_REPLAY }]);
+    push(server, update(7, 4), update(7, 5));
+    expect(seqsOf(await take(live, 3))).toEqual([`state ${LATEST_SEQ}`, 4, 5]);
+  });
+
+  test("a seq gap makes it resubscribe with since = the last seq; every seq arrives once, in order", async () => {
+    const { server, client } = await setup();
+    const live = client.subscribe(7);
+    await live.ready;
+    // 4, 5, a duplicate, then a jump to 8 (as a conflated subscriber sees): the client asks for
+    // a replay after 5, and the server's answer (STATE 9, then 6..9) fills the gap.
+    server.latest.set(7, 9);
+    push(server, update(7, 4), update(7, 5), update(7, 5), update(7, 8), update(7, 9));
+    expect(seqsOf(await take(live, 7))).toEqual([`state ${LATEST_SEQ}`, 4, 5, 6, 7, 8, 9]);
+    const subscribes = server.requests.filter((f) => f.type === FrameType.SUBSCRIBE);
+    expect(subscribes.map((f) => f.type === FrameType.SUBSCRIBE && f.since)).toEqual([NO_REPLAY, 5]);
+    push(server, update(7, 9), update(7, 10));
+    expect(seqsOf(await take(live, 1))).toEqual([10]);
+    expect(live.lastSeq).toBe(10);
+    expect(live.buffered).toBe(0);
+  });
+
+  test("a CLOSED past the last seq is repaired first; the loop ends after the closed event", async () => {
+    const { server, client } = await setup();
+    const live = client.subscribe(7);
+    await live.ready;
+    push(server, frameOf((out) => encodeClosed(out, 0, 7, 5, 9, 900)));
+    await Bun.sleep(50);
+    expect(server.requests.at(-1)).toMatchObject({ type: FrameType.SUBSCRIBE, since: LATEST_SEQ });
+    push(server, update(7, 4), update(7, 5), frameOf((out) => encodeClosed(out, 0, 7, 5, 9, 900)));
+    const events: AuctionEvent[] = [];
+    for await (const event of live) events.push(event);
+    expect(seqsOf(events)).toEqual([`state ${LATEST_SEQ}`, 4, 5, "closed 5"]);
+    expect(events.at(-1)).toEqual({ type: "closed", auction: 7, seq: 5, winner: 9, amount: 900 });
+    expect(live.done).toBe(true);
+    // Done with the auction: the client told the server, and the auction may be followed again.
+    await Bun.sleep(20);
+    expect(server.requests.at(-1)).toMatchObject({ type: FrameType.UNSUBSCRIBE, auction: 7 });
+    await client.subscribe(7).ready;
+  });
+
+  test("breaking out of the loop unsubscribes; the client carries on", async () => {
+    const { server, client } = await setup();
+    const live = client.subscribe(7, 0);
+    for await (const event of live) {
+      if (event.type === "update" && event.seq === 2) break;
+    }
+    expect(live.done).toBe(true);
+    await live.close(); // the UNSUBSCRIBE the break sent is answered
+    expect(server.requests.at(-1)).toMatchObject({ type: FrameType.UNSUBSCRIBE, auction: 7 });
+    // Later pushes for the auction go nowhere; the iterator stays finished.
+    push(server, update(7, 4));
+    expect(await live.next()).toEqual({ value: undefined, done: true });
+    expect(await client.ping()).toEqual({ now: SERVER_NOW });
+    await client.subscribe(7).close();
+  });
+
+  test("one subscription per auction; ids are checked before anything is sent", async () => {
+    const { server, client } = await setup();
+    const live = client.subscribe(7);
+    expect(() => client.subscribe(7)).toThrow(/already subscribed/);
+    expect(() => client.subscribe(2 ** 32)).toThrow(RangeError);
+    expect(() => client.subscribe(1, -2)).toThrow(RangeError);
+    await live.ready;
+    expect(server.requests).toHaveLength(1);
+    // unsubscribe() ends the subscription too.
+    await client.unsubscribe(7);
+    expect(await live.next()).toEqual({ value: undefined, done: true });
+  });
+
+  test("an ERROR answering SUBSCRIBE ends the subscription with it", async () => {
+    const { client } = await setup({
+      configure: (s) =>
+        (s.override = (frame, reply) => {
+          if (frame.type !== FrameType.SUBSCRIBE) return false;
+          reply(frameOf((out) => encodeError(out, 0, frame.req, ErrorCode.UNAUTHENTICATED, "AUTH first")));
+          return true;
+        }),
+    });
+    const live = client.subscribe(7);
+    const error = await rejection(live.ready);
+    expect(error).toBeInstanceOf(GavelError);
+    expect((error as GavelError).code).toBe(ErrorCode.UNAUTHENTICATED);
+    expect(await rejection(live.next())).toBe(error);
+    expect(await live.next()).toEqual({ value: undefined, done: true });
+  });
+
+  test("without reconnect, a lost connection ends the loop with GavelConnectionError after the events received", async () => {
+    const { server, client } = await setup();
+    const live = client.subscribe(7, 2);
+    await live.ready;
+    await Bun.sleep(20);
+    server.sockets[0]!.end();
+    expect(seqsOf(await take(live, 2))).toEqual([`state ${LATEST_SEQ}`, 3]);
+    expect(await rejection(live.next())).toBeInstanceOf(GavelConnectionError);
+    expect(await client.closed).toBeInstanceOf(GavelConnectionError);
+    // Subscribing on a closed client ends at once.
+    expect(await rejection(client.subscribe(9).ready)).toBeInstanceOf(GavelConnectionError);
+  });
+
+  test("close() of the client ends every loop without an error", async () => {
+    const { client } = await setup();
+    const live = client.subscribe(7);
+    await live.ready;
+    const loop = (async () => {
+      const seen: AuctionEvent[] = [];
+      for await (const event of live) seen.push(event);
+      return seen;
+    })();
+    await Bun.sleep(20);
+    await client.close();
+    expect(seqsOf(await loop)).toEqual([`state ${LATEST_SEQ}`]);
   });
 
   test("a listener that throws does not stop the others or the replies", async () => {
@@ -376,11 +520,101 @@ describe("subscriptions", () => {
       if (push.type === FrameType.UPDATE && push.seq === 2) throw new Error("listener bug");
     });
     client.onPush((push) => seen.push(push.type === FrameType.UPDATE ? push.seq : -1));
-    await client.subscribe(7, 0);
+    await client.subscribe(7, 0).ready;
+    await Bun.sleep(20);
     expect(seen).toEqual([1, 2, 3]);
     expect(reported).toHaveBeenCalledTimes(1);
     expect((reported.mock.calls[0]![0] as Error).message).toBe("listener bug");
     expect(await client.ping()).toEqual({ now: SERVER_NOW });
+  });
+});
+
+describe("reconnect", () => {
+  test("a dropped connection is re-opened: AUTH again, then every subscription resumes from its last seq", async () => {
+    const { server, client } = await setup({ connect: { reconnect: { delayMs: 10 } } });
+    const drops: Error[] = [];
+    let reconnects = 0;
+    client.onDisconnect((reason) => drops.push(reason));
+    client.onReconnect(() => reconnects++);
+    await client.auth(GOOD_TOKEN);
+    const live = client.subscribe(7);
+    const other = client.subscribe(CLOSED_AUCTION + 1, 1);
+    await Promise.all([live.ready, other.ready]);
+    server.latest.set(7, 5);
+    push(server, update(7, 4), update(7, 5));
+    await Bun.sleep(20);
+
+    server.holdBids = true;
+    const held = rejection(client.bid(7, 42, 100));
+    await Bun.sleep(20);
+    server.sockets[0]!.end();
+    expect(await held).toBeInstanceOf(GavelConnectionError);
+    await until(() => reconnects === 1);
+    expect(drops).toHaveLength(1);
+    expect(drops[0]).toBeInstanceOf(GavelConnectionError);
+    expect(client.connected).toBe(true);
+
+    // On the new connection: AUTH first, then SUBSCRIBE with since = the last seq delivered.
+    await until(() => server.requests.filter((f) => f.type === FrameType.SUBSCRIBE).length === 4);
+    const afterDrop = server.requests.slice(server.requests.findIndex((f) => f.type === FrameType.BID) + 1);
+    expect(afterDrop.map((f) => [f.type, f.type === FrameType.SUBSCRIBE ? f.since : null])).toEqual([
+      [FrameType.AUTH, null],
+      [FrameType.SUBSCRIBE, 5],
+      [FrameType.SUBSCRIBE, LATEST_SEQ],
+    ]);
+    push(server, update(7, 6));
+    expect(seqsOf(await take(live, 4))).toEqual([`state ${LATEST_SEQ}`, 4, 5, 6]);
+    // The other one replayed 2..3 before the drop and nothing twice after it.
+    expect(seqsOf(await take(other, 3))).toEqual([`state ${LATEST_SEQ}`, 2, 3]);
+    expect(other.buffered).toBe(0);
+    server.holdBids = false;
+    expect((await client.bid(7, 42, 200)).status).toBe(Status.ACCEPTED);
+  });
+
+  test("while reconnecting, requests reject at once; close() stops the attempts", async () => {
+    const { server, client } = await setup({ connect: { reconnect: { delayMs: 10, maxDelayMs: 20 } } });
+    const live = client.subscribe(7);
+    await live.ready;
+    server.stop(); // nothing to reconnect to
+    server.sockets[0]!.end();
+    await until(() => !client.connected);
+    expect(await take(live, 1)).toHaveLength(1); // the state event
+    const error = await rejection(client.ping());
+    expect(error).toBeInstanceOf(GavelConnectionError);
+    expect(error.message).toContain("reconnecting");
+    await Bun.sleep(100); // several failed attempts
+    await client.close();
+    expect(await client.closed).toBeNull();
+    expect(await live.next()).toEqual({ value: undefined, done: true });
+  });
+
+  test("a SUBSCRIBE answered with INTERNAL (the store is away) is asked again", async () => {
+    let refusals = 1;
+    const { server, client } = await setup({
+      connect: { reconnect: { delayMs: 10 } },
+      configure: (s) =>
+        (s.override = (frame, reply) => {
+          if (frame.type !== FrameType.SUBSCRIBE || refusals-- <= 0) return false;
+          reply(frameOf((out) => encodeError(out, 0, frame.req, ErrorCode.INTERNAL, "store unavailable")));
+          return true;
+        }),
+    });
+    const live = client.subscribe(7);
+    expect((await live.ready).seq).toBe(LATEST_SEQ);
+    expect(server.requests.filter((f) => f.type === FrameType.SUBSCRIBE)).toHaveLength(2);
+  });
+
+  test("maxAttempts: the client gives up and closed says why", async () => {
+    const { server, client } = await setup({ connect: { reconnect: { delayMs: 5, maxAttempts: 3 } } });
+    const live = client.subscribe(7);
+    await live.ready;
+    server.stop();
+    server.sockets[0]!.end();
+    const reason = await client.closed;
+    expect(reason).toBeInstanceOf(GavelConnectionError);
+    expect(reason!.message).toContain("after 3 attempts");
+    expect(await take(live, 1)).toHaveLength(1); // the state event, then the failure
+    expect(await rejection(live.next())).toBe(reason!);
   });
 });
 

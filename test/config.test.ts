@@ -3,6 +3,9 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, Defaults, loadConfig } from "../src/config.ts";
 import { runGavelExpectingFailure } from "./support/process.ts";
+import { allowSlowTests } from "./support/timeouts.ts";
+
+allowSlowTests();
 
 describe("configuration", () => {
   test("defaults: sqlite store, documented ports", () => {

@@ -9,6 +9,9 @@ import type { Connection } from "../../src/net/connection.ts";
 import { decodeFrame, encodeClosed } from "../../src/protocol/codec.ts";
 import { FrameType, HEADER_SIZE } from "../../src/protocol/constants.ts";
 import type { HistoryEntry } from "../../src/store/store.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 const AUCTION = 1;
 const NOW = 1_767_225_600_000;

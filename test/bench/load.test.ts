@@ -10,6 +10,9 @@ import { encodeResult } from "../../src/protocol/codec.ts";
 import { FrameType, RESULT_FRAME_SIZE, Status } from "../../src/protocol/constants.ts";
 import { Histogram, MAX_SPAN, Outstanding, Reply, runLoad, type LoadReport } from "../../bench/load/index.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 const LOAD_CLI = join(import.meta.dir, "../../bench/load.ts");
 const sum = (values: Record<string, number>) => Object.values(values).reduce((a, b) => a + b, 0);

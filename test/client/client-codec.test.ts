@@ -39,6 +39,9 @@ import {
   Phase,
   Status,
 } from "../../src/protocol/constants.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 // ---- the fake server --------------------------------------------------------------------------
 

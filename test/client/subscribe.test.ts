@@ -2,7 +2,7 @@
 // the closed event, a consumer far behind, and a server restart on the same port and SQLite
 // file that a reconnecting client rides through without losing or repeating a seq.
 
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,9 +17,11 @@ import {
   type UpdateEvent,
 } from "../../src/client/index.ts";
 import { openAuction, startTestServer, type TestServer } from "../support/server.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 // The preload's 60 s default reaches only the first file of a run; these tests start servers.
-setDefaultTimeout(60_000);
 
 /**
  * The restart test's reconnect delay: long enough that the new server is up and has taken the

@@ -17,6 +17,9 @@ import {
   type FinalAuction,
   type SubscriberLog,
 } from "../support/consistency.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 const BIDDERS = 8;
 const ROUNDS = 18;

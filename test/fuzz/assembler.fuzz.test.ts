@@ -8,6 +8,9 @@ import fc from "fast-check";
 import { FrameAssembler } from "../../src/protocol/assembler.ts";
 import { HEADER_SIZE, MAX_FRAME, MAX_PAYLOAD } from "../../src/protocol/constants.ts";
 import { anyFrame, encodeFrame } from "./arbitraries.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 /** Runs per property; with the codec's, well over 100k random inputs in all. */
 const RUNS = { garbage: 15_000, frames: 15_000, suspend: 8_000, stop: 8_000 } as const;

@@ -18,6 +18,9 @@ import {
 } from "../../src/protocol/codec.ts";
 import { FrameType, HEADER_SIZE, MAX_ERROR_MESSAGE, MAX_FRAME, MAX_PAYLOAD } from "../../src/protocol/constants.ts";
 import { anyFrame, encodeFrame, TWO_POW_53, u32, u64, u8, writeU64Big } from "./arbitraries.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 /** Runs per property; with the assembler's, well over 100k random inputs in all. */
 const RUNS = { decode: 30_000, roundTrip: 20_000, bid: 30_000, error: 5_000 } as const;

@@ -226,6 +226,9 @@ while time.time() < deadline:
         break
 print(json.dumps({"sent": sent, "closed": closed}), flush=True)
 `;
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 async function stuckFlood(port: number): Promise<{ sent: number; closed: boolean }> {
   const proc = Bun.spawn(["python3", "-c", STUCK_FLOODER, String(port), String(STUCK_FLOOD_SECONDS)], { stdout: "pipe", stderr: "inherit" });

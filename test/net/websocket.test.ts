@@ -11,6 +11,9 @@ import { connectRaw } from "../support/raw-client.ts";
 import { startWsStuckReader } from "../support/ws-stuck-reader.ts";
 import type { StoreKind } from "../../src/config.ts";
 import { MAX_MESSAGE_BYTES } from "../../src/http/websocket-gateway.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 const KINDS: readonly StoreKind[] = ["memory", "sqlite"];
 

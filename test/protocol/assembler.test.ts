@@ -29,6 +29,9 @@ import {
 } from "../../src/protocol/codec.ts";
 import { FrameType, HEADER_SIZE, MAX_AMOUNT, MAX_ERROR_MESSAGE, MAX_FRAME } from "../../src/protocol/constants.ts";
 import vectors from "../fixtures/vectors.json";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 // ---- helpers ---------------------------------------------------------------------------------
 

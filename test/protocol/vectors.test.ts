@@ -27,6 +27,9 @@ import {
   serverFrameFit,
 } from "../../src/protocol/codec.ts";
 import vectors from "../fixtures/vectors.json";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 type Fields = Record<string, number | string>;
 interface ValidVector {

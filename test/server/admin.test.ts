@@ -2,6 +2,9 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startGavel, type GavelFixture } from "../support/gavel.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 describe("admin API", () => {
   let gavel: GavelFixture;

@@ -8,6 +8,9 @@ import { connectRaw, hex } from "../support/raw-client.ts";
 import { startGavel, type GavelFixture } from "../support/gavel.ts";
 import { openAuction } from "../support/server.ts";
 import { STORE_KINDS } from "../support/stores.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 type Result = Extract<Frame, { type: typeof FrameType.RESULT }>;
 

@@ -8,6 +8,9 @@ import type { Socket } from "bun";
 import { encodeBid } from "../../src/protocol/codec.ts";
 import { BID_FRAME_SIZE, FrameType, RESULT_FRAME_SIZE, Status } from "../../src/protocol/constants.ts";
 import { spawnGavel } from "../support/process.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 const CONNECTIONS = 10_000;
 

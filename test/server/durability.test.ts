@@ -10,6 +10,9 @@ import { BID_FRAME_SIZE, FrameType, Status } from "../../src/protocol/constants.
 import { connectRaw } from "../support/raw-client.ts";
 import { startRedis } from "../support/redis.ts";
 import { spawnGavel, type GavelProcess } from "../support/process.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 type Result = Extract<Frame, { type: typeof FrameType.RESULT }>;
 

@@ -2,7 +2,7 @@
 // node in seq order with no gap, across resubscribes with `since` and across cuts of each
 // node's Redis subscriber connection; closing, buy-now and cancel are seen once everywhere.
 
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Redis } from "ioredis";
 import { encodeBid, type Frame } from "../../src/protocol/codec.ts";
 import { BID_FRAME_SIZE, FrameType, Phase, Status } from "../../src/protocol/constants.ts";
@@ -11,11 +11,13 @@ import { spawnGavel, type GavelProcess } from "../support/process.ts";
 import { connectRaw, type RawClient } from "../support/raw-client.ts";
 import { startRedis, type RedisHandle } from "../support/redis.ts";
 import { expectSeqRun, subscribe, type Subscriber, type Update } from "../support/subscriber.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 type Result = Extract<Frame, { type: typeof FrameType.RESULT }>;
 
 // The preload's 60 s default reaches only the first file of a run; these tests start servers.
-setDefaultTimeout(60_000);
 
 const NODES = 3;
 /** The closer's default interval: the "within a second of ends_at" promise holds with it. */

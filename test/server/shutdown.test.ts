@@ -8,6 +8,9 @@ import { encodeBid, type Frame } from "../../src/protocol/codec.ts";
 import { BID_FRAME_SIZE, ErrorCode, FrameType, Status } from "../../src/protocol/constants.ts";
 import { connectRaw } from "../support/raw-client.ts";
 import { spawnGavel } from "../support/process.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 describe("graceful shutdown", () => {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

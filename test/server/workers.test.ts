@@ -5,6 +5,9 @@ import { GavelClient } from "../../src/client/index.ts";
 import { Status } from "../../src/protocol/constants.ts";
 import { startRedis } from "../support/redis.ts";
 import { runGavelExpectingFailure, spawnGavel } from "../support/process.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 function freePort(): number {
   const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });

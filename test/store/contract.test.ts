@@ -6,6 +6,9 @@ import { BidBatch } from "../../src/queue/bid-batch.ts";
 import { Status } from "../../src/protocol/constants.ts";
 import type { Store } from "../../src/store/store.ts";
 import { openTestStore, STORE_KINDS, type StoreFixture } from "../support/stores.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 const HOUR = 3_600_000;
 let nextId = 1000;

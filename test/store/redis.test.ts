@@ -30,6 +30,9 @@ import {
 } from "../../src/store/redis.ts";
 import type { ClosedAuction } from "../../src/store/store.ts";
 import { startRedis, type RedisHandle } from "../support/redis.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 const MINUTE = 60_000;
 /** How long a dead or hung Redis may keep a batch waiting before it must have failed. */

@@ -9,6 +9,9 @@ import { BidBatch } from "../../src/queue/bid-batch.ts";
 import { Status } from "../../src/protocol/constants.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { StoreError } from "../../src/store/errors.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 const dir = mkdtempSync(join(tmpdir(), "gavel-sqlite-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -16,6 +16,9 @@ import {
   type FinalAuction,
   type SubscriberLog,
 } from "./consistency.ts";
+import { allowSlowTests } from "./timeouts.ts";
+
+allowSlowTests();
 
 const AUCTION = 7;
 const NOW = 1_000;

@@ -2,6 +2,9 @@
 
 import { describe, expect, test } from "bun:test";
 import { formatCountdown, formatMoney, formatMoneyInput, parseMoney } from "../../src/web/format.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 describe("money", () => {
   test("minor units show as units with two decimals, grouped", () => {

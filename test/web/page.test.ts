@@ -11,6 +11,9 @@ import { loadConfig } from "../../src/config.ts";
 import { startServer } from "../../src/server.ts";
 import { artifactPath, launchChromium, waitForText } from "../support/browser.ts";
 import { openAuction, startTestServer, type TestServer } from "../support/server.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
+
+allowSlowTests();
 
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 860 };

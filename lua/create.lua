@@ -7,6 +7,9 @@
 --          anti-snipe ms, max ends_at: decimal strings (and the title as is)
 -- Returns  1 when created, 0 when the id is taken.
 
+-- sp mi rs bn st as mx, each u64 big-endian: what bid.lua reads as 'fx'.
+local FIXED_LAYOUT = '>I8I8I8I8I8I8I8'
+
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
@@ -18,7 +21,10 @@ redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[1],
   'ti', ARGV[2], 'sp', ARGV[3], 'mi', ARGV[4], 'rs', ARGV[5], 'bn', ARGV[6],
   'st', ARGV[7], 'en', ARGV[8], 'as', ARGV[9], 'mx', ARGV[10],
-  'sq', '0', 'am', '0', 'ld', '0', 'cl', '0', 'wn', '0')
+  'sq', '0', 'am', '0', 'ld', '0', 'cl', '0', 'wn', '0',
+  -- The fields that never change, packed for bid.lua: one field and one unpack instead of seven.
+  'fx', struct.pack(FIXED_LAYOUT, tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]),
+    tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[9]), tonumber(ARGV[10])))
 redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
 
 return 1

@@ -152,6 +152,19 @@ async function rejectionTime(promise: Promise<unknown>): Promise<number> {
   return performance.now() - started;
 }
 
+
+/** The fields create.lua packs into `fx` for bid.lua, in order (each u64). */
+const FIXED_FIELDS = ["sp", "mi", "rs", "bn", "st", "as", "mx"] as const;
+
+/** Changes one of the never-changing fields behind the store's back, in both places it lives. */
+async function setFixedField(raw: Redis, key: string, field: (typeof FIXED_FIELDS)[number], value: number): Promise<void> {
+  const values = (await raw.hmget(key, ...FIXED_FIELDS)).map(Number);
+  values[FIXED_FIELDS.indexOf(field)] = value;
+  const packed = Buffer.alloc(8 * FIXED_FIELDS.length);
+  values.forEach((v, i) => packed.writeBigUInt64BE(BigInt(v), 8 * i));
+  await raw.hset(key, field, String(value), "fx", packed);
+}
+
 describe("RedisStore", () => {
   let redis: RedisHandle;
   let store: RedisStore;
@@ -298,7 +311,7 @@ describe("RedisStore", () => {
 
       // Time has passed (as far as the hash knows): the cap is 17 s away, an extension 20 s.
       const cap = store.now() + 17_000;
-      await raw.hset(key, "mx", String(cap));
+      await setFixedField(raw, key, "mx", cap);
       expect(await bid(store, 1, 2, 120)).toMatchObject({ status: Status.ACCEPTED, endsAt: cap });
       expect(await bid(store, 1, 3, 130)).toMatchObject({ status: Status.ACCEPTED, endsAt: cap });
       expect((await store.getAuction(1))!.endsAt).toBe(cap);

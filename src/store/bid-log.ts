@@ -38,6 +38,11 @@ export class BidLogWriter {
     return this.count++;
   }
 
+  /** Bid `index` of the batch being packed. */
+  entry(index: number): LoggedBid {
+    return readLoggedBid(this.bytes, index);
+  }
+
   /** The row's bytes (a view: SQLite copies it when binding). */
   packed(): Uint8Array {
     return this.bytes.subarray(0, this.count * LOG_ENTRY_SIZE);

@@ -103,8 +103,6 @@ export class SqliteStore implements Store {
   private readonly logWriter = new BidLogWriter(MAX_BATCH);
   /** Id of the last log row; this process is the only writer (exclusive lock). */
   private lastLogRow = 0;
-  /** Auctions the batch being applied changed, with their state before it (for a rollback). */
-  private readonly touched = new Map<number, { seq: number; amount: number; leader: number; endsAt: number }>();
   private readonly writeBatch: (batch: StoreBatch, now: number) => void;
 
   constructor(options: SqliteStoreOptions) {
@@ -161,19 +159,37 @@ export class SqliteStore implements Store {
     try {
       this.writeBatch(batch, now);
     } catch (error) {
-      // The transaction rolled back: put the table back as it was before the batch, then report.
-      for (const [id, before] of this.touched) {
-        const auction = this.table.auctions.get(id)!;
-        auction.seq = before.seq;
-        auction.amount = before.amount;
-        auction.leader = before.leader;
-        auction.endsAt = before.endsAt;
-        this.bidLocator.truncate(id, before.seq);
-      }
+      this.rollBackTable();
       throw error;
-    } finally {
-      this.touched.clear();
     }
+  }
+
+  /**
+   * The batch's transaction rolled back: puts every auction it changed back to its last bid in
+   * the file. Rare, so it reads the file rather than keep a copy of each auction per batch.
+   */
+  private rollBackTable(): void {
+    const firstSeq = new Map<number, number>();
+    for (let i = this.logWriter.count - 1; i >= 0; i--) {
+      const bid = this.logWriter.entry(i);
+      firstSeq.set(bid.auction, bid.seq);
+    }
+    const specs = this.db.prepare<AuctionRow, [number]>("SELECT * FROM auctions WHERE id = ?");
+    for (const [id, seq] of firstSeq) {
+      this.bidLocator.truncate(id, seq - 1);
+      const row = specs.get(id);
+      if (row === null) continue;
+      const auction = rowToAuction(row);
+      const [last] = seq > 1 ? this.readLocations(this.bidLocator.after(id, seq - 2, 1)) : [];
+      if (last !== undefined) {
+        auction.seq = last.seq;
+        auction.amount = last.amount;
+        auction.leader = last.user;
+        auction.endsAt = last.endsAt;
+      }
+      this.table.put(auction);
+    }
+    specs.finalize();
   }
 
   private applyInTransaction(batch: StoreBatch, now: number): void {
@@ -181,10 +197,6 @@ export class SqliteStore implements Store {
     this.logWriter.reset();
     for (let i = 0; i < batch.count; i++) {
       const id = batch.auction[i]!;
-      if (!this.touched.has(id)) {
-        const auction = this.table.auctions.get(id);
-        if (auction !== undefined) this.touched.set(id, { seq: auction.seq, amount: auction.amount, leader: auction.leader, endsAt: auction.endsAt });
-      }
       const accepted = this.table.applyOne(batch, i, now);
       if (accepted === null) continue;
       const index = this.logWriter.add(id, accepted.seq, accepted.amount, accepted.leader, now, accepted.endsAt);

@@ -67,3 +67,29 @@ describe("sqlite store", () => {
     await first.close();
   });
 });
+
+describe("sqlite store: a batch whose commit fails", () => {
+  test("is UNAVAILABLE as a whole and leaves auctions and history as the file has them", async () => {
+    const store = new SqliteStore({ path: join(dir, "rollback.db") });
+    const now = Date.now();
+    const spec = { title: "", startingPrice: 1, minIncrement: 1, reserve: 0, buyNowPrice: 0, startsAt: now - 1000, endsAt: now + 60_000, antiSnipeMs: 60_000, maxEndsAt: 0 };
+    await store.createAuction({ ...spec, id: 1 });
+    await store.createAuction({ ...spec, id: 2 });
+    store.applyBids(batchOf([[1, 1, 10], [1, 2, 20]]));
+    const before = [await store.getAuction(1), await store.getAuction(2), await store.history(1, 0, 10)];
+
+    // Make the next log row's id collide with the last one: the INSERT, and so the commit, fails.
+    const internals = store as unknown as { lastLogRow: number };
+    internals.lastLogRow -= 1;
+    expect(() => store.applyBids(batchOf([[1, 3, 30], [2, 3, 5], [1, 4, 40]]))).toThrow();
+    expect([await store.getAuction(1), await store.getAuction(2), await store.history(1, 0, 10)]).toEqual(before);
+    internals.lastLogRow += 1;
+
+    // The next batch continues from the state before the failed one.
+    const next = batchOf([[1, 5, 50], [2, 5, 7]]);
+    store.applyBids(next);
+    expect([next.seq[0], next.seq[1]]).toEqual([3, 1]);
+    expect((await store.history(1, 0, 10)).map((e) => e.amount)).toEqual([10, 20, 50]);
+    await store.close();
+  });
+});

@@ -10,12 +10,16 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Socket } from "bun";
+import { allowSlowTests } from "../support/timeouts.ts";
+import { seededRandom } from "../support/random.ts";
 import { FrameAssembler } from "../../src/protocol/assembler.ts";
 import { clientFrameFit, encodeAuth, encodeBid, encodePing, encodeSubscribe, Fit, type Frame } from "../../src/protocol/codec.ts";
 import { BID_FRAME_SIZE, ErrorCode, FrameType, HEADER_SIZE, MAX_FRAME, MAX_PAYLOAD, PayloadLength, Status } from "../../src/protocol/constants.ts";
 import { assertConsistent, ClientLog, fetchFinalState, settle, type BidderLog } from "../support/consistency.ts";
 import { spawnGavel, type GavelProcess } from "../support/process.ts";
 import { connectRaw, type RawClient } from "../support/raw-client.ts";
+
+allowSlowTests();
 
 const SEED = Number(process.env.GAVEL_FUZZ_SEED ?? Date.now() % 0x7fff_ffff);
 /** The bound the server's memory must stay within while all this goes on. */
@@ -42,17 +46,6 @@ const CLIENT_TYPES: readonly number[] = [FrameType.BID, FrameType.SUBSCRIBE, Fra
 /** Requests answered as soon as they are read (no store round trip). */
 const SYNC_REPLIES: ReadonlySet<number> = new Set([FrameType.PING, FrameType.UNSUBSCRIBE, FrameType.AUTH]);
 
-/** mulberry32: small, seeded, reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
 
 function randomBytes(random: () => number, length: number): Uint8Array {
   const bytes = new Uint8Array(length);
@@ -226,9 +219,6 @@ while time.time() < deadline:
         break
 print(json.dumps({"sent": sent, "closed": closed}), flush=True)
 `;
-import { allowSlowTests } from "../support/timeouts.ts";
-
-allowSlowTests();
 
 async function stuckFlood(port: number): Promise<{ sent: number; closed: boolean }> {
   const proc = Bun.spawn(["python3", "-c", STUCK_FLOODER, String(port), String(STUCK_FLOOD_SECONDS)], { stdout: "pipe", stderr: "inherit" });
@@ -256,7 +246,7 @@ for (const kind of ["memory", "sqlite"] as const) {
     });
 
     test("honest bidders are served, memory stays bounded, garbage gets its ERRORs", async () => {
-      const random = rng(SEED);
+      const random = seededRandom(SEED);
       const failure = `(seed ${SEED}; GAVEL_FUZZ_SEED=${SEED} replays it)`;
       const auctions: number[] = [];
       for (let i = 0; i < HONEST_BIDDERS; i++) {
@@ -311,7 +301,7 @@ for (const kind of ["memory", "sqlite"] as const) {
         // ---- Random bytes: every one ends in a MALFORMED and a close.
         const randomRun = Promise.all(
           Array.from({ length: RANDOM_BYTE_CONNECTIONS }, async (_, c) => {
-            const own = rng(SEED + 1 + c);
+            const own = seededRandom(SEED + 1 + c);
             const { bytes, expected } = randomGarbage(own);
             const client = await connectRaw(node.port);
             await sendInPieces(client, bytes, own);
@@ -334,7 +324,7 @@ for (const kind of ["memory", "sqlite"] as const) {
         // ---- Valid types with wrong lengths: answered up to the bad frame, then MALFORMED, closed.
         const wrongLengthRun = Promise.all(
           CLIENT_TYPES.flatMap((type) => [0, 1].map((n) => ({ type, n }))).map(async ({ type, n }) => {
-            const own = rng(SEED + 100 + type * 2 + n);
+            const own = seededRandom(SEED + 100 + type * 2 + n);
             const fixed = clientFrameFit(type, 4) === Fit.OK ? 4 : [...Array(MAX_PAYLOAD + 1).keys()].find((l) => clientFrameFit(type, l) === Fit.OK)!;
             let length: number;
             do length = type === FrameType.AUTH ? int(own, 0, 4) : n === 0 ? int(own, 0, MAX_PAYLOAD) : fixed + (own() < 0.5 ? -1 : 1);
@@ -359,7 +349,7 @@ for (const kind of ["memory", "sqlite"] as const) {
         // ---- Unknown types: one ERROR each, and the connection stays open.
         const unknownRun = Promise.all(
           Array.from({ length: UNKNOWN_TYPE_CONNECTIONS }, async (_, c) => {
-            const own = rng(SEED + 200 + c);
+            const own = seededRandom(SEED + 200 + c);
             const parts: Uint8Array[] = [];
             for (let i = 0; i < UNKNOWN_FRAMES_EACH; i++) {
               let type: number;

@@ -30,22 +30,12 @@ import {
 import { FrameType, HEADER_SIZE, MAX_AMOUNT, MAX_ERROR_MESSAGE, MAX_FRAME } from "../../src/protocol/constants.ts";
 import vectors from "../fixtures/vectors.json";
 import { allowSlowTests } from "../support/timeouts.ts";
+import { seededRandom } from "../support/random.ts";
 
 allowSlowTests();
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-/** mulberry32: small, fast, good enough to pick split points and field values. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
 
 /** A random integer in [min, max]. */
 function int(random: () => number, min: number, max: number): number {
@@ -164,7 +154,7 @@ describe("client_stream vector", () => {
 
   test("split at random points, 500 times", () => {
     for (let seed = 1; seed <= 500; seed++) {
-      const random = rng(seed);
+      const random = seededRandom(seed);
       const cuts = randomCuts(random, stream.length, int(random, 1, 40));
       try {
         expectStream(collect(splitAt(stream, cuts)));
@@ -357,7 +347,7 @@ describe("random frames round-trip", () => {
   test("200 streams of random frames of every type, split at random", () => {
     const covered = new Set<number>();
     for (let seed = 1; seed <= 200; seed++) {
-      const random = rng(seed * 7919);
+      const random = seededRandom(seed * 7919);
       const count = int(random, 1, 300);
       const out = new Uint8Array(count * MAX_FRAME);
       const frames: Frame[] = [];
@@ -392,7 +382,7 @@ describe("random bytes never throw", () => {
     const bid: BidFields = { req: 0, auction: 0, user: 0, amount: 0, amountValid: false };
     const sizes = [0, 1, 2, 3, 255, 256, 257, 258, 1000, 4096, 65536, 200_000];
     for (let seed = 1; seed <= 120; seed++) {
-      const random = rng(seed * 104729);
+      const random = seededRandom(seed * 104729);
       const size = seed <= sizes.length ? sizes[seed - 1]! : int(random, 0, 20_000);
       const bytes = new Uint8Array(size);
       for (let i = 0; i < size; i++) bytes[i] = int(random, 0, 255);

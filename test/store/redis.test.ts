@@ -31,6 +31,7 @@ import {
 import type { ClosedAuction } from "../../src/store/store.ts";
 import { startRedis, type RedisHandle } from "../support/redis.ts";
 import { allowSlowTests } from "../support/timeouts.ts";
+import { seededRandom } from "../support/random.ts";
 
 allowSlowTests();
 
@@ -398,7 +399,7 @@ describe("RedisStore", () => {
 
     test("the same outcomes as the reference rule on a random mix", async () => {
       const table = new AuctionTable();
-      const random = seeded(42);
+      const random = seededRandom(42);
       for (let id = 1; id <= 24; id++) {
         const buyNow = random() < 0.4 ? 2_000 + Math.floor(random() * 3_000) : 0;
         const spec = openSpec(store, id, {
@@ -982,14 +983,3 @@ async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 10
   }
 }
 
-/** A small deterministic PRNG (mulberry32), so a failing mix can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

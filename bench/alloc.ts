@@ -46,8 +46,11 @@ async function reportFromChild(): Promise<void> {
   const log = await new Response(child.stderr).text();
   if ((await child.exited) !== 0) throw new Error(`alloc child failed:\n${log.slice(-4000)}`);
   console.log(`bid path over loopback, memory store, rounds of ${ROUND} pipelined BIDs (Bun ${Bun.version})`);
-  console.log("run                                    frames  collections  MB (normal)  bytes/frame");
+  console.log("run                                    frames  collections  MB allocated  bytes/frame");
   let current: { name: string; frames: number; collections: number; bytes: number } | null = null;
+  // Each collection logs the heap size when it starts and after it ends; what was allocated
+  // between two collections is the next start minus the previous end, whatever triggered it.
+  let afterLastKb = 0;
   for (const line of log.split("\n")) {
     if (line.startsWith(RUN_START)) {
       const [name, frames] = line.slice(RUN_START.length + 1).split("\t");
@@ -58,16 +61,19 @@ async function reportFromChild(): Promise<void> {
         `${c.name.padEnd(34)} ${c.frames.toLocaleString().padStart(10)} ${String(c.collections).padStart(12)} ${(c.bytes / 1e6).toFixed(1).padStart(13)} ${(c.bytes / c.frames).toFixed(2).padStart(12)}`,
       );
       current = null;
-    } else if (current !== null) {
-      // Oversized allocations (the history columns doubling) are kept data, not per-frame garbage.
-      const requested = /Requesting GC because .* normal bytes: (\d+)/.exec(line);
-      if (requested !== null) {
+    } else {
+      const start = /: START \S+ (\d+)kb/.exec(line);
+      const end = /=> (\d+)kb, p=/.exec(line);
+      if (start === null || end === null) continue;
+      if (current !== null) {
         current.collections++;
-        current.bytes += Number(requested[1]);
+        current.bytes += Math.max(0, Number(start[1]) - afterLastKb) * 1024;
       }
+      afterLastKb = Number(end[1]);
     }
   }
   console.log("bytes/frame counts whole collection cycles only: under one cycle's worth a run shows 0.");
+  console.log("(large buffers, e.g. history columns doubling, count too: they are kept data, not per-frame garbage)");
   console.log("ACCEPTED runs include the memory store's history columns (28 bytes a bid, doubling as they grow).");
 }
 

@@ -31,8 +31,10 @@ try {
 }
 
 const where = config.store === "sqlite" ? ` (${config.dbPath})` : config.store === "redis" ? ` (${config.redisUrl})` : "";
+const [bids, http] = config.tls ? ["TLS", "https"] : ["TCP", "http"];
+const auth = config.auth ? `; AUTH required (${config.auth.algorithm})` : "";
 console.log(
-  `gavel: listening on ${config.host}:${server.port} (bids, TCP) and http://${config.host}:${server.httpPort} (admin); store ${config.store}${where}`,
+  `gavel: listening on ${config.host}:${server.port} (bids, ${bids}) and ${http}://${config.host}:${server.httpPort} (admin); store ${config.store}${where}${auth}`,
 );
 
 const shutdown = async (signal: string) => {

@@ -18,6 +18,9 @@ import { TcpTransport } from "./net/tcp-transport.ts";
 import type { Transport } from "./net/transport.ts";
 import { createWebSocketGateway } from "./http/websocket-gateway.ts";
 import { serveLivePage } from "./http/live-page.ts";
+import { TokenVerifier } from "./auth/token-verifier.ts";
+import { BidRateLimiter } from "./net/limits/bid-rate-limiter.ts";
+import { ConnectionGuard } from "./net/limits/connection-guard.ts";
 
 /** Batches handed to an asynchronous store (Redis) at once; sync stores use one. */
 const ASYNC_BATCHES_IN_FLIGHT = 8;
@@ -51,7 +54,7 @@ export interface GavelServer {
  * await server.stop();
  */
 export async function startServer(config: Config, store?: Store, log: (message: string) => void = console.warn): Promise<GavelServer> {
-  const activeStore = store ?? (await openStore(config));
+  const activeStore = store ?? (await openStore(config, log));
   const ring = new BidRing(config.queueCapacity);
   const connections = new Set<Connection>();
   const dirty: Connection[] = [];
@@ -133,6 +136,8 @@ export async function startServer(config: Config, store?: Store, log: (message: 
     markDirty,
     pausedForRing,
     ringHighWater: Math.floor(config.queueCapacity * RING_HIGH_WATER_FRACTION),
+    verifier: config.auth === null ? null : new TokenVerifier(config.auth),
+    bidLimiter: config.bidRate > 0 ? new BidRateLimiter(config.bidRate, config.bidBurst) : null,
   });
 
   const limits = {
@@ -140,14 +145,18 @@ export async function startServer(config: Config, store?: Store, log: (message: 
     outboundHighWater: Math.floor(config.maxOutboundBytes * OUTBOUND_HIGH_WATER_FRACTION),
   };
 
+  // Connection limits (total, per address) and the idle / slow-frame sweep.
+  const guard = new ConnectionGuard(config);
+
   // Every connection, TCP or WebSocket, comes in and goes out through these two.
   let accepting = true;
   const accept = (transport: Transport): Connection => {
     const connection: Connection = new Connection(transport, limits, (type, bytes, payload, length): boolean =>
       handler.handleFrame(connection, type, bytes, payload, length),
     );
-    if (config.maxConnections > 0 && connections.size >= config.maxConnections) {
-      connection.queueError(0, ErrorCode.TOO_MANY_CONNECTIONS, `server holds its limit of ${config.maxConnections} connections`);
+    const refusal = guard.admit(connection, connections.size);
+    if (refusal !== null) {
+      connection.queueError(0, ErrorCode.TOO_MANY_CONNECTIONS, refusal);
       connection.closeAfterFlush();
       // Written at the end of the tick: the caller first attaches the connection to its socket.
       markDirty(connection);
@@ -159,6 +168,7 @@ export async function startServer(config: Config, store?: Store, log: (message: 
   const release = (connection: Connection): void => {
     connection.closed = true;
     connections.delete(connection);
+    guard.release(connection);
     hub.dropConnection(connection);
   };
 
@@ -168,6 +178,7 @@ export async function startServer(config: Config, store?: Store, log: (message: 
     // Workers share the port; the kernel spreads connections over them. bun-types declares
     // reusePort only for connect options, hence the spread below.
     ...({ reusePort: config.workers > 1 } as object),
+    tls: config.tls ?? undefined,
     socket: {
       binaryType: "uint8array",
       open(socket: Socket<Connection>) {
@@ -176,16 +187,18 @@ export async function startServer(config: Config, store?: Store, log: (message: 
       data(socket: Socket<Connection>, chunk: Uint8Array) {
         const connection = socket.data;
         if (connection.closing || connection.closed) return;
-        connection.assembler.push(chunk);
+        connection.receive(chunk);
       },
+      // With TLS, a client that gives up during the handshake is closed (or errors) without
+      // `open` ever having run: there is no connection to flush or release.
       drain(socket: Socket<Connection>) {
-        socket.data.flush();
+        socket.data?.flush();
       },
       close(socket: Socket<Connection>) {
-        release(socket.data);
+        if (socket.data !== undefined) release(socket.data);
       },
       error(socket: Socket<Connection>) {
-        socket.data.abort();
+        socket.data?.abort();
       },
     },
   });
@@ -199,6 +212,7 @@ export async function startServer(config: Config, store?: Store, log: (message: 
     log,
   );
   closer.start();
+  guard.start(connections);
   const sweeper = setInterval(() => hub.sweep(Date.now()), SWEEP_INTERVAL_MS);
 
   const gateway = createWebSocketGateway({
@@ -209,7 +223,7 @@ export async function startServer(config: Config, store?: Store, log: (message: 
     },
     maxOutbound: config.maxOutboundBytes,
   });
-  const admin = startAdminServer({ host: config.host, port: config.httpPort, adminToken: config.adminToken, reusePort: config.workers > 1 }, activeStore, {
+  const admin = startAdminServer({ host: config.host, port: config.httpPort, adminToken: config.adminToken, reusePort: config.workers > 1, tls: config.tls }, activeStore, {
     onCancelled(closed) {
       if (fanOutLocally) hub.deliverClosed(closed.id, closed.seq, closed.winner, closed.amount);
     },
@@ -241,6 +255,7 @@ export async function startServer(config: Config, store?: Store, log: (message: 
     listener.stop(true);
     closer.stop();
     clearInterval(sweeper);
+    guard.stop();
     await admin.stop(true);
     await activeStore.close();
   };

@@ -9,6 +9,8 @@ const CLOSE_PAGE = 100;
 export class Closer {
   private timer: ReturnType<typeof setInterval> | null = null;
   private running = false;
+  /** The last pass failed: an outage is logged when it starts and when it ends, not every tick. */
+  private failing = false;
 
   constructor(
     private readonly store: Store,
@@ -37,9 +39,12 @@ export class Closer {
         for (const auction of closed) this.onClosed(auction);
         if (closed.length < CLOSE_PAGE) break;
       }
+      if (this.failing) this.log("closer: the store answers again");
+      this.failing = false;
     } catch (error) {
       // The store is away; the next tick tries again, and the phase is CLOSED by the clock anyway.
-      this.log(`closer: ${(error as Error).message}`);
+      if (!this.failing) this.log(`closer: ${(error as Error).message} (retrying every ${this.intervalMs} ms)`);
+      this.failing = true;
     } finally {
       this.running = false;
     }

@@ -76,6 +76,21 @@ export interface ConnectOptions {
    * reading until the loop has taken half. Defaults to {@link DEFAULT_MAX_BUFFERED_EVENTS}.
    */
   maxBufferedEvents?: number;
+  /**
+   * Connect with TLS (a server with GAVEL_TLS_CERT): `true` trusts the system's CAs; an object
+   * can name the CA to trust (PEM), the name to verify (and send as SNI) instead of `host`, or
+   * turn verification off. A certificate the client does not trust fails `connect`.
+   */
+  tls?: boolean | ClientTlsOptions;
+}
+
+export interface ClientTlsOptions {
+  /** PEM certificate(s) to trust instead of the system's CAs (e.g. a self-signed server's). */
+  ca?: string | string[];
+  /** Default true. False accepts any certificate: for tests only. */
+  rejectUnauthorized?: boolean;
+  /** The name the certificate must carry (and the SNI sent); defaults to `host`. */
+  serverName?: string;
 }
 
 export interface ReconnectOptions {
@@ -207,9 +222,11 @@ export class GavelClient {
   private readonly maxQueuedBytes: number;
   private readonly maxBufferedEvents: number;
   private readonly reconnect: Required<ReconnectOptions> | null;
+  private readonly tls: boolean | ClientTlsOptions;
 
   private constructor(options: ConnectOptions) {
     this.host = options.host ?? DEFAULT_HOST;
+    this.tls = options.tls ?? false;
     this.port = options.port;
     this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     this.maxBufferedEvents = options.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS;
@@ -494,13 +511,27 @@ export class GavelClient {
   private async open(): Promise<void> {
     const generation = ++this.generation;
     const current = () => generation === this.generation;
+    // With TLS, Bun.connect resolves before the handshake: the socket is attached once the
+    // handshake succeeds, and a certificate the client does not trust fails this open().
+    const handshake = Promise.withResolvers<void>();
+    handshake.promise.catch(() => {}); // settled either way; awaited only with TLS
     const socket = await Bun.connect({
       hostname: this.host,
       port: this.port,
+      tls: this.tls,
       socket: {
         binaryType: "uint8array",
         // Attached here, not when `connect` resolves: the server may write (and close) first.
         open: (socket) => {
+          if (current() && !this.tls) this.attach(socket);
+        },
+        handshake: (socket, success, error) => {
+          if (!success) {
+            handshake.reject(new GavelConnectionError(`TLS handshake failed: ${error?.message}`, { cause: error }));
+            socket.terminate();
+            return;
+          }
+          handshake.resolve();
           if (current()) this.attach(socket);
         },
         data: (_socket, chunk: Uint8Array) => {
@@ -510,6 +541,7 @@ export class GavelClient {
           if (current()) this.onDrain();
         },
         close: (_socket, error) => {
+          handshake.reject(new GavelConnectionError("connection closed before the TLS handshake", { cause: error }));
           if (current()) this.onClose(error);
         },
         error: (_socket, error) => {
@@ -517,6 +549,7 @@ export class GavelClient {
         },
       },
     });
+    if (this.tls) await handshake.promise;
     if (current() && this.socket === undefined && !this.isClosed) this.attach(socket);
   }
 

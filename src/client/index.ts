@@ -3,6 +3,7 @@
 export {
   type AuctionSnapshot,
   type BidResult,
+  type ClientTlsOptions,
   CLOSE_TIMEOUT_MS,
   type ConnectOptions,
   DEFAULT_HOST,

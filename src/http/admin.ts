@@ -14,6 +14,8 @@ export interface AdminOptions {
   adminToken: string;
   /** Several worker processes share the port (Linux SO_REUSEPORT). */
   reusePort: boolean;
+  /** PEM certificate and key: serve HTTPS (and wss:// on the gateway); null for plain HTTP. */
+  tls?: { cert: string; key: string } | null;
 }
 
 export interface AdminHooks {
@@ -155,6 +157,7 @@ export function startAdminServer(options: AdminOptions, store: Store, hooks: Adm
     hostname: options.host,
     port: options.port,
     reusePort: options.reusePort,
+    tls: options.tls ?? undefined,
     websocket: hooks.websocket,
     async fetch(request, server) {
       const extra = await hooks.extraFetch?.(request, server);

@@ -61,7 +61,7 @@ export function createWebSocketGateway(host: ConnectionHost) {
         const declared = message.length >= HEADER_SIZE ? ` (its header declares ${HEADER_SIZE + message[1]!})` : "";
         refuse(connection, `a message must hold exactly one frame; got ${message.length} bytes${declared}`);
       } else {
-        connection.assembler.push(message);
+        connection.receive(message);
       }
     },
     drain(ws) {

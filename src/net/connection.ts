@@ -35,7 +35,7 @@ export interface ConflatedUpdate {
 }
 
 /** Why reading is paused; reading resumes only when no reason is left. */
-export const PauseReason = { OUTBOUND: 1, RING: 2 } as const;
+export const PauseReason = { OUTBOUND: 1, RING: 2, AUTH: 4 } as const;
 
 export class Connection {
   readonly assembler: FrameAssembler;
@@ -50,7 +50,18 @@ export class Connection {
   dirty = false;
   /** Requests read but not yet answered (store round trips). */
   pending = 0;
-  lastActivity = 0;
+  /** When the client last sent anything, ms (the idle limit, limits/connection-guard.ts). */
+  lastActivity = Date.now();
+  /** When the partial frame the assembler holds was begun, ms; 0 when none (slowloris). */
+  partialSince = 0;
+  /** Whole frames read so far. */
+  framesRead = 0;
+  /** The address this connection counts against (GAVEL_MAX_CONN_PER_IP); null when not counted. */
+  countedAddress: string | null = null;
+  /** The user a verified AUTH token speaks for; 0 before any (only with GAVEL_AUTH=jwt). */
+  authUser = 0;
+  /** When that token expires, ms since the epoch. */
+  authExpiresAt = 0;
   /** A slow subscriber's latest UPDATE per auction, sent once it catches up (SubscriptionHub). */
   conflated: Map<number, ConflatedUpdate> | null = null;
   /** When this subscriber's queue first stayed over the high-water mark; 0 when it is not. */
@@ -61,7 +72,21 @@ export class Connection {
     private readonly limits: OutboundLimits,
     onFrame: FrameHandler,
   ) {
-    this.assembler = new FrameAssembler(onFrame);
+    this.assembler = new FrameAssembler((type, bytes, payload, length) => {
+      this.framesRead++;
+      return onFrame(type, bytes, payload, length);
+    });
+  }
+
+  /** Feeds bytes read from the client, noting when for the idle and slow-frame limits. */
+  receive(chunk: Uint8Array): void {
+    const now = Date.now();
+    this.lastActivity = now;
+    const framesBefore = this.framesRead;
+    this.assembler.push(chunk);
+    if (!this.assembler.hasPartialFrame) this.partialSince = 0;
+    // A frame completed in this chunk: the partial one left over began in it too.
+    else if (this.partialSince === 0 || this.framesRead !== framesBefore) this.partialSince = now;
   }
 
   get remoteAddress(): string {

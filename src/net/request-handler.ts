@@ -10,6 +10,8 @@ import type { Drain } from "../queue/drain.ts";
 import type { Store } from "../store/store.ts";
 import { PauseReason, type Connection } from "./connection.ts";
 import type { SubscriptionHub } from "../auction/subscription-hub.ts";
+import type { TokenVerifier } from "../auth/token-verifier.ts";
+import type { BidRateLimiter } from "./limits/bid-rate-limiter.ts";
 
 const TYPE_NAMES: Record<number, string> = {
   [FrameType.BID]: "BID",
@@ -29,6 +31,9 @@ const EXPECTED_LENGTH: Record<number, string> = {
   [FrameType.PING]: String(PayloadLength.PING),
 };
 
+/** AUTH: req u32, then the token. */
+const AUTH_TOKEN_OFFSET = 4;
+
 export interface RequestContext {
   ring: BidRing;
   drain: Drain;
@@ -39,13 +44,22 @@ export interface RequestContext {
   /** Connections paused because the ring passed its high-water mark. */
   pausedForRing: Connection[];
   ringHighWater: number;
+  /** GAVEL_AUTH=jwt: verifies AUTH tokens; null when authentication is off. */
+  verifier?: TokenVerifier | null;
+  /** GAVEL_BID_RATE: the per-user buckets; null when there is no limit. */
+  bidLimiter?: BidRateLimiter | null;
 }
 
 export class RequestHandler {
   private readonly bid: BidFields = { req: 0, auction: 0, user: 0, amount: 0, amountValid: false };
   shuttingDown = false;
+  private readonly verifier: TokenVerifier | null;
+  private readonly bidLimiter: BidRateLimiter | null;
 
-  constructor(private readonly ctx: RequestContext) {}
+  constructor(private readonly ctx: RequestContext) {
+    this.verifier = ctx.verifier ?? null;
+    this.bidLimiter = ctx.bidLimiter ?? null;
+  }
 
   /** Handles one frame; returns false when the connection must stop reading (MALFORMED). */
   handleFrame(connection: Connection, type: number, bytes: Uint8Array, payload: number, length: number): boolean {
@@ -65,6 +79,16 @@ export class RequestHandler {
       connection.queueError(readReq(bytes, payload), ErrorCode.SHUTTING_DOWN, "server is shutting down");
       this.ctx.markDirty(connection);
       return true;
+    }
+
+    if (this.verifier !== null && type !== FrameType.PING && type !== FrameType.AUTH) {
+      // With authentication on, only PING and AUTH pass without a live token.
+      if (connection.authUser === 0 || Date.now() >= connection.authExpiresAt) {
+        const why = connection.authUser === 0 ? "send AUTH first" : "the token has expired: send AUTH again";
+        connection.queueError(readReq(bytes, payload), ErrorCode.UNAUTHENTICATED, why);
+        this.ctx.markDirty(connection);
+        return true;
+      }
     }
 
     switch (type) {
@@ -87,9 +111,12 @@ export class RequestHandler {
         this.ctx.markDirty(connection);
         break;
       case FrameType.AUTH:
-        // No authentication configured: the contract answers OK.
-        connection.queueOk(readReq(bytes, payload));
-        this.ctx.markDirty(connection);
+        if (this.verifier !== null) this.handleAuth(connection, this.verifier, bytes, payload, length);
+        else {
+          // No authentication configured: the contract answers OK.
+          connection.queueOk(readReq(bytes, payload));
+          this.ctx.markDirty(connection);
+        }
         break;
     }
     return true;
@@ -98,8 +125,19 @@ export class RequestHandler {
   private handleBid(connection: Connection, bytes: Uint8Array, payload: number): void {
     const bid = decodeBid(bytes, payload, this.bid);
     const { ring } = this.ctx;
+    // The contract's order: FORBIDDEN, INVALID, RATE_LIMITED, OVERLOADED, then the store.
+    if (this.verifier !== null && bid.user !== connection.authUser) {
+      connection.queueResult(bid.req, Status.FORBIDDEN, bid.auction, 0, 0);
+      this.ctx.markDirty(connection);
+      return;
+    }
     if (isInvalidBid(bid)) {
       connection.queueResult(bid.req, Status.INVALID, bid.auction, 0, 0);
+      this.ctx.markDirty(connection);
+      return;
+    }
+    if (this.bidLimiter !== null && !this.bidLimiter.take(bid.user, Date.now())) {
+      connection.queueResult(bid.req, Status.RATE_LIMITED, bid.auction, 0, 0);
       this.ctx.markDirty(connection);
       return;
     }
@@ -117,6 +155,38 @@ export class RequestHandler {
       this.ctx.pausedForRing.push(connection);
     }
     this.ctx.drain.schedule();
+  }
+
+  /**
+   * Verifies an AUTH token (asynchronously: jose uses WebCrypto). Until it is decided, the
+   * connection reads no further frames: its assembler keeps the rest of the stream and the
+   * socket is paused, so every frame sent after the AUTH is judged with the identity the AUTH
+   * established (or, when it failed, with none). A failed AUTH leaves the connection
+   * unauthenticated, whatever it was before: the frames after it were meant for the new user.
+   */
+  private handleAuth(connection: Connection, verifier: TokenVerifier, bytes: Uint8Array, payload: number, length: number): void {
+    const req = readReq(bytes, payload);
+    // The token bytes are only valid during this call: verifyBytes decodes them at once.
+    const verification = verifier.verifyBytes(bytes, payload + AUTH_TOKEN_OFFSET, payload + length);
+    connection.pending++;
+    connection.assembler.suspend();
+    connection.pauseReading(PauseReason.AUTH);
+    void verification.then((result) => {
+      connection.pending--;
+      if (result.ok) {
+        connection.authUser = result.user;
+        connection.authExpiresAt = result.expiresAt;
+        connection.queueOk(req);
+      } else {
+        connection.authUser = 0;
+        connection.authExpiresAt = 0;
+        connection.queueError(req, ErrorCode.AUTH_FAILED, result.reason);
+      }
+      this.ctx.markDirty(connection);
+      if (connection.closed) return;
+      connection.resumeReading(PauseReason.AUTH);
+      connection.assembler.resume();
+    });
   }
 
   private handleQuery(connection: Connection, req: number, auctionId: number): void {

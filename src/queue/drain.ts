@@ -69,7 +69,8 @@ export class Drain {
     try {
       pending = this.store.applyBids(batch);
     } catch {
-      // A synchronous store failed (e.g. disk full): it rolled back, nothing was stored.
+      // A synchronous store failed (e.g. disk full) and rolled back, or a circuit breaker
+      // refused the batch without asking the store: either way nothing was stored.
       batch.failAll(Status.UNAVAILABLE);
       this.finish(batch);
       return;

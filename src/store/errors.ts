@@ -3,3 +3,8 @@
 export class StoreError extends Error {
   override name = "StoreError";
 }
+
+/** The store is not being asked: its circuit breaker is open after repeated failures. */
+export class StoreUnavailableError extends StoreError {
+  override name = "StoreUnavailableError";
+}

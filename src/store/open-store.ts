@@ -1,19 +1,37 @@
 // Chooses and opens the store the configuration names.
 
 import type { Config } from "../config.ts";
+import { CircuitBreakerStore } from "./circuit-breaker.ts";
 import { MemoryStore } from "./memory.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 
-export async function openStore(config: Config): Promise<Store> {
+/**
+ * Opens the store. Redis gets its command timeout, a circuit breaker around its bid path
+ * (unless GAVEL_BREAKER_FAILURES is 0), and a warning through `log` when its persistence
+ * settings let acknowledged bids be lost (docs/reliability.md).
+ */
+export async function openStore(config: Config, log: (message: string) => void = console.warn): Promise<Store> {
   switch (config.store) {
     case "memory":
       return new MemoryStore();
     case "sqlite":
       return new SqliteStore({ path: config.dbPath });
     case "redis": {
-      const { RedisStore } = await import("./redis.ts");
-      return RedisStore.connect({ url: config.redisUrl, shards: config.redisShards });
+      const [{ RedisStore }, { persistenceWarning, readRedisPersistence }] = await Promise.all([
+        import("./redis.ts"),
+        import("./redis-durability.ts"),
+      ]);
+      const store = await RedisStore.connect({
+        url: config.redisUrl,
+        shards: config.redisShards,
+        commandTimeoutMs: config.redisTimeoutMs,
+        log,
+      });
+      const warning = persistenceWarning(await readRedisPersistence(config.redisUrl, config.redisTimeoutMs));
+      if (warning !== null) log(`gavel: warning: ${warning}`);
+      if (config.breakerFailures === 0) return store;
+      return new CircuitBreakerStore(store, { failures: config.breakerFailures, cooldownMs: config.breakerCooldownMs, log });
     }
   }
 }

@@ -162,6 +162,8 @@ export class RedisStore implements Store {
   /** The factory's first connect succeeded: later "ready"s are reconnections. */
   private started = false;
   private closing = false;
+  /** applyBids fails a batch not answered this long after it was handed over (see applyBids). */
+  private batchDeadlineMs = DEFAULT_COMMAND_TIMEOUT_MS;
 
   private constructor(
     private readonly client: ScriptedRedis,
@@ -229,6 +231,7 @@ export class RedisStore implements Store {
       throw new StoreError(`cannot reach Redis at ${redactUrl(options.url)}`, { cause: store.lastError ?? err });
     }
     store.started = true;
+    store.batchDeadlineMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     store.clockTimer = setInterval(() => void store.refreshClock(), options.clockRefreshMs ?? DEFAULT_CLOCK_REFRESH_MS);
     store.clockTimer.unref();
     return store;
@@ -242,7 +245,7 @@ export class RedisStore implements Store {
   async applyBids(batch: StoreBatch): Promise<void> {
     if (batch.count === 0) return;
     const calls = this.split(batch);
-    const replies = await Promise.allSettled(calls.map((call) => this.client.gavelBid(...call.args)));
+    const replies = await this.withinDeadline(Promise.allSettled(calls.map((call) => this.client.gavelBid(...call.args))));
 
     let failure: unknown = null;
     let anySucceeded = false;
@@ -434,6 +437,30 @@ export class RedisStore implements Store {
       // Not connected: nothing to say goodbye to.
       this.client.disconnect();
     }
+  }
+
+  /**
+   * Rejects when `work` has not settled `batchDeadlineMs` after this call. ioredis's
+   * commandTimeout starts only when a command is written, and auto-pipelining writes one
+   * pipeline at a time: behind a pipeline stuck on a hung Redis, the next batches wait unsent,
+   * with no timer, for that whole timeout first. Rejecting here never touches the batch later
+   * (the replies are read only after this settles); a call still queued is sent and may be
+   * applied all the same, like any call that timed out (docs/reliability.md).
+   */
+  private withinDeadline<T>(work: Promise<T>): Promise<T> {
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    const timer = setTimeout(() => reject(new StoreError(`no reply from Redis within ${this.batchDeadlineMs} ms`)), this.batchDeadlineMs);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+    return promise;
   }
 
   /** Splits the batch into one script call per shard group, each keeping batch order. */

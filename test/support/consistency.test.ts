@@ -265,6 +265,28 @@ describe("consistency checker", () => {
     expect(kinds(run, { allowUnacknowledged: true, completeLog: false })).toEqual([]);
   });
 
+  test("a stored bid answered UNAVAILABLE (a timed-out store call) is a phantom unless the run allows it", () => {
+    const run = simulate();
+    const lastAccepted = run.bidders.flatMap((b) => b.records).filter((r) => r.status === Status.ACCEPTED).sort((a, b) => b.resultAmount - a.resultAmount)[0]!;
+    lastAccepted.status = Status.UNAVAILABLE;
+    lastAccepted.resultAmount = 0;
+    lastAccepted.resultLeader = 0;
+    expect(kinds(run)).toEqual([ViolationKind.FINAL_MISMATCH, ViolationKind.PHANTOM_BID]);
+    expect(kinds(run, { unavailableMayBeStored: true })).toEqual([]);
+    // An UNAVAILABLE that reports a state is still wrong, and a bid nobody sent still a phantom.
+    lastAccepted.resultAmount = 5;
+    run.final.history.push({ seq: run.final.seq + 1, amount: run.final.amount + 1000, user: 4242 });
+    run.final.seq++;
+    run.final.amount += 1000;
+    run.final.leader = 4242;
+    run.final.winner = 4242;
+    for (const sub of run.subs) {
+      sub.disconnected();
+      sub.traces.get(AUCTION)!.closed.length = 0;
+    }
+    expect(kinds(run, { unavailableMayBeStored: true })).toEqual([ViolationKind.PHANTOM_BID, ViolationKind.RESULT_MISMATCH]);
+  });
+
   test("results that contradict the bid or the contract", () => {
     const run = simulate();
     const records = run.bidders[1]!.records;

@@ -355,6 +355,14 @@ export interface CheckOptions {
    * through bids that got no reply), and every acknowledged bid must be in the history.
    */
   allowUnacknowledged?: boolean;
+  /**
+   * A store call that timed out, or whose connection dropped, may have been applied all the
+   * same (Redis paused, then resumed; Redis killed after it ran the call): an UNAVAILABLE
+   * then hides a stored bid. With this, a bid answered UNAVAILABLE may be in the history, as
+   * if it had gone unanswered; the final amount may be above the highest ACCEPTED through
+   * such bids only. See docs/reliability.md ("The promises, and the one exception").
+   */
+  unavailableMayBeStored?: boolean;
   /** Slow subscribers may get conflated UPDATEs: seq gaps are allowed, repeats and decreases not. */
   conflationAllowed?: boolean;
   /**
@@ -414,6 +422,7 @@ function acceptedAmountFits(auction: FinalAuction, r: BidRecord): boolean {
  */
 export function check(log: ClientLog, final: FinalState, options: CheckOptions = {}): Violation[] {
   const allowUnacknowledged = options.allowUnacknowledged ?? false;
+  const unavailableMayBeStored = options.unavailableMayBeStored ?? false;
   const conflation = options.conflationAllowed ?? false;
   const completeLog = options.completeLog ?? true;
   const requireCaughtUp = options.requireCaughtUp ?? true;
@@ -466,6 +475,7 @@ export function check(log: ClientLog, final: FinalState, options: CheckOptions =
         continue;
       }
       if (r.status === NO_RESULT) continue; // answered by an ERROR
+      if (r.status === Status.UNAVAILABLE && unavailableMayBeStored) unanswered.get(r.auction)!.push(r);
       if (r.resultAuction !== r.auction) {
         add(ViolationKind.RESULT_MISMATCH, r.auction, `${what}: RESULT ${statusName(r.status)} names auction ${r.resultAuction}`);
       }
@@ -549,7 +559,7 @@ export function check(log: ClientLog, final: FinalState, options: CheckOptions =
     const id = auction.id;
     const top = highest.get(id);
     if (top !== undefined) {
-      const exact = completeLog && !allowUnacknowledged;
+      const exact = completeLog && !allowUnacknowledged && !unavailableMayBeStored;
       if (auction.amount < top.resultAmount) {
         add(ViolationKind.LOST_BID, id, `final amount ${auction.amount} is below the highest ACCEPTED bid, ${top.resultAmount} by user ${top.user}`);
       } else if (exact && auction.amount !== top.resultAmount) {
@@ -565,7 +575,7 @@ export function check(log: ClientLog, final: FinalState, options: CheckOptions =
     const used = new Set<BidRecord>();
     for (const entry of auction.history) {
       if (claims.has(entry.seq)) continue;
-      if (allowUnacknowledged) {
+      if (allowUnacknowledged || unavailableMayBeStored) {
         const match = candidates.find(
           (r) => !used.has(r) && r.user === entry.user && (r.amount === entry.amount || (auction.buyNowPrice !== undefined && entry.amount === auction.buyNowPrice && r.amount >= entry.amount)),
         );
@@ -573,7 +583,7 @@ export function check(log: ClientLog, final: FinalState, options: CheckOptions =
           used.add(match);
           continue;
         }
-        add(ViolationKind.PHANTOM_BID, id, `seq ${entry.seq} (amount ${entry.amount}, user ${entry.user}) is stored, but no client sent that bid and went unanswered`);
+        add(ViolationKind.PHANTOM_BID, id, `seq ${entry.seq} (amount ${entry.amount}, user ${entry.user}) is stored, but no client sent that bid and went unanswered${unavailableMayBeStored ? " or got UNAVAILABLE" : ""}`);
       } else {
         add(ViolationKind.PHANTOM_BID, id, `seq ${entry.seq} (amount ${entry.amount}, user ${entry.user}) is stored, but no client was told it was ACCEPTED`);
       }

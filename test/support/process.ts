@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 
 const MAIN = join(import.meta.dir, "../../src/main.ts");
-const STARTUP_LINE = /listening on [^:]+:(\d+) .* http:\/\/[^:]+:(\d+)/;
+const STARTUP_LINE = /listening on [^:]+:(\d+) .* https?:\/\/[^:]+:(\d+)/;
 const STARTUP_TIMEOUT_MS = 20_000;
 
 export interface GavelProcess {

@@ -8,6 +8,8 @@ import { decodeFrame, serverFrameFit, Fit, type Frame } from "../../src/protocol
 export interface RawClient {
   frames: Frame[];
   send(bytes: Uint8Array): void;
+  /** Bytes sent that the socket has not taken yet (the server stopped reading: backpressure). */
+  unsentBytes(): number;
   /** Resolves once at least `count` frames arrived (rejects after `timeoutMs`). */
   waitFor(count: number, timeoutMs?: number): Promise<Frame[]>;
   /** Resolves when the server closes the connection. */
@@ -65,6 +67,7 @@ export async function connectRaw(port: number): Promise<RawClient> {
       const written = socket.write(bytes);
       if (written < bytes.length) pendingWrites.push(bytes.subarray(Math.max(written, 0)));
     },
+    unsentBytes: () => pendingWrites.reduce((sum, bytes) => sum + bytes.length, 0),
     async waitFor(count, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (frames.length < count) {

@@ -59,8 +59,13 @@ const key = (id: number) => `gavel:{g${id % shards}}:a:${id}`;
 
 await call("FLUSHALL");
 const sha = (await call("SCRIPT", "LOAD", await Bun.file(join(import.meta.dir, "../lua/bid.lua")).text())).split("\r\n")[1]!;
+// Auctions are made by the project's own create.lua, so they hold exactly what bid.lua reads.
+const create = await Bun.file(join(import.meta.dir, "../lua/create.lua")).text();
+const FAR_FUTURE = 99_999_999_999_999;
 for (let id = 1; id <= auctions; id++) {
-  await call("HSET", key(id), "sp", 1, "mi", 1, "rs", 0, "bn", 0, "st", 0, "en", 99_999_999_999_999, "as", 0, "mx", 0, "sq", 0, "am", 0, "ld", 0, "cl", 0);
+  const group = `gavel:{g${id % shards}}`;
+  const created = await call("EVAL", create, 3, key(id), `${key(id)}:h`, `${group}:ends`, id, "", 1, 1, 0, 0, 0, FAR_FUTURE, 0, 0);
+  if (!created.startsWith(":1")) throw new Error(`create.lua refused auction ${id}: ${created}`);
 }
 
 let amount = 1;
@@ -114,7 +119,17 @@ const rate = replies / ((performance.now() - started) / 1000);
 counting = false;
 await Bun.sleep(200);
 for (const socket of sockets) socket.end();
-const result = { rate: Math.round(rate), errors, connections, pipeline, auctions };
+// Every bid should have been a full accept: the auctions' seqs add up to the bids sent.
+const keys = Array.from({ length: auctions }, (_, i) => key(i + 1));
+const sumSeq = "local n = 0 for i = 1, #KEYS do n = n + tonumber(redis.call('HGET', KEYS[i], 'sq')) end return n";
+const acceptedTotal = Number((await call("EVAL", sumSeq, auctions, ...keys)).slice(1));
+const acceptedShare = acceptedTotal / (amount - 1);
+const result = { rate: Math.round(rate), errors, connections, pipeline, auctions, acceptedShare: Number(acceptedShare.toFixed(3)) };
 if (values.json) console.log(JSON.stringify(result));
-else console.log(`one EVALSHA of lua/bid.lua per bid, rising amounts, C=${connections} P=${pipeline}, ${auctions} auctions: ${result.rate.toLocaleString()} bids/s (${errors} errors)`);
+else {
+  console.log(
+    `one EVALSHA of lua/bid.lua per bid, rising amounts, C=${connections} P=${pipeline}, ${auctions} auctions: ` +
+      `${result.rate.toLocaleString()} bids/s (${errors} errors, ${(acceptedShare * 100).toFixed(1)}% accepted)`,
+  );
+}
 process.exit(0);

@@ -62,11 +62,14 @@ if (TARGETS.includes("redis")) {
   const redis = await spawnRedis();
   const port = new URL(redis.url).port;
   const proc = Bun.spawn(["bun", "run", "bench/redis-ceiling.ts", "--port", port, "--seconds", SECONDS, "--json"], { cwd: ROOT, stdout: "pipe" });
-  const ceiling = JSON.parse((await new Response(proc.stdout).text()).trim()) as { rate: number };
+  const ceiling = JSON.parse((await new Response(proc.stdout).text()).trim()) as { rate: number; acceptedShare: number };
   await redis.stop();
   const gavel = saturated.get("redis")!;
   console.log(`\n## Redis ceiling\n`);
-  console.log(`One EVALSHA of lua/bid.lua per bid (full accept: HMGET, HSET, XADD, PUBLISH), C=50 x P=16 raw RESP, rising amounts: **${k(ceiling.rate)}/s**.`);
+  console.log(
+    `One EVALSHA of lua/bid.lua per bid (full accept: HMGET, HSET, XADD, PUBLISH), C=50 x P=16 raw RESP, rising amounts ` +
+      `(${Math.round(ceiling.acceptedShare * 100)}% accepted): **${k(ceiling.rate)}/s**.`,
+  );
   console.log(`Gavel on Redis at C=100 x W=16: ${k(gavel)}/s = **${(gavel / ceiling.rate).toFixed(2)}x** that ceiling.`);
 }
 

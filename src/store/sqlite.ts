@@ -114,6 +114,10 @@ export class SqliteStore implements Store {
       this.db.exec("PRAGMA journal_mode = WAL");
       this.db.exec("PRAGMA synchronous = NORMAL");
       this.db.exec("PRAGMA locking_mode = EXCLUSIVE");
+      // Checkpoints run inside a commit, on the event loop, and fsync: many small ones keep
+      // the tail latency low (measured at 850k bids/s offered: p99 8.1 ms with the default
+      // 1000 pages, 2.3 ms with 128, 98 ms with 16384).
+      this.db.exec("PRAGMA wal_autocheckpoint = 128");
       this.db.exec(SCHEMA);
     } catch (error) {
       throw new StoreError(`cannot open the SQLite database at GAVEL_DB=${options.path}: ${(error as Error).message}`, { cause: error });

@@ -19,7 +19,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import { join } from "node:path";
 import { freshAuction, phaseAt, type AuctionState } from "../auction/auction.ts";
 import { Status, type Phase } from "../protocol/constants.ts";
-import { readU32, readU64 } from "../protocol/bytes.ts";
+import { readU32, readU64, writeU32, writeU64 } from "../protocol/bytes.ts";
 import { StoreError } from "./errors.ts";
 import type {
   CancelResult,
@@ -46,14 +46,12 @@ const RECONNECT_MAX_MS = 1_000;
 const MAX_AUCTION_ID = 0xffffffff;
 /** Tries before createAuction gives up finding a free generated id (each try takes a new one). */
 const MAX_ID_ATTEMPTS = 1_000;
-/**
- * bid.lua's reply per bid: status, amount high part, amount low 32 bits, leader, seq, ends_at.
- * The split dodges an ioredis 6.0.0 decoder rounding of integers near 2^53 (see bid.lua).
- */
-const REPLY_STRIDE = 6;
+/** bid.lua's packed bid: key index u32, user u32, amount u64. */
+const PACKED_BID_SIZE = 16;
+/** bid.lua's packed result: status u32, amount u64, leader u32, seq u32, ends_at u64. */
+const PACKED_RESULT_SIZE = 28;
+/** Splits close.lua's amounts (ioredis 6.0.0 rounds integer replies near 2^53). */
 const TWO_32 = 2 ** 32;
-/** A script call's arguments: numkeys, then one key per bid, then user and amount per bid. */
-const ARGS_PER_BID = 3;
 /** close.lua's reply per closed auction: id, seq, winner, amount high part, amount low 32 bits. */
 const CLOSE_STRIDE = 5;
 /** cancel.lua's first reply value. */
@@ -127,11 +125,11 @@ interface ScriptedRedis extends Redis {
 /** One shard group's part of a batch: the script's arguments and where each reply goes. */
 /** ioredis adds defined commands to pipelines too; its types only know the client's. */
 interface ScriptedPipeline {
-  gavelBid(...args: (string | number)[]): unknown;
+  gavelBidBuffer(...args: (string | number | Buffer)[]): unknown;
 }
 
 interface GroupCall {
-  args: (string | number)[];
+  args: (string | number | Buffer)[];
   /** Batch index of the group's j-th bid. */
   indices: number[];
 }
@@ -253,7 +251,7 @@ export class RedisStore implements Store {
     // An explicit pipeline per batch goes out at once: auto-pipelining holds a batch back until
     // the previous one's replies are in (one pipeline in flight), which doubled the latency.
     const pipeline = this.client.pipeline();
-    for (const call of calls) (pipeline as unknown as ScriptedPipeline).gavelBid(...call.args);
+    for (const call of calls) (pipeline as unknown as ScriptedPipeline).gavelBidBuffer(...call.args);
     const replies = await this.withinDeadline(settleExec(pipeline.exec()));
 
     let failure: unknown = null;
@@ -275,16 +273,18 @@ export class RedisStore implements Store {
         }
         continue;
       }
-      const values = reply.value;
+      const packed = reply.value;
+      if (packed.length !== indices.length * PACKED_RESULT_SIZE) throw new StoreError(`bid.lua answered ${packed.length} bytes for ${indices.length} bids`);
       for (let j = 0; j < indices.length; j++) {
         const i = indices[j]!;
-        const r = j * REPLY_STRIDE;
-        batch.status[i] = values[r]!;
-        batch.resultAmount[i] = values[r + 1]! * TWO_32 + values[r + 2]!;
-        batch.resultLeader[i] = values[r + 3]!;
-        if (values[r] !== Status.UNKNOWN) {
-          batch.seq[i] = values[r + 4]!;
-          batch.endsAt[i] = values[r + 5]!;
+        const r = j * PACKED_RESULT_SIZE;
+        const status = readU32(packed, r);
+        batch.status[i] = status;
+        batch.resultAmount[i] = readU64(packed, r + 4);
+        batch.resultLeader[i] = readU32(packed, r + 12);
+        if (status !== Status.UNKNOWN) {
+          batch.seq[i] = readU32(packed, r + 16);
+          batch.endsAt[i] = readU64(packed, r + 20);
         }
       }
     }
@@ -488,19 +488,27 @@ export class RedisStore implements Store {
     }
     for (const call of calls) {
       const n = call.indices.length;
-      const args: (string | number)[] = new Array(1 + n * ARGS_PER_BID);
-      args[0] = n;
+      // Each auction's key once (KEYS), the bids packed in one argument naming their key.
+      const keyIndex = new Map<number, number>();
+      const keys: string[] = [];
+      const bids = Buffer.allocUnsafe(n * PACKED_BID_SIZE);
       for (let j = 0; j < n; j++) {
         const i = call.indices[j]!;
         const auction = batch.auction[i]!;
-        const group = shardGroup(auction, this.shards);
-        slot[group] = -1; // leave the scratch clean for the next batch
-        args[1 + j] = this.keyPrefixes[group]! + auction;
-        // Numbers go over the wire as String(n): exact decimal for every safe integer.
-        args[1 + n + 2 * j] = batch.user[i]!;
-        args[2 + n + 2 * j] = batch.amount[i]!;
+        let k = keyIndex.get(auction);
+        if (k === undefined) {
+          const group = shardGroup(auction, this.shards);
+          slot[group] = -1; // leave the scratch clean for the next batch
+          keys.push(this.keyPrefixes[group]! + auction);
+          k = keys.length; // 1-based, as Lua's KEYS
+          keyIndex.set(auction, k);
+        }
+        const o = j * PACKED_BID_SIZE;
+        writeU32(bids, o, k);
+        writeU32(bids, o + 4, batch.user[i]!);
+        writeU64(bids, o + 8, batch.amount[i]!);
       }
-      call.args = args;
+      call.args = [keys.length, ...keys, bids];
     }
     return calls;
   }
@@ -669,11 +677,11 @@ function toHistoryEntry([entryId, fields]: [id: Buffer, fields: Buffer[]]): Hist
 }
 
 /** A pipeline's per-command [error, value] pairs as Promise.allSettled-style results. */
-async function settleExec(exec: Promise<[Error | null, unknown][] | null>): Promise<PromiseSettledResult<number[]>[]> {
+async function settleExec(exec: Promise<[Error | null, unknown][] | null>): Promise<PromiseSettledResult<Buffer>[]> {
   const results = await exec;
   if (results === null) throw new StoreError("the pipeline was discarded");
   return results.map(([error, value]) =>
-    error === null ? { status: "fulfilled", value: value as number[] } : { status: "rejected", reason: error },
+    error === null ? { status: "fulfilled", value: value as Buffer } : { status: "rejected", reason: error },
   );
 }
 

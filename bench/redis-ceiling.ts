@@ -72,8 +72,10 @@ let amount = 1;
 let replies = 0;
 let errors = 0;
 let counting = false;
-const REPLY_MARK = 0x2a; // '*': each bid.lua reply is one array; integers never contain '*'
-const ERROR_MARK = 0x2d; // '-'
+/** Each bid.lua reply is one bulk string of 28 bytes: "$28\r\n" + 28 bytes + "\r\n". */
+const REPLY_SIZE = 5 + 28 + 2;
+const BULK_MARK = 0x24; // '$'
+const LINE_END = 0x0a; // '\n', ends an error line
 const deadline = performance.now() + (seconds + 1) * 1000;
 
 const sockets = await Promise.all(
@@ -81,17 +83,28 @@ const sockets = await Promise.all(
     Bun.connect({
       hostname: host,
       port,
+      data: { skip: 0, inError: false },
       socket: {
         binaryType: "uint8array",
         data(socket, chunk: Uint8Array) {
+          // Replies hold binary bytes, so they are walked by size rather than searched.
+          const state = socket.data;
           let done = 0;
-          for (let i = 0; i < chunk.length; i++) {
-            // A reply array starts a line; '*' only appears at the start of replies here.
-            if (chunk[i] === REPLY_MARK) done++;
-            else if (chunk[i] === ERROR_MARK && (i === 0 || chunk[i - 1] === 0x0a)) {
-              done++;
-              errors++;
-            }
+          let i = 0;
+          while (i < chunk.length) {
+            if (state.skip > 0) {
+              const n = Math.min(state.skip, chunk.length - i);
+              state.skip -= n;
+              i += n;
+              if (state.skip === 0) done++;
+            } else if (state.inError) {
+              if (chunk[i++] === LINE_END) {
+                state.inError = false;
+                errors++;
+                done++;
+              }
+            } else if (chunk[i] === BULK_MARK) state.skip = REPLY_SIZE;
+            else state.inError = true;
           }
           if (counting) replies += done;
           if (performance.now() < deadline) send(socket, c, done);
@@ -101,13 +114,24 @@ const sockets = await Promise.all(
   ),
 );
 
+/** bid.lua's packed bid (see its header): key index u32 (1: the one key), user u32, amount u64. */
+const PACKED_BID_SIZE = 16;
+const packedBid = Buffer.alloc(PACKED_BID_SIZE);
+
+/** One EVALSHA of one bid: the command's text around the 16 binary bytes of the bid. */
+function evalsha(id: number, user: number, bidAmount: number): Buffer {
+  packedBid.writeUInt32BE(1, 0);
+  packedBid.writeUInt32BE(user, 4);
+  packedBid.writeBigUInt64BE(BigInt(bidAmount), 8);
+  const k = key(id);
+  const head = `*5\r\n$7\r\nEVALSHA\r\n$${sha.length}\r\n${sha}\r\n$1\r\n1\r\n$${k.length}\r\n${k}\r\n$${PACKED_BID_SIZE}\r\n`;
+  return Buffer.concat([encoder.encode(head), packedBid, encoder.encode("\r\n")]);
+}
+
 function send(socket: (typeof sockets)[number], c: number, count: number): void {
-  let text = "";
-  for (let i = 0; i < count; i++) {
-    const id = 1 + ((amount + c) % auctions);
-    text += command("EVALSHA", sha, 1, key(id), 1 + (c % 97), amount++);
-  }
-  socket.write(encoder.encode(text));
+  const commands: Buffer[] = [];
+  for (let i = 0; i < count; i++) commands.push(evalsha(1 + ((amount + c) % auctions), 1 + (c % 97), amount++));
+  socket.write(Buffer.concat(commands));
 }
 
 sockets.forEach((socket, c) => send(socket, c, pipeline));

@@ -4,6 +4,7 @@
 import type { Socket } from "bun";
 import { FrameAssembler } from "../../src/protocol/assembler.ts";
 import { decodeFrame, serverFrameFit, Fit, type Frame } from "../../src/protocol/codec.ts";
+import { FrameWait } from "./frame-wait.ts";
 
 export interface RawClient {
   frames: Frame[];
@@ -20,7 +21,7 @@ export interface RawClient {
 
 export async function connectRaw(port: number): Promise<RawClient> {
   const frames: Frame[] = [];
-  let wake: (() => void) | null = null;
+  const wait = new FrameWait();
   let closedFlag = false;
   let resolveClosed!: () => void;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
@@ -37,7 +38,7 @@ export async function connectRaw(port: number): Promise<RawClient> {
       binaryType: "uint8array",
       data(_socket, chunk: Uint8Array) {
         assembler.push(chunk);
-        wake?.();
+        wait.notify();
       },
       drain(s) {
         while (pendingWrites.length > 0) {
@@ -53,7 +54,7 @@ export async function connectRaw(port: number): Promise<RawClient> {
       close() {
         closedFlag = true;
         resolveClosed();
-        wake?.();
+        wait.notify();
       },
     },
   });
@@ -69,17 +70,7 @@ export async function connectRaw(port: number): Promise<RawClient> {
     },
     unsentBytes: () => pendingWrites.reduce((sum, bytes) => sum + bytes.length, 0),
     async waitFor(count, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (frames.length < count) {
-        if (closedFlag) throw new Error(`connection closed after ${frames.length} of ${count} frames`);
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`timed out with ${frames.length} of ${count} frames`);
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, Math.min(left, 50));
-        });
-        wake = null;
-      }
+      await wait.until(frames, count, timeoutMs, () => closedFlag);
       return frames;
     },
     closed,

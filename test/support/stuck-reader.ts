@@ -3,7 +3,7 @@
 // an unread socket absorb ~36 MB), so the stuck reader is a few lines of Python. When told to,
 // it reads what the server left it and reports what it saw.
 
-import type { Subprocess } from "bun";
+import { startPythonStuckReader, subscribeFrameHex, type PythonStuckReader } from "./python-stuck-reader.ts";
 
 const SCRIPT = `
 import json, socket, struct, sys
@@ -42,43 +42,9 @@ export interface StuckReport {
   increasing: boolean;
 }
 
-export interface StuckReader {
-  proc: Subprocess<"pipe", "pipe", "inherit">;
-  /** Reads what the server sent (until it is quiet for a second) and reports it. */
-  report(): Promise<StuckReport>;
-  stop(): void;
-}
+export type StuckReader = PythonStuckReader<StuckReport>;
 
 /** Subscribes to `auction` from a process that reads nothing until `report()`. */
-export async function startStuckReader(port: number, auction: number): Promise<StuckReader> {
-  const frame = Buffer.alloc(14);
-  frame.writeUInt8(0x04, 0);
-  frame.writeUInt8(12, 1);
-  frame.writeUInt32BE(1, 2);
-  frame.writeUInt32BE(auction, 6);
-  frame.writeUInt32BE(0xffffffff, 10);
-  const proc = Bun.spawn(["python3", "-c", SCRIPT, String(port), frame.toString("hex")], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-  const reader = proc.stdout.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  const readLine = async () => {
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`stuck reader ended early: ${text}`);
-      text += decoder.decode(value);
-    }
-    const line = text.slice(0, text.indexOf("\n"));
-    text = text.slice(line.length + 1);
-    return line;
-  };
-  if ((await readLine()) !== "subscribed") throw new Error("stuck reader did not start");
-  return {
-    proc,
-    async report() {
-      proc.stdin.write("go\n");
-      await proc.stdin.flush();
-      return JSON.parse(await readLine()) as StuckReport;
-    },
-    stop: () => proc.kill("SIGKILL"),
-  };
+export function startStuckReader(port: number, auction: number): Promise<StuckReader> {
+  return startPythonStuckReader<StuckReport>("stuck reader", SCRIPT, [String(port), subscribeFrameHex(auction)]);
 }

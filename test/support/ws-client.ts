@@ -3,6 +3,7 @@
 
 import { decodeFrame, Fit, serverFrameFit, type Frame } from "../../src/protocol/codec.ts";
 import { HEADER_SIZE } from "../../src/protocol/constants.ts";
+import { FrameWait } from "./frame-wait.ts";
 
 export interface WsClient {
   /** Every binary message received, as it came. */
@@ -24,12 +25,12 @@ export async function connectWs(httpUrl: string, path = "/ws"): Promise<WsClient
   const messages: Uint8Array[] = [];
   const frames: Frame[] = [];
   let closedFlag = false;
-  let wake: (() => void) | null = null;
+  const wait = new FrameWait();
   const closed = new Promise<number>((resolve) => {
     ws.addEventListener("close", (event) => {
       closedFlag = true;
       resolve(event.code);
-      wake?.();
+      wait.notify();
     });
   });
   ws.addEventListener("message", (event) => {
@@ -39,7 +40,7 @@ export async function connectWs(httpUrl: string, path = "/ws"): Promise<WsClient
     const length = bytes[1]!;
     if (serverFrameFit(bytes[0]!, length) !== Fit.OK) throw new Error(`server sent a bad frame: type ${bytes[0]} length ${length}`);
     frames.push(decodeFrame(bytes[0]!, bytes, HEADER_SIZE, length)!);
-    wake?.();
+    wait.notify();
   });
   await new Promise<void>((resolve, reject) => {
     ws.addEventListener("open", () => resolve(), { once: true });
@@ -50,17 +51,7 @@ export async function connectWs(httpUrl: string, path = "/ws"): Promise<WsClient
     frames,
     send: (data) => ws.send(data),
     async waitFor(count, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (frames.length < count) {
-        if (closedFlag) throw new Error(`connection closed after ${frames.length} of ${count} frames`);
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`timed out with ${frames.length} of ${count} frames`);
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, Math.min(left, 50));
-        });
-        wake = null;
-      }
+      await wait.until(frames, count, timeoutMs, () => closedFlag);
       return frames;
     },
     closed,

@@ -2,6 +2,7 @@
 // lines of Python (stdlib only) with a tiny receive buffer do the handshake, send SUBSCRIBE
 // as one masked binary message, then read nothing until told to, and report what they saw.
 
+import { startPythonStuckReader, subscribeFrameHex, type PythonStuckReader } from "./python-stuck-reader.ts";
 import type { StuckReport } from "./stuck-reader.ts";
 
 const SCRIPT = `
@@ -57,41 +58,9 @@ export interface WsStuckReport extends StuckReport {
   oneFrameEach: boolean;
 }
 
-export interface WsStuckReader {
-  /** Reads what the server sent (until it is quiet for a second) and reports it. */
-  report(): Promise<WsStuckReport>;
-  stop(): void;
-}
+export type WsStuckReader = PythonStuckReader<WsStuckReport>;
 
 /** Subscribes to `auction` over /ws from a process that reads nothing until `report()`. */
-export async function startWsStuckReader(httpPort: number, auction: number): Promise<WsStuckReader> {
-  const frame = Buffer.alloc(14);
-  frame.writeUInt8(0x04, 0);
-  frame.writeUInt8(12, 1);
-  frame.writeUInt32BE(1, 2);
-  frame.writeUInt32BE(auction, 6);
-  frame.writeUInt32BE(0xffffffff, 10);
-  const proc = Bun.spawn(["python3", "-c", SCRIPT, String(httpPort), frame.toString("hex")], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-  const reader = proc.stdout.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  const readLine = async () => {
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`WebSocket stuck reader ended early: ${text}`);
-      text += decoder.decode(value);
-    }
-    const line = text.slice(0, text.indexOf("\n"));
-    text = text.slice(line.length + 1);
-    return line;
-  };
-  if ((await readLine()) !== "subscribed") throw new Error("WebSocket stuck reader did not start");
-  return {
-    async report() {
-      proc.stdin.write("go\n");
-      await proc.stdin.flush();
-      return JSON.parse(await readLine()) as WsStuckReport;
-    },
-    stop: () => proc.kill("SIGKILL"),
-  };
+export function startWsStuckReader(httpPort: number, auction: number): Promise<WsStuckReader> {
+  return startPythonStuckReader<WsStuckReport>("WebSocket stuck reader", SCRIPT, [String(httpPort), subscribeFrameHex(auction)]);
 }

@@ -2,13 +2,14 @@
 // only one process may hold its file.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BidBatch } from "../../src/queue/bid-batch.ts";
 import { Status } from "../../src/protocol/constants.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { StoreError } from "../../src/store/errors.ts";
+import { runGavelExpectingFailure, spawnGavel } from "../support/process.ts";
 import { allowSlowTests } from "../support/timeouts.ts";
 
 allowSlowTests();
@@ -60,11 +61,58 @@ describe("sqlite store", () => {
   test("a second store on the same file is refused with a message naming GAVEL_DB", async () => {
     const path = join(dir, "locked.db");
     const first = new SqliteStore({ path });
-    // Exclusive locking takes the lock at the first write.
-    await first.createAuction({ id: 1, title: "", startingPrice: 1, minIncrement: 1, reserve: 0, buyNowPrice: 0, startsAt: 0, endsAt: Date.now() + 60_000, antiSnipeMs: 0, maxEndsAt: 0 });
     expect(() => new SqliteStore({ path })).toThrow(StoreError);
     expect(() => new SqliteStore({ path })).toThrow("GAVEL_DB");
     await first.close();
+    // Released at close: the file can be opened again.
+    const again = new SqliteStore({ path });
+    await again.close();
+  });
+
+  test("a second server process on the same file stops at start-up, naming GAVEL_DB and the owner", async () => {
+    const path = join(dir, "owned.db");
+    const owner = await spawnGavel({ GAVEL_STORE: "sqlite", GAVEL_DB: path });
+    try {
+      const second = await runGavelExpectingFailure({ GAVEL_STORE: "sqlite", GAVEL_DB: path });
+      expect(second.code).not.toBe(0);
+      expect(second.output).toContain("GAVEL_DB");
+      expect(second.output).toContain(`process ${owner.proc.pid}`);
+    } finally {
+      await owner.kill("SIGKILL");
+    }
+    // The owner is gone (killed, its row left behind): a new server takes the file over.
+    const next = await spawnGavel({ GAVEL_STORE: "sqlite", GAVEL_DB: path });
+    expect(await next.kill("SIGTERM")).toBe(0);
+  });
+
+  test("under steady writes the WAL stays bounded and is checkpointed away at close", async () => {
+    const path = join(dir, "wal.db");
+    const store = new SqliteStore({ path });
+    const now = Date.now();
+    for (let id = 1; id <= 100; id++) {
+      await store.createAuction({ id, title: "", startingPrice: 1, minIncrement: 1, reserve: 0, buyNowPrice: 0, startsAt: now - 1000, endsAt: now + 600_000, antiSnipeMs: 0, maxEndsAt: 0 });
+    }
+    const batch = new BidBatch(1024);
+    let amount = 1;
+    let largestWal = 0;
+    // ~110 MB of log: past the 64 MiB point where the checkpoint worker starts the WAL over.
+    for (let round = 0; round < 3000; round++) {
+      for (let i = 0; i < 1024; i++) {
+        batch.auction[i] = 1 + (i % 100);
+        batch.user[i] = 3;
+        batch.amount[i] = amount++;
+      }
+      batch.count = 1024;
+      store.applyBids(batch);
+      if (round % 50 === 0) {
+        largestWal = Math.max(largestWal, statSync(`${path}-wal`).size);
+        await Bun.sleep(1); // a server's event loop has gaps between batches; the worker uses them
+      }
+    }
+    expect(largestWal).toBeLessThan(100 * 1024 * 1024);
+    expect((await store.getAuction(1))!.seq).toBe(3000 * Math.ceil(1024 / 100)); // auction 1 takes bids 0, 100, ..., 1000 of each batch
+    await store.close();
+    expect(existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0).toBe(0);
   });
 });
 

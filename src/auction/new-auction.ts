@@ -5,6 +5,8 @@ import type { AuctionSpec } from "./auction.ts";
 
 const MAX_ID = 0xffff_ffff;
 const MAX_TITLE = 200;
+/** starts_at as the stores read it: "when the store creates it", by the store's clock. */
+export const START_AT_CREATION = 0;
 
 export type ParseResult = { ok: true; spec: AuctionSpec } | { ok: false; error: string };
 
@@ -30,7 +32,9 @@ export function parseNewAuction(body: unknown, now: number): ParseResult {
     minIncrement: wholeNumber(b, "min_increment", 1, 1, MAX_AMOUNT),
     reserve: wholeNumber(b, "reserve", 0, 0, MAX_AMOUNT),
     buyNowPrice: wholeNumber(b, "buy_now_price", 0, 1, MAX_AMOUNT),
-    startsAt: wholeNumber(b, "starts_at", now, 0, MAX_AMOUNT),
+    // Omitted (or 0): the store fills in its own clock at creation, the clock bids are judged
+    // by, so the auction is open to the very next bid.
+    startsAt: wholeNumber(b, "starts_at", START_AT_CREATION, 0, MAX_AMOUNT),
     endsAt: wholeNumber(b, "ends_at", null, 1, MAX_AMOUNT),
     antiSnipeMs: wholeNumber(b, "anti_snipe_ms", 0, 0, MAX_AMOUNT),
     maxEndsAt: wholeNumber(b, "max_ends_at", 0, 1, MAX_AMOUNT),
@@ -42,7 +46,7 @@ export function parseNewAuction(body: unknown, now: number): ParseResult {
   if (typeof title !== "string") return { ok: false, error: "title must be a string" };
   if (title.length > MAX_TITLE) return { ok: false, error: `title must be at most ${MAX_TITLE} characters` };
 
-  if (spec.endsAt <= spec.startsAt) return { ok: false, error: "ends_at must be after starts_at" };
+  if (spec.endsAt <= (spec.startsAt === START_AT_CREATION ? now : spec.startsAt)) return { ok: false, error: "ends_at must be after starts_at" };
   if (spec.maxEndsAt !== 0 && spec.maxEndsAt < spec.endsAt) return { ok: false, error: "max_ends_at must not be before ends_at" };
   if (spec.buyNowPrice !== 0 && spec.buyNowPrice < spec.startingPrice) {
     return { ok: false, error: "buy_now_price must not be below starting_price" };

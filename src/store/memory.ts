@@ -30,11 +30,11 @@ export class AuctionTable {
     return status === Status.ACCEPTED ? auction : null;
   }
 
-  /** Adds an auction; id 0 takes the next free id. */
+  /** Adds an auction; id 0 takes the next free id, starts_at 0 means now. */
   insert(spec: NewAuction): CreateResult {
     const id = spec.id === 0 ? this.nextId() : spec.id;
     if (this.auctions.has(id)) return { created: false, reason: "exists" };
-    const auction = freshAuction({ ...spec, id });
+    const auction = freshAuction({ ...spec, id, startsAt: spec.startsAt === 0 ? Date.now() : spec.startsAt });
     this.put(auction);
     return { created: true, auction: { ...auction } };
   }

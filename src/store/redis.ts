@@ -17,7 +17,7 @@
 
 import { Redis, type RedisOptions } from "ioredis";
 import { join } from "node:path";
-import { freshAuction, phaseAt, type AuctionState } from "../auction/auction.ts";
+import { phaseAt, type AuctionState } from "../auction/auction.ts";
 import { Status, type Phase } from "../protocol/constants.ts";
 import { readU32, readU64, writeU32, writeU64 } from "../protocol/bytes.ts";
 import { StoreError } from "./errors.ts";
@@ -298,17 +298,22 @@ export class RedisStore implements Store {
    */
   async createAuction(spec: NewAuction): Promise<CreateResult> {
     if (spec.id !== 0) {
-      return (await this.tryCreate(spec.id, spec))
-        ? { created: true, auction: freshAuction(spec) }
-        : { created: false, reason: "exists" };
+      return (await this.tryCreate(spec.id, spec)) ? this.created(spec.id) : { created: false, reason: "exists" };
     }
     // Ids come from a counter shared by every node; one taken by an explicit id is skipped.
     for (let attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
       const id = await this.client.incr(AUCTION_IDS_KEY);
       if (id > MAX_AUCTION_ID) throw new StoreError(`auction ids exhausted (${AUCTION_IDS_KEY} = ${id})`);
-      if (await this.tryCreate(id, spec)) return { created: true, auction: freshAuction({ ...spec, id }) };
+      if (await this.tryCreate(id, spec)) return this.created(id);
     }
     throw new StoreError(`no free auction id after ${MAX_ID_ATTEMPTS} tries`);
+  }
+
+  /** The auction as create.lua stored it (with starts_at filled in when it was "now"). */
+  private async created(id: number): Promise<CreateResult> {
+    const auction = await this.getAuction(id);
+    if (auction === null) throw new StoreError(`auction ${id} vanished right after it was created`);
+    return { created: true, auction };
   }
 
   /** Auctions in `phase` (null: any) by now(), ascending id after `afterId`, at most `limit`. */

@@ -55,6 +55,18 @@ for (const kind of STORE_KINDS) {
       client.close();
     });
 
+    test("an auction created to start now takes the very next bid (the store's own clock)", async () => {
+      const client = await connectRaw(gavel.port);
+      const rounds = 50;
+      for (let round = 0; round < rounds; round++) {
+        const a = await gavel.createAuction({ ends_at: Date.now() + 60_000 });
+        client.send(bidFrames([{ req: round + 1, auction: a.id, user: 1, amount: 5 }]));
+      }
+      const frames = (await client.waitFor(rounds)) as Result[];
+      expect(frames.map((f) => f.status)).toEqual(frames.map(() => Status.ACCEPTED));
+      client.close();
+    });
+
     test("every invalid-bid vector gets INVALID", async () => {
       const client = await connectRaw(gavel.port);
       for (const v of vectors.invalid_bids) client.send(hex(v.hex));

@@ -210,18 +210,8 @@ for (const kind of STORE_KINDS) {
         [Status.ACCEPTED, 5000],
       ]);
     });
-  });
-}
 
-for (const kind of STORE_KINDS) {
-  describe(`${kind} store: history, closing, cancel, listing`, () => {
-    let fixture: StoreFixture;
-    let store: Store;
-    beforeAll(async () => {
-      fixture = await openTestStore(kind);
-      store = fixture.store;
-    });
-    afterAll(() => fixture.dispose());
+    // History, closing, cancel and listing.
 
     test("the history equals the sequence of accepted bids", async () => {
       const a = await create(store);

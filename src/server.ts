@@ -22,14 +22,18 @@ import { TokenVerifier } from "./auth/token-verifier.ts";
 import { BidRateLimiter } from "./net/limits/bid-rate-limiter.ts";
 import { ConnectionGuard } from "./net/limits/connection-guard.ts";
 
-/** Batches handed to an asynchronous store (Redis) at once; sync stores use one. */
-const ASYNC_BATCHES_IN_FLIGHT = 8;
+/**
+ * Batches handed to an asynchronous store (Redis) at once. A synchronous store hands each back
+ * before the next is taken, so for it this only sizes the batch pool.
+ */
+const BATCHES_IN_FLIGHT = 8;
 /** Reading pauses at 3/4 of the ring and resumes at 1/4. */
 const RING_HIGH_WATER_FRACTION = 0.75;
 const RING_LOW_WATER_FRACTION = 0.25;
 /** A connection pauses reading once this share of its outbound limit is queued. */
 const OUTBOUND_HIGH_WATER_FRACTION = 0.25;
-const SHUTDOWN_POLL_MS = 10;
+/** How often start-up (the feed) and shutdown (pending replies) look again. */
+const POLL_MS = 10;
 /** How often slow subscribers are looked at (conflated updates sent, stuck ones dropped). */
 const SWEEP_INTERVAL_MS = 100;
 const FEED_START_TIMEOUT_MS = 10_000;
@@ -96,7 +100,7 @@ export async function startServer(config: Config, store?: Store, log: (message: 
     const deadline = Date.now() + FEED_START_TIMEOUT_MS;
     while (!feed.live) {
       if (Date.now() > deadline) throw new Error("the store's update feed did not subscribe in time");
-      await Bun.sleep(SHUTDOWN_POLL_MS);
+      await Bun.sleep(POLL_MS);
     }
   }
   const deliver = (batch: BidBatch) => {
@@ -120,11 +124,10 @@ export async function startServer(config: Config, store?: Store, log: (message: 
       if (!connection.closed) connection.assembler.resume();
     }
   };
-  const isSync = activeStore.kind !== "redis";
   const drain = new Drain(
     ring,
     activeStore,
-    { batchSize: config.batchSize, maxInFlight: isSync ? 1 : ASYNC_BATCHES_IN_FLIGHT },
+    { batchSize: config.batchSize, maxInFlight: BATCHES_IN_FLIGHT },
     deliver,
     resumeReaders,
   );
@@ -246,7 +249,7 @@ export async function startServer(config: Config, store?: Store, log: (message: 
       let busy = false;
       for (const connection of connections) if (connection.pending > 0 || connection.queuedBytes > 0) busy = true;
       if (!busy) break;
-      await Bun.sleep(SHUTDOWN_POLL_MS);
+      await Bun.sleep(POLL_MS);
     }
     for (const connection of connections) {
       connection.closeAfterFlush();

@@ -2,7 +2,7 @@
 // Hand-rolled rather than DataView so that decoding straight out of a socket chunk needs no
 // view object per chunk, and JSC turns these into a few register operations.
 
-const TWO_POW_32 = 0x1_0000_0000;
+export const TWO_POW_32 = 0x1_0000_0000;
 
 export function readU32(bytes: Uint8Array, offset: number): number {
   return (
@@ -10,14 +10,9 @@ export function readU32(bytes: Uint8Array, offset: number): number {
   );
 }
 
-/** The high word of a u64: callers check it before trusting the value as an exact number. */
-export function readU64High(bytes: Uint8Array, offset: number): number {
-  return readU32(bytes, offset);
-}
-
 /**
  * A u64 as a JS number: exact up to 2^53-1. Above that the result is rounded, so callers that
- * need exactness (amounts) check `readU64High` first.
+ * need exactness (amounts) check the high word (the u32 at `offset`) first.
  */
 export function readU64(bytes: Uint8Array, offset: number): number {
   return readU32(bytes, offset) * TWO_POW_32 + readU32(bytes, offset + 4);

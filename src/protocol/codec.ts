@@ -2,18 +2,15 @@
 // Pure functions over caller-owned bytes: nothing here touches a socket or allocates on the
 // BID -> RESULT path. The object-returning `decodeFrame` is for clients, tests and tools.
 
-import { readU32, readU64, readU64High, writeU32, writeU64 } from "./bytes.ts";
+import { readU32, readU64, TWO_POW_32, writeU32, writeU64 } from "./bytes.ts";
 import {
   AUTH_MIN_PAYLOAD,
   ERROR_HEADER_PAYLOAD,
-  ErrorCode,
   FrameType,
   HEADER_SIZE,
-  MAX_AMOUNT,
   MAX_ERROR_MESSAGE,
   MAX_PAYLOAD,
   PayloadLength,
-  Status,
 } from "./constants.ts";
 
 /** Largest value of the high word of a u64 that is still <= 2^53-1. */
@@ -84,8 +81,9 @@ export function decodeBid(bytes: Uint8Array, payload: number, target: BidFields)
   target.req = readU32(bytes, payload);
   target.auction = readU32(bytes, payload + 4);
   target.user = readU32(bytes, payload + 8);
-  const high = readU64High(bytes, payload + 12);
-  const amount = readU64(bytes, payload + 12);
+  // The high word decides validity (<= 2^53-1); the two words make the number.
+  const high = readU32(bytes, payload + 12);
+  const amount = high * TWO_POW_32 + readU32(bytes, payload + 16);
   target.amount = amount;
   target.amountValid = high <= MAX_SAFE_HIGH_WORD && amount >= 1;
   return target;

@@ -27,7 +27,7 @@ export class Drain {
   constructor(
     private readonly ring: BidRing,
     private readonly store: Store,
-    private readonly options: DrainOptions,
+    options: DrainOptions,
     private readonly onBatchDone: BatchListener,
     /** Called after a run, once the results are handed over (flush sockets, resume readers). */
     private readonly onRunDone: () => void,
@@ -93,11 +93,7 @@ export class Drain {
   private settle(batch: BidBatch): void {
     this.inFlight--;
     this.finish(batch);
-    if (this.ring.length > 0) this.run();
-    else {
-      this.onRunDone();
-      this.notifyIfIdle();
-    }
+    this.run();
   }
 
   private finish(batch: BidBatch): void {

@@ -54,6 +54,21 @@ async function startNode(redis: RedisHandle, env: Record<string, string> = {}): 
   return node;
 }
 
+/**
+ * A node on `redis` with a logged subscriber on every auction and steady load running for
+ * HEALTHY_MS: the state each fault starts from.
+ */
+async function startHealthyLoad(redis: RedisHandle, env: Record<string, string> = {}) {
+  const node = await startNode(redis, env);
+  const auctions = await createAuctions(node, AUCTIONS);
+  const log = new ClientLog();
+  const sub = await loggedSubscriber(node.port, log.subscriber("sub full replay"), auctions);
+  const load = await SteadyLoad.start({ port: node.port, auctions, connections: CONNECTIONS, perTick: PER_TICK, log });
+  cleanups.push(() => load.close());
+  await Bun.sleep(HEALTHY_MS);
+  return { node, auctions, log, sub, load };
+}
+
 function occurrences(text: string, needle: string): number {
   return text.split(needle).length - 1;
 }
@@ -87,14 +102,7 @@ describe("Redis faults under load", () => {
     // AOF with fsync always, so the bids stored before the kill are still there to check after it.
     const redis = await startRedis({ appendonly: true });
     cleanups.push(() => redis.stop());
-    const node = await startNode(redis);
-    const auctions = await createAuctions(node, AUCTIONS);
-    const log = new ClientLog();
-    const sub = await loggedSubscriber(node.port, log.subscriber("sub full replay"), auctions);
-    const load = await SteadyLoad.start({ port: node.port, auctions, connections: CONNECTIONS, perTick: PER_TICK, log });
-    cleanups.push(() => load.close());
-
-    await Bun.sleep(HEALTHY_MS);
+    const { node, auctions, log, sub, load } = await startHealthyLoad(redis);
     expect(load.count(Status.ACCEPTED)).toBeGreaterThan(0);
 
     const killedAt = Date.now();
@@ -140,14 +148,7 @@ describe("Redis faults under load", () => {
     const timeoutMs = 1_000;
     const redis = await startRedis();
     cleanups.push(() => redis.stop());
-    const node = await startNode(redis, { GAVEL_REDIS_TIMEOUT_MS: String(timeoutMs) });
-    const auctions = await createAuctions(node, AUCTIONS);
-    const log = new ClientLog();
-    const sub = await loggedSubscriber(node.port, log.subscriber("sub full replay"), auctions);
-    const load = await SteadyLoad.start({ port: node.port, auctions, connections: CONNECTIONS, perTick: PER_TICK, log });
-    cleanups.push(() => load.close());
-
-    await Bun.sleep(HEALTHY_MS);
+    const { node, auctions, log, sub, load } = await startHealthyLoad(redis, { GAVEL_REDIS_TIMEOUT_MS: String(timeoutMs) });
     expect(load.count(Status.ACCEPTED)).toBeGreaterThan(0);
 
     const pausedAt = Date.now();

@@ -246,7 +246,6 @@ for (const kind of ["memory", "sqlite"] as const) {
     });
 
     test("honest bidders are served, memory stays bounded, garbage gets its ERRORs", async () => {
-      const random = seededRandom(SEED);
       const failure = `(seed ${SEED}; GAVEL_FUZZ_SEED=${SEED} replays it)`;
       const auctions: number[] = [];
       for (let i = 0; i < HONEST_BIDDERS; i++) {

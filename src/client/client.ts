@@ -57,6 +57,7 @@ const CLOSING_ERRORS: ReadonlySet<number> = new Set([
   ErrorCode.MALFORMED,
   ErrorCode.TOO_MANY_CONNECTIONS,
   ErrorCode.SHUTTING_DOWN,
+  ErrorCode.RESET,
 ]);
 
 export interface ConnectOptions {

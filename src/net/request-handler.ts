@@ -15,6 +15,7 @@ import type { BidRateLimiter } from "./limits/bid-rate-limiter.ts";
 
 const TYPE_NAMES: Record<number, string> = {
   [FrameType.BID]: "BID",
+  [FrameType.MAX_BID]: "MAX_BID",
   [FrameType.SUBSCRIBE]: "SUBSCRIBE",
   [FrameType.UNSUBSCRIBE]: "UNSUBSCRIBE",
   [FrameType.QUERY]: "QUERY",
@@ -24,6 +25,7 @@ const TYPE_NAMES: Record<number, string> = {
 
 const EXPECTED_LENGTH: Record<number, string> = {
   [FrameType.BID]: String(PayloadLength.BID),
+  [FrameType.MAX_BID]: String(PayloadLength.MAX_BID),
   [FrameType.SUBSCRIBE]: String(PayloadLength.SUBSCRIBE),
   [FrameType.UNSUBSCRIBE]: String(PayloadLength.UNSUBSCRIBE),
   [FrameType.QUERY]: String(PayloadLength.QUERY),
@@ -95,6 +97,9 @@ export class RequestHandler {
       case FrameType.BID:
         this.handleBid(connection, bytes, payload);
         break;
+      case FrameType.MAX_BID:
+        this.handleMaxBid(connection, bytes, payload);
+        break;
       case FrameType.PING:
         connection.queuePong(readReq(bytes, payload), this.ctx.store.now());
         this.ctx.markDirty(connection);
@@ -155,6 +160,18 @@ export class RequestHandler {
       this.ctx.pausedForRing.push(connection);
     }
     this.ctx.drain.schedule();
+  }
+
+  /**
+   * Proxy bidding is not built yet: a MAX_BID gets the checks every bid gets before the store
+   * (FORBIDDEN, INVALID), and otherwise an ERROR saying so. It is answered, never applied.
+   */
+  private handleMaxBid(connection: Connection, bytes: Uint8Array, payload: number): void {
+    const bid = decodeBid(bytes, payload, this.bid);
+    if (this.verifier !== null && bid.user !== connection.authUser) connection.queueResult(bid.req, Status.FORBIDDEN, bid.auction, 0, 0);
+    else if (isInvalidBid(bid)) connection.queueResult(bid.req, Status.INVALID, bid.auction, 0, 0);
+    else connection.queueError(bid.req, ErrorCode.UNKNOWN_TYPE, "MAX_BID (proxy bidding) is not supported by this server");
+    this.ctx.markDirty(connection);
   }
 
   /**

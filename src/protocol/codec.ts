@@ -25,6 +25,8 @@ export function clientFrameFit(type: number, length: number): Fit {
   switch (type) {
     case FrameType.BID:
       return length === PayloadLength.BID ? Fit.OK : Fit.MALFORMED;
+    case FrameType.MAX_BID:
+      return length === PayloadLength.MAX_BID ? Fit.OK : Fit.MALFORMED;
     case FrameType.SUBSCRIBE:
       return length === PayloadLength.SUBSCRIBE ? Fit.OK : Fit.MALFORMED;
     case FrameType.UNSUBSCRIBE:
@@ -65,7 +67,10 @@ export function serverFrameFit(type: number, length: number): Fit {
 
 // ---- Client to server ---------------------------------------------------------------------
 
-/** A decoded BID. The server decodes into one reused instance (or straight into its ring). */
+/**
+ * A decoded BID (or MAX_BID, whose layout is the same: `amount` is then the maximum). The server
+ * decodes into one reused instance (or straight into its ring).
+ */
 export interface BidFields {
   req: number;
   auction: number;
@@ -76,7 +81,7 @@ export interface BidFields {
   amountValid: boolean;
 }
 
-/** Reads the 20-byte BID payload starting at `payload` into `target`. Allocates nothing. */
+/** Reads the 20-byte BID (or MAX_BID) payload starting at `payload` into `target`. Allocates nothing. */
 export function decodeBid(bytes: Uint8Array, payload: number, target: BidFields): BidFields {
   target.req = readU32(bytes, payload);
   target.auction = readU32(bytes, payload + 4);
@@ -107,6 +112,13 @@ export function encodeBid(out: Uint8Array, offset: number, req: number, auction:
   writeU32(out, offset + 10, user);
   writeU64(out, offset + 14, amount);
   return offset + HEADER_SIZE + PayloadLength.BID;
+}
+
+/** MAX_BID: BID's layout, with the bidder's hidden maximum in the amount's place. */
+export function encodeMaxBid(out: Uint8Array, offset: number, req: number, auction: number, user: number, max: number): number {
+  encodeBid(out, offset, req, auction, user, max);
+  out[offset] = FrameType.MAX_BID;
+  return offset + HEADER_SIZE + PayloadLength.MAX_BID;
 }
 
 export function encodeSubscribe(out: Uint8Array, offset: number, req: number, auction: number, since: number): number {
@@ -268,6 +280,7 @@ export function encodeOk(out: Uint8Array, offset: number, req: number): number {
 
 export type Frame =
   | { type: typeof FrameType.BID; req: number; auction: number; user: number; amount: number }
+  | { type: typeof FrameType.MAX_BID; req: number; auction: number; user: number; max: number }
   | { type: typeof FrameType.SUBSCRIBE; req: number; auction: number; since: number }
   | { type: typeof FrameType.UNSUBSCRIBE; req: number; auction: number }
   | { type: typeof FrameType.QUERY; req: number; auction: number }
@@ -300,6 +313,8 @@ export function decodeFrame(type: number, bytes: Uint8Array, payload: number, le
   switch (type) {
     case FrameType.BID:
       return { type, req: readU32(bytes, p), auction: readU32(bytes, p + 4), user: readU32(bytes, p + 8), amount: readU64(bytes, p + 12) };
+    case FrameType.MAX_BID:
+      return { type, req: readU32(bytes, p), auction: readU32(bytes, p + 4), user: readU32(bytes, p + 8), max: readU64(bytes, p + 12) };
     case FrameType.SUBSCRIBE:
       return { type, req: readU32(bytes, p), auction: readU32(bytes, p + 4), since: readU32(bytes, p + 8) };
     case FrameType.UNSUBSCRIBE:

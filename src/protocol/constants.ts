@@ -15,6 +15,8 @@ export const FrameType = {
   PONG: 0x0b,
   CLOSED: 0x0c,
   OK: 0x0d,
+  /** Proxy bidding: same layout as BID, the amount is the bidder's hidden maximum. */
+  MAX_BID: 0x0e,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -30,6 +32,8 @@ export const Status = {
   FORBIDDEN: 7,
   UNAVAILABLE: 8,
   INVALID: 9,
+  /** The store was asked but did not answer in time: the bid may or may not be stored. */
+  UNCONFIRMED: 10,
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 
@@ -42,7 +46,7 @@ export const Phase = {
 } as const;
 export type Phase = (typeof Phase)[keyof typeof Phase];
 
-/** ERROR codes. MALFORMED, TOO_MANY_CONNECTIONS and SHUTTING_DOWN close the connection. */
+/** ERROR codes. MALFORMED, TOO_MANY_CONNECTIONS, SHUTTING_DOWN and RESET close the connection. */
 export const ErrorCode = {
   MALFORMED: 1,
   UNKNOWN_TYPE: 2,
@@ -51,6 +55,12 @@ export const ErrorCode = {
   TOO_MANY_CONNECTIONS: 5,
   SHUTTING_DOWN: 6,
   INTERNAL: 7,
+  /** The store could not answer a QUERY or SUBSCRIBE; retry. */
+  UNAVAILABLE: 8,
+  /** A per-connection bound (e.g. subscriptions) refused this request. */
+  LIMIT: 9,
+  /** The store lost acknowledged data: subscribe again with no replay and trust the new STATE. */
+  RESET: 10,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -72,6 +82,7 @@ export const PayloadLength = {
   PONG: 12,
   CLOSED: 20,
   OK: 4,
+  MAX_BID: 20,
 } as const;
 
 /** AUTH: req u32 then a 1..251-byte token. */

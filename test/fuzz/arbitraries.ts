@@ -5,6 +5,7 @@ import fc from "fast-check";
 import {
   encodeAuth,
   encodeBid,
+  encodeMaxBid,
   encodeClosed,
   encodeError,
   encodeOk,
@@ -40,6 +41,7 @@ export function writeU64Big(bytes: Uint8Array, offset: number, value: bigint): v
 /** Every frame type with random fields, as the object decodeFrame should give back. */
 export const anyFrame: fc.Arbitrary<Frame> = fc.oneof(
   fc.record({ type: fc.constant(FrameType.BID), req: u32, auction: u32, user: u32, amount }),
+  fc.record({ type: fc.constant(FrameType.MAX_BID), req: u32, auction: u32, user: u32, max: amount }),
   fc.record({ type: fc.constant(FrameType.SUBSCRIBE), req: u32, auction: u32, since: u32 }),
   fc.record({ type: fc.constant(FrameType.UNSUBSCRIBE), req: u32, auction: u32 }),
   fc.record({ type: fc.constant(FrameType.QUERY), req: u32, auction: u32 }),
@@ -59,6 +61,8 @@ export function encodeFrame(out: Uint8Array, offset: number, f: Frame): number {
   switch (f.type) {
     case FrameType.BID:
       return encodeBid(out, offset, f.req, f.auction, f.user, f.amount);
+    case FrameType.MAX_BID:
+      return encodeMaxBid(out, offset, f.req, f.auction, f.user, f.max);
     case FrameType.SUBSCRIBE:
       return encodeSubscribe(out, offset, f.req, f.auction, f.since);
     case FrameType.UNSUBSCRIBE:

@@ -26,7 +26,7 @@ allowSlowTests();
 const RUNS = { decode: 30_000, roundTrip: 20_000, bid: 30_000, error: 5_000 } as const;
 
 /** The contract's tables (PROTOCOL.md), written out again rather than imported. */
-const CLIENT_LENGTHS: Record<number, number> = { 0x01: 20, 0x04: 12, 0x05: 8, 0x07: 8, 0x0a: 4 };
+const CLIENT_LENGTHS: Record<number, number> = { 0x01: 20, 0x0e: 20, 0x04: 12, 0x05: 8, 0x07: 8, 0x0a: 4 };
 const SERVER_LENGTHS: Record<number, number> = { 0x02: 21, 0x06: 28, 0x08: 33, 0x0b: 12, 0x0c: 20, 0x0d: 4 };
 const AUTH_MIN = 5;
 const ERROR_MIN = 5;
@@ -75,7 +75,7 @@ describe("codec properties", () => {
         for (const [key, value] of Object.entries(frame!)) {
           if (typeof value === "number") {
             expect(Number.isInteger(value) && value >= 0).toBe(true);
-            if (key !== "amount" && key !== "endsAt" && key !== "now") expect(value).toBeLessThanOrEqual(0xffff_ffff);
+            if (key !== "amount" && key !== "max" && key !== "endsAt" && key !== "now") expect(value).toBeLessThanOrEqual(0xffff_ffff);
           } else expect(typeof value).toBe("string");
         }
       }),

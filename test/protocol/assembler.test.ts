@@ -11,6 +11,7 @@ import {
   decodeFrame,
   encodeAuth,
   encodeBid,
+  encodeMaxBid,
   encodeClosed,
   encodeError,
   encodeOk,
@@ -282,6 +283,10 @@ function randomFrame(random: () => number, out: Uint8Array, offset: number): [nu
     case FrameType.BID: {
       const f = { type, req: u32(random), auction: u32(random), user: u32(random), amount: amount(random) };
       return [encodeBid(out, offset, f.req, f.auction, f.user, f.amount), f];
+    }
+    case FrameType.MAX_BID: {
+      const f = { type, req: u32(random), auction: u32(random), user: u32(random), max: amount(random) };
+      return [encodeMaxBid(out, offset, f.req, f.auction, f.user, f.max), f];
     }
     case FrameType.SUBSCRIBE: {
       const f = { type, req: u32(random), auction: u32(random), since: u32(random) };

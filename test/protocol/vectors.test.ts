@@ -13,6 +13,7 @@ import {
   encodeBid,
   encodeClosed,
   encodeError,
+  encodeMaxBid,
   encodeOk,
   encodePing,
   encodePong,
@@ -45,6 +46,7 @@ const CLOSING_ERRORS: ReadonlySet<number> = new Set([
   ErrorCode.MALFORMED,
   ErrorCode.TOO_MANY_CONNECTIONS,
   ErrorCode.SHUTTING_DOWN,
+  ErrorCode.RESET,
 ]);
 
 /** The header's FrameType name for a type byte, to check each vector's `name` against `type`. */
@@ -76,6 +78,9 @@ function encodeVector(vector: ValidVector): Uint8Array {
   switch (vector.type) {
     case FrameType.BID:
       end = encodeBid(out, 0, f.req, f.auction, f.user, f.amount);
+      break;
+    case FrameType.MAX_BID:
+      end = encodeMaxBid(out, 0, f.req, f.auction, f.user, f.max);
       break;
     case FrameType.SUBSCRIBE:
       end = encodeSubscribe(out, 0, f.req, f.auction, f.since);
@@ -168,10 +173,11 @@ describe("valid vectors", () => {
 
   test("decodeBid reads every valid BID, which is not INVALID", () => {
     const target: BidFields = { req: -1, auction: -1, user: -1, amount: -1, amountValid: false };
-    for (const vector of valid.filter((v) => v.type === FrameType.BID)) {
+    for (const vector of valid.filter((v) => v.type === FrameType.BID || v.type === FrameType.MAX_BID)) {
       const bytes = fromHex(vector.hex);
       expect(decodeBid(bytes, HEADER_SIZE, target)).toBe(target);
-      expect(target).toEqual({ ...(vector.fields as Record<string, number>), amountValid: true } as never);
+      const { max, ...fields } = vector.fields as Record<string, number>;
+      expect(target).toEqual({ ...fields, ...(max === undefined ? {} : { amount: max }), amountValid: true } as never);
       expect(isInvalidBid(target)).toBe(false);
     }
   });
@@ -266,7 +272,7 @@ describe("codec edges", () => {
   });
 
   test("each direction treats the other's types as unknown, not malformed", () => {
-    const client = [FrameType.BID, FrameType.SUBSCRIBE, FrameType.UNSUBSCRIBE, FrameType.QUERY, FrameType.AUTH, FrameType.PING];
+    const client = [FrameType.BID, FrameType.MAX_BID, FrameType.SUBSCRIBE, FrameType.UNSUBSCRIBE, FrameType.QUERY, FrameType.AUTH, FrameType.PING];
     for (const type of Object.values(FrameType)) {
       const isClient = (client as number[]).includes(type);
       for (let length = 0; length <= MAX_PAYLOAD; length++) {

@@ -186,6 +186,10 @@ export class CircuitBreakerStore implements Store {
     return this.inner.now();
   }
 
+  unavailableReason(): string | null {
+    return this.inner.unavailableReason();
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

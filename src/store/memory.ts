@@ -142,5 +142,9 @@ export class MemoryStore implements Store {
     return Date.now();
   }
 
+  unavailableReason(): string | null {
+    return null;
+  }
+
   async close(): Promise<void> {}
 }

@@ -440,6 +440,12 @@ export class RedisStore implements Store {
     return Date.now() + this.clockOffset;
   }
 
+  unavailableReason(): string | null {
+    if (!this.up) return "Redis is unreachable";
+    if (!this.feed.live) return "the Redis update feed is not subscribed";
+    return null;
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     if (this.clockTimer !== null) clearInterval(this.clockTimer);

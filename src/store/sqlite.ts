@@ -307,6 +307,10 @@ export class SqliteStore implements Store {
     return Date.now();
   }
 
+  unavailableReason(): string | null {
+    return null;
+  }
+
   async close(): Promise<void> {
     await (await this.checkpointer)?.stop();
     releaseOwnership(this.db, this.path);

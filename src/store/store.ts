@@ -84,5 +84,12 @@ export interface Store {
   /** The clock that decides open and closed (Redis TIME for Redis), in ms since the epoch. */
   now(): number;
 
+  /**
+   * Why the store cannot be trusted with writes right now (its file was deleted, Redis is
+   * unreachable, its feed is down, it lost data), or null when it can. Cheap and synchronous:
+   * it reports what the store already knows, for /readyz and start-up checks.
+   */
+  unavailableReason(): string | null;
+
   close(): Promise<void>;
 }

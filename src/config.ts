@@ -1,55 +1,32 @@
-// The server's settings: one typed object, parsed and validated once at start-up.
-// Each setting is an environment variable with a matching CLI flag (GAVEL_HTTP_PORT ->
-// --http-port, REDIS_URL -> --redis-url); a flag wins over the environment.
+// The server's settings: one typed object, parsed and validated once at start-up, from the one
+// settings table (src/config/settings.ts). Each setting is an environment variable with a
+// matching CLI flag (GAVEL_HTTP_PORT -> --http-port, REDIS_URL -> --redis-url); a flag wins.
 
 import { createPrivateKey, createPublicKey, createSecretKey, X509Certificate, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 
+import { closest } from "./config/closest.ts";
+import { DEFAULT_BURST_SECONDS, flagOf, SETTING_LIST, SETTINGS, SettingKind, type Setting, type SettingName } from "./config/settings.ts";
+
+export { DEFAULT_MAX_CONNECTIONS, Defaults } from "./config/settings.ts";
+
 export type StoreKind = "memory" | "sqlite" | "redis";
 
-export interface Config {
-  host: string;
-  port: number;
-  httpPort: number;
+/** A setting's value type, from its kind in the table. */
+type ValueOf<S> = S extends { kind: typeof SettingKind.INTEGER } ? number : string;
+
+/** The settings that are used as the table gives them (the rest become typed objects below). */
+type PlainSettings = {
+  [K in Exclude<SettingName, "store" | "auth" | "jwtSecret" | "jwtPublicKey" | "tlsCert" | "tlsKey">]: ValueOf<(typeof SETTINGS)[K]>;
+};
+
+/** The server's settings, parsed and checked; see src/config/settings.ts for each one's meaning. */
+export interface Config extends PlainSettings {
   store: StoreKind;
-  dbPath: string;
-  redisUrl: string;
-  /** Redis shard groups: auctions are tagged {g<id % shards>} (fixed per deployment). */
-  redisShards: number;
-  queueCapacity: number;
-  batchSize: number;
-  adminToken: string;
-  maxConnections: number;
-  maxOutboundBytes: number;
-  shutdownGraceMs: number;
-  /** A subscriber with more unsent bytes than this gets conflated updates. */
-  subscriberBufferBytes: number;
-  /** A subscriber stuck over that mark this long is disconnected (0 = never). */
-  slowSubscriberMs: number;
-  /** How often each node runs the closer. */
-  closeIntervalMs: number;
-  /** Server processes sharing the ports (SO_REUSEPORT); more than one needs the Redis store. */
-  workers: number;
   /** GAVEL_AUTH=jwt: how AUTH tokens are verified (src/auth/); null when authentication is off. */
   auth: JwtAuth | null;
   /** GAVEL_TLS_CERT / GAVEL_TLS_KEY, read at start-up; null for plain TCP and HTTP. */
   tls: TlsPem | null;
-  /** Per-user token bucket (src/net/limits/): bids per second, 0 = no limit. */
-  bidRate: number;
-  /** The bucket's size: bids a user may send at once. */
-  bidBurst: number;
-  /** Connections from one address (TCP and WebSocket together); 0 = no limit. */
-  maxConnectionsPerIp: number;
-  /** A connection the client sends nothing on for this long is closed; 0 = never. */
-  idleMs: number;
-  /** A connection holding part of a frame this long is closed (slowloris); 0 = never. */
-  frameTimeoutMs: number;
-  /** A Redis command unanswered this long fails (its bids get UNAVAILABLE). */
-  redisTimeoutMs: number;
-  /** Redis batches failed in a row that open the circuit breaker; 0 = no breaker. */
-  breakerFailures: number;
-  /** How long an open breaker answers UNAVAILABLE at once before it probes Redis again. */
-  breakerCooldownMs: number;
 }
 
 /** JWT algorithms Gavel accepts: one per key kind, so a token cannot pick another. */
@@ -77,195 +54,125 @@ export class ConfigError extends Error {
   }
 }
 
-/** This machine's hard open-file limit is 20,000; Bun spins at the limit, so refuse before it. */
-export const DEFAULT_MAX_CONNECTIONS = 16_000;
-
-export const Defaults = {
-  host: "127.0.0.1",
-  port: 7400,
-  httpPort: 7401,
-  dbPath: "./data/gavel.db",
-  redisShards: 16,
-  queueCapacity: 65_536,
-  batchSize: 1024,
-  maxConnections: DEFAULT_MAX_CONNECTIONS,
-  maxOutboundBytes: 4 * 1024 * 1024,
-  shutdownGraceMs: 2000,
-  subscriberBufferBytes: 256 * 1024,
-  slowSubscriberMs: 10_000,
-  closeIntervalMs: 250,
-  workers: 1,
-  /**
-   * Off: a per-user rate is policy (a person bids a few times a minute, a trading client far
-   * more), the load generator drives thousands of bids/s per user, and the ring already
-   * protects the server (backpressure, then OVERLOADED).
-   */
-  bidRate: 0,
-  /** Off: bidders behind one NAT or load balancer share an address; the total limit still holds. */
-  maxConnectionsPerIp: 0,
-  /** Five minutes: the live page PINGs every 10 s; an SDK client that only listens should too. */
-  idleMs: 300_000,
-  /** A frame is at most 257 bytes: a client that cannot send it in 5 s is holding the socket. */
-  frameTimeoutMs: 5_000,
-  /** A hung Redis holds a bid at most this long (see docs/reliability.md). */
-  redisTimeoutMs: 2_000,
-  breakerFailures: 5,
-  breakerCooldownMs: 1_000,
-} as const;
-
-/** GAVEL_BID_BURST when unset: two seconds' worth of bids. */
-const DEFAULT_BURST_SECONDS = 2;
-/** RFC 7518 3.2: an HS256 key must be at least as long as the hash (256 bits). */
-const MIN_JWT_SECRET_BYTES = 32;
-const MAX_BID_RATE = 10_000_000;
-const MAX_TIMEOUT_MS = 86_400_000;
-/** Below this a busy but healthy Redis (a large batch, a slow disk's fsync) would time out. */
-const MIN_REDIS_TIMEOUT_MS = 50;
-const MAX_BREAKER_FAILURES = 1_000_000;
-/** An open breaker probes at most this often. */
-const MIN_BREAKER_COOLDOWN_MS = 10;
-
-/** Each worker is a whole Bun process; past the core count they only contend. */
-const MAX_WORKERS = 64;
-
-const MAX_PORT = 65_535;
-const MAX_QUEUE = 1 << 24;
-const MAX_BATCH = 65_536;
+/**
+ * Variables with the GAVEL_ prefix that are not settings: set by Gavel itself (the supervisor
+ * marks its workers), so they are not reported as unknown.
+ */
+export const WORKER_INDEX_ENV = "GAVEL_WORKER_INDEX";
+const INTERNAL_VARIABLES: ReadonlySet<string> = new Set([WORKER_INDEX_ENV]);
+const SETTING_PREFIX = "GAVEL_";
 
 type Source = Record<string, string | undefined>;
 
-/** Maps `--http-port 7401` / `--http-port=7401` to { GAVEL_HTTP_PORT: "7401" }. */
+const BY_ENV = new Map<string, Setting & { name: SettingName }>(SETTING_LIST.map((s) => [s.env, s]));
+const BY_FLAG = new Map<string, string>(SETTING_LIST.map((s) => [flagOf(s.env), s.env]));
+const KNOWN_VARIABLES = SETTING_LIST.map((s) => s.env);
+const KNOWN_FLAGS = [...BY_FLAG.keys()];
+
+function suggestion(name: string, known: readonly string[]): string {
+  const near = closest(name, known);
+  return near === null ? "" : ` (did you mean ${near}?)`;
+}
+
+/**
+ * Maps `--http-port 7401` / `--http-port=7401` to { GAVEL_HTTP_PORT: "7401" }. An unknown flag
+ * stops start-up (a misspelt port or path must not go unnoticed), naming the closest one.
+ */
 export function flagsToSettings(argv: readonly string[]): Source {
   const settings: Source = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith("--")) throw new ConfigError(arg, "unexpected argument (settings are --name value)");
     const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const flag = arg.slice(0, eq < 0 ? undefined : eq);
+    const env = BY_FLAG.get(flag);
+    if (env === undefined) throw new ConfigError(flag, `unknown setting${suggestion(flag, KNOWN_FLAGS)}`);
     let value: string | undefined;
     if (eq >= 0) value = arg.slice(eq + 1);
     else {
       value = argv[++i];
-      if (value === undefined) throw new ConfigError(`--${name}`, "missing value");
+      if (value === undefined) throw new ConfigError(flag, "missing value");
     }
-    const key = name === "redis-url" ? "REDIS_URL" : `GAVEL_${name.toUpperCase().replaceAll("-", "_")}`;
-    if (!KNOWN_SETTINGS.has(key)) throw new ConfigError(`--${name}`, "unknown setting");
-    settings[key] = value;
+    settings[env] = value;
   }
   return settings;
 }
 
-const KNOWN_SETTINGS = new Set([
-  "GAVEL_HOST",
-  "GAVEL_PORT",
-  "GAVEL_HTTP_PORT",
-  "GAVEL_STORE",
-  "GAVEL_DB",
-  "REDIS_URL",
-  "GAVEL_REDIS_SHARDS",
-  "GAVEL_QUEUE",
-  "GAVEL_BATCH",
-  "GAVEL_ADMIN_TOKEN",
-  "GAVEL_MAX_CONNECTIONS",
-  "GAVEL_MAX_OUTBOUND",
-  "GAVEL_SHUTDOWN_GRACE_MS",
-  "GAVEL_SUBSCRIBER_BUFFER",
-  "GAVEL_SLOW_SUBSCRIBER_MS",
-  "GAVEL_CLOSE_INTERVAL_MS",
-  "GAVEL_WORKERS",
-  "GAVEL_AUTH",
-  "GAVEL_JWT_SECRET",
-  "GAVEL_JWT_PUBLIC_KEY",
-  "GAVEL_TLS_CERT",
-  "GAVEL_TLS_KEY",
-  "GAVEL_BID_RATE",
-  "GAVEL_BID_BURST",
-  "GAVEL_MAX_CONN_PER_IP",
-  "GAVEL_IDLE_MS",
-  "GAVEL_FRAME_TIMEOUT_MS",
-  "GAVEL_REDIS_TIMEOUT_MS",
-  "GAVEL_BREAKER_FAILURES",
-  "GAVEL_BREAKER_COOLDOWN_MS",
-]);
+/**
+ * GAVEL_* variables that are no setting (a typo such as GAVEL_HTTPPORT would otherwise be
+ * ignored without a word): one warning each, naming the closest setting.
+ */
+export function unknownSettingWarnings(env: Source): string[] {
+  const warnings: string[] = [];
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith(SETTING_PREFIX) || BY_ENV.has(name) || INTERNAL_VARIABLES.has(name)) continue;
+    warnings.push(`unknown setting ${name} is ignored${suggestion(name, KNOWN_VARIABLES)}`);
+  }
+  return warnings;
+}
 
-function integer(source: Source, name: string, fallback: number, min: number, max: number): number {
-  const raw = source[name];
-  if (raw === undefined || raw === "") return fallback;
-  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
-  const value = Number(raw.trim());
-  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
-  return value;
+/** One setting's value from its text, by the table's kind and bounds; unset gives the default. */
+function parseSetting(setting: Setting, raw: string | undefined): string | number {
+  const text = raw?.trim() ?? "";
+  switch (setting.kind) {
+    case SettingKind.TEXT:
+      return raw === undefined || raw === "" ? setting.default : raw;
+    case SettingKind.CHOICE:
+      if (text === "") return setting.default;
+      if (!setting.choices.includes(text)) throw new ConfigError(setting.env, `must be ${setting.choices.join(", ")}; got "${raw}"`);
+      return text;
+    case SettingKind.INTEGER: {
+      if (text === "") return setting.default;
+      if (!/^\d+$/.test(text)) throw new ConfigError(setting.env, `expected a whole number, got "${raw}"`);
+      const value = Number(text);
+      if (value < setting.min || value > setting.max) {
+        throw new ConfigError(setting.env, `must be between ${setting.min} and ${setting.max}, got ${value}`);
+      }
+      return value;
+    }
+  }
 }
 
 /** Reads the settings from the environment and CLI flags; throws ConfigError on a bad value. */
 export function loadConfig(env: Source, argv: readonly string[] = []): Config {
   const source: Source = { ...env, ...flagsToSettings(argv) };
+  const values = {} as Record<SettingName, string | number>;
+  for (const setting of SETTING_LIST) values[setting.name] = parseSetting(setting, source[setting.env]);
+  const plain = values as unknown as PlainSettings & { store: string };
 
-  const redisUrl = source.REDIS_URL ?? "";
-  const storeRaw = source.GAVEL_STORE || (redisUrl !== "" ? "redis" : "sqlite");
-  if (storeRaw !== "memory" && storeRaw !== "sqlite" && storeRaw !== "redis") {
-    throw new ConfigError("GAVEL_STORE", `must be memory, sqlite or redis, got "${storeRaw}"`);
-  }
-  if (storeRaw === "redis") {
+  // Rules that tie settings together.
+  const redisUrl = plain.redisUrl;
+  const store = (plain.store || (redisUrl !== "" ? "redis" : "sqlite")) as StoreKind;
+  if (store === "redis") {
     if (redisUrl === "") throw new ConfigError("REDIS_URL", "required when GAVEL_STORE is redis");
-    if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError("REDIS_URL", `must start with redis:// or rediss://, got "${redisUrl}"`);
+    if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError("REDIS_URL", "must start with redis:// or rediss://");
   }
-
-  const queueCapacity = integer(source, "GAVEL_QUEUE", Defaults.queueCapacity, 1, MAX_QUEUE);
+  const { queueCapacity, batchSize, port, httpPort, workers, bidRate } = plain;
   if ((queueCapacity & (queueCapacity - 1)) !== 0) throw new ConfigError("GAVEL_QUEUE", `must be a power of two, got ${queueCapacity}`);
-  const batchSize = integer(source, "GAVEL_BATCH", Defaults.batchSize, 1, MAX_BATCH);
   if (batchSize > queueCapacity) throw new ConfigError("GAVEL_BATCH", `must not exceed GAVEL_QUEUE (${queueCapacity})`);
-
-  const port = integer(source, "GAVEL_PORT", Defaults.port, 0, MAX_PORT);
-  const httpPort = integer(source, "GAVEL_HTTP_PORT", Defaults.httpPort, 0, MAX_PORT);
   if (port !== 0 && port === httpPort) throw new ConfigError("GAVEL_HTTP_PORT", `must differ from GAVEL_PORT (${port})`);
-
-  const workers = integer(source, "GAVEL_WORKERS", Defaults.workers, 1, MAX_WORKERS);
-  if (workers > 1 && storeRaw !== "redis") {
-    throw new ConfigError("GAVEL_WORKERS", `more than 1 needs GAVEL_STORE=redis: each worker would hold its own ${storeRaw} auctions`);
+  if (workers > 1 && store !== "redis") {
+    throw new ConfigError("GAVEL_WORKERS", `more than 1 needs GAVEL_STORE=redis: each worker would hold its own ${store} auctions`);
   }
   if (workers > 1 && (port === 0 || httpPort === 0)) {
     throw new ConfigError("GAVEL_WORKERS", "more than 1 needs fixed ports (GAVEL_PORT, GAVEL_HTTP_PORT), not 0");
   }
-
-  const host = source.GAVEL_HOST || Defaults.host;
-  const dbPath = source.GAVEL_DB || Defaults.dbPath;
-
-  const bidRate = integer(source, "GAVEL_BID_RATE", Defaults.bidRate, 0, MAX_BID_RATE);
-  const bidBurst = integer(source, "GAVEL_BID_BURST", Math.max(1, bidRate * DEFAULT_BURST_SECONDS), 0, MAX_BID_RATE * DEFAULT_BURST_SECONDS);
+  const burstSet = (source[SETTINGS.bidBurst.env]?.trim() ?? "") !== "";
+  const bidBurst = burstSet ? plain.bidBurst : Math.max(1, bidRate * DEFAULT_BURST_SECONDS);
   if (bidRate > 0 && bidBurst === 0) throw new ConfigError("GAVEL_BID_BURST", "must be at least 1 while GAVEL_BID_RATE is set");
 
+  const { store: _store, auth: _auth, jwtSecret: _secret, jwtPublicKey: _publicKey, tlsCert: _cert, tlsKey: _key, ...rest } = values as Record<string, unknown>;
   return {
-    host,
-    port,
-    httpPort,
-    store: storeRaw,
-    dbPath,
-    redisUrl,
-    redisShards: integer(source, "GAVEL_REDIS_SHARDS", Defaults.redisShards, 1, 16_384),
-    queueCapacity,
-    batchSize,
-    adminToken: source.GAVEL_ADMIN_TOKEN ?? "",
-    maxConnections: integer(source, "GAVEL_MAX_CONNECTIONS", Defaults.maxConnections, 0, 1_000_000),
-    maxOutboundBytes: integer(source, "GAVEL_MAX_OUTBOUND", Defaults.maxOutboundBytes, 64 * 1024, 1 << 30),
-    shutdownGraceMs: integer(source, "GAVEL_SHUTDOWN_GRACE_MS", Defaults.shutdownGraceMs, 0, 600_000),
-    subscriberBufferBytes: integer(source, "GAVEL_SUBSCRIBER_BUFFER", Defaults.subscriberBufferBytes, 1024, 1 << 30),
-    slowSubscriberMs: integer(source, "GAVEL_SLOW_SUBSCRIBER_MS", Defaults.slowSubscriberMs, 0, 3_600_000),
-    closeIntervalMs: integer(source, "GAVEL_CLOSE_INTERVAL_MS", Defaults.closeIntervalMs, 10, 60_000),
-    workers,
+    ...(rest as PlainSettings),
+    store,
+    bidBurst,
     auth: jwtAuth(source),
     tls: tlsPem(source),
-    bidRate,
-    bidBurst,
-    maxConnectionsPerIp: integer(source, "GAVEL_MAX_CONN_PER_IP", Defaults.maxConnectionsPerIp, 0, 1_000_000),
-    idleMs: integer(source, "GAVEL_IDLE_MS", Defaults.idleMs, 0, MAX_TIMEOUT_MS),
-    frameTimeoutMs: integer(source, "GAVEL_FRAME_TIMEOUT_MS", Defaults.frameTimeoutMs, 0, MAX_TIMEOUT_MS),
-    redisTimeoutMs: integer(source, "GAVEL_REDIS_TIMEOUT_MS", Defaults.redisTimeoutMs, MIN_REDIS_TIMEOUT_MS, MAX_TIMEOUT_MS),
-    breakerFailures: integer(source, "GAVEL_BREAKER_FAILURES", Defaults.breakerFailures, 0, MAX_BREAKER_FAILURES),
-    breakerCooldownMs: integer(source, "GAVEL_BREAKER_COOLDOWN_MS", Defaults.breakerCooldownMs, MIN_BREAKER_COOLDOWN_MS, MAX_TIMEOUT_MS),
   };
 }
 
+/** RFC 7518 3.2: an HS256 key must be at least as long as the hash (256 bits). */
+const MIN_JWT_SECRET_BYTES = 32;
 const PEM_START = "-----BEGIN ";
 
 /** A setting that holds a file path, read now so a bad path stops start-up. */

@@ -1,11 +1,23 @@
 // Entry point: `bun run start`. Reads the settings, starts the server, stops it on a signal.
 
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, loadConfig, unknownSettingWarnings } from "./config.ts";
+import { helpText } from "./config/help.ts";
+import packageJson from "../package.json" with { type: "json" };
 import { startServer } from "./server.ts";
 import { superviseWorkers, WORKER_ENV } from "./supervisor.ts";
 
 const EXIT_BAD_CONFIG = 2;
 const EXIT_START_FAILED = 1;
+
+const argv = process.argv.slice(2);
+if (argv.includes("--help") || argv.includes("-h")) {
+  process.stdout.write(helpText(packageJson.version));
+  process.exit(0);
+}
+if (argv.includes("--version")) {
+  console.log(`gavel ${packageJson.version}`);
+  process.exit(0);
+}
 
 let config;
 try {
@@ -17,6 +29,7 @@ try {
   }
   throw error;
 }
+for (const warning of unknownSettingWarnings(process.env)) console.warn(`gavel: warning: ${warning}`);
 
 if (config.workers > 1 && process.env[WORKER_ENV] === undefined) {
   process.exit(await superviseWorkers(config, process.argv.slice(2)));

@@ -4,10 +4,10 @@
 // others down with it (exit 1): a process manager restarts the whole, in one known state.
 
 import type { Subprocess } from "bun";
-import type { Config } from "./config.ts";
+import { WORKER_INDEX_ENV, type Config } from "./config.ts";
 
 /** Set in a worker's environment, so it serves instead of supervising. */
-export const WORKER_ENV = "GAVEL_WORKER_INDEX";
+export const WORKER_ENV = WORKER_INDEX_ENV;
 
 export async function superviseWorkers(config: Config, argv: readonly string[]): Promise<number> {
   const main = `${import.meta.dir}/main.ts`;

@@ -1,9 +1,9 @@
 // Settings: defaults, flags, and a clear refusal naming each bad one.
 
 import { describe, expect, test } from "bun:test";
-import { ConfigError, Defaults, loadConfig } from "../src/config.ts";
-import { runGavelExpectingFailure } from "./support/process.ts";
-import { allowSlowTests } from "./support/timeouts.ts";
+import { ConfigError, Defaults, loadConfig } from "../../src/config.ts";
+import { runGavelExpectingFailure } from "../support/process.ts";
+import { allowSlowTests } from "../support/timeouts.ts";
 
 allowSlowTests();
 

@@ -208,7 +208,7 @@ export function loadConfig(env: Source, argv: readonly string[] = []): Config {
   }
   if (storeRaw === "redis") {
     if (redisUrl === "") throw new ConfigError("REDIS_URL", "required when GAVEL_STORE is redis");
-    if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError("REDIS_URL", `must start with redis:// or rediss://, got "${redisUrl}"`);
+    if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError("REDIS_URL", "must start with redis:// or rediss:// (the value is not shown: it may hold a password)");
   }
 
   const queueCapacity = integer(source, "GAVEL_QUEUE", Defaults.queueCapacity, 1, MAX_QUEUE);

@@ -1,6 +1,7 @@
 // Entry point: `bun run start`. Reads the settings, starts the server, stops it on a signal.
 
 import { ConfigError, loadConfig } from "./config.ts";
+import { redact } from "./redact.ts";
 import { startServer } from "./server.ts";
 import { superviseWorkers, WORKER_ENV } from "./supervisor.ts";
 
@@ -30,7 +31,7 @@ try {
   process.exit(EXIT_START_FAILED);
 }
 
-const where = config.store === "sqlite" ? ` (${config.dbPath})` : config.store === "redis" ? ` (${config.redisUrl})` : "";
+const where = config.store === "sqlite" ? ` (${config.dbPath})` : config.store === "redis" ? ` (${redact(config.redisUrl)})` : "";
 const [bids, http] = config.tls ? ["TLS", "https"] : ["TCP", "http"];
 const auth = config.auth ? `; AUTH required (${config.auth.algorithm})` : "";
 console.log(

@@ -235,6 +235,8 @@ export async function startServer(config: Config, store?: Store, log: (message: 
       return upgraded !== undefined ? upgraded : serveLivePage(request);
     },
     websocket: gateway.websocket,
+    shuttingDown: () => !accepting,
+    log,
   });
 
   let stopping: Promise<void> | null = null;

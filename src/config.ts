@@ -145,7 +145,7 @@ export function loadConfig(env: Source, argv: readonly string[] = []): Config {
   const store = (plain.store || (redisUrl !== "" ? "redis" : "sqlite")) as StoreKind;
   if (store === "redis") {
     if (redisUrl === "") throw new ConfigError("REDIS_URL", "required when GAVEL_STORE is redis");
-    if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError("REDIS_URL", "must start with redis:// or rediss://");
+    if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError("REDIS_URL", "must start with redis:// or rediss:// (the value is not shown: it may hold a password)");
   }
   const { queueCapacity, batchSize, port, httpPort, workers, bidRate } = plain;
   if ((queueCapacity & (queueCapacity - 1)) !== 0) throw new ConfigError("GAVEL_QUEUE", `must be a power of two, got ${queueCapacity}`);

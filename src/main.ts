@@ -3,6 +3,7 @@
 import { ConfigError, loadConfig, unknownSettingWarnings } from "./config.ts";
 import { helpText } from "./config/help.ts";
 import packageJson from "../package.json" with { type: "json" };
+import { redact } from "./redact.ts";
 import { startServer } from "./server.ts";
 import { superviseWorkers, WORKER_ENV } from "./supervisor.ts";
 
@@ -43,7 +44,7 @@ try {
   process.exit(EXIT_START_FAILED);
 }
 
-const where = config.store === "sqlite" ? ` (${config.dbPath})` : config.store === "redis" ? ` (${config.redisUrl})` : "";
+const where = config.store === "sqlite" ? ` (${config.dbPath})` : config.store === "redis" ? ` (${redact(config.redisUrl)})` : "";
 const [bids, http] = config.tls ? ["TLS", "https"] : ["TCP", "http"];
 const auth = config.auth ? `; AUTH required (${config.auth.algorithm})` : "";
 console.log(

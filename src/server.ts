@@ -21,6 +21,7 @@ import { serveLivePage } from "./http/live-page.ts";
 import { TokenVerifier } from "./auth/token-verifier.ts";
 import { BidRateLimiter } from "./net/limits/bid-rate-limiter.ts";
 import { ConnectionGuard } from "./net/limits/connection-guard.ts";
+import { redact } from "./redact.ts";
 
 /**
  * Batches handed to an asynchronous store (Redis) at once. A synchronous store hands each back
@@ -50,6 +51,11 @@ export interface GavelServer {
   stop(): Promise<void>;
 }
 
+/** The default log: every line the stores and the admin API write passes redact() on its way out. */
+function logRedacted(message: string): void {
+  console.warn(redact(message));
+}
+
 /**
  * Starts a Gavel server.
  * @example
@@ -57,7 +63,7 @@ export interface GavelServer {
  * console.log(server.port);
  * await server.stop();
  */
-export async function startServer(config: Config, store?: Store, log: (message: string) => void = console.warn): Promise<GavelServer> {
+export async function startServer(config: Config, store?: Store, log: (message: string) => void = logRedacted): Promise<GavelServer> {
   const activeStore = store ?? (await openStore(config, log));
   const ring = new BidRing(config.queueCapacity);
   const connections = new Set<Connection>();
@@ -235,6 +241,8 @@ export async function startServer(config: Config, store?: Store, log: (message: 
       return upgraded !== undefined ? upgraded : serveLivePage(request);
     },
     websocket: gateway.websocket,
+    shuttingDown: () => !accepting,
+    log,
   });
 
   let stopping: Promise<void> | null = null;

@@ -1,11 +1,13 @@
 // The admin HTTP API (Bun.serve): create, read, list and cancel auctions, their bid history,
-// health. See README.md ("Admin API").
+// liveness and readiness. See README.md ("Admin API").
 
 import type { Server } from "bun";
 import { auctionToJson } from "../auction/auction.ts";
 import { parseNewAuction } from "../auction/new-auction.ts";
 import { Phase } from "../protocol/constants.ts";
+import { redact } from "../redact.ts";
 import type { ClosedAuction, Store } from "../store/store.ts";
+import { AdminToken } from "./admin-token.ts";
 
 export interface AdminOptions {
   host: string;
@@ -27,12 +29,22 @@ export interface AdminHooks {
    */
   extraFetch?(request: Request, server: Server<unknown>): Response | null | undefined | Promise<Response | null | undefined>;
   websocket?: Bun.WebSocketHandler<unknown>;
+  /** True once the server is stopping: /readyz answers 503 from then on. */
+  shuttingDown?(): boolean;
+  /** Where a failed request's own error goes (never to the client). Default console.warn. */
+  log?(message: string): void;
 }
 
 const MAX_ID = 0xffff_ffff;
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 500;
 const PHASES: Record<string, Phase> = { scheduled: Phase.SCHEDULED, open: Phase.OPEN, closed: Phase.CLOSED };
+
+/** Seconds a client is told to wait (Retry-After) when the store cannot answer. */
+const STORE_RETRY_AFTER_S = 1;
+/** Failed requests are logged at most once per this interval: an outage must not flood the log. */
+const FAILURE_LOG_INTERVAL_MS = 10_000;
+const STORE_UNAVAILABLE = "the store is unavailable; retry later";
 
 const AUCTION = /^\/v1\/auctions\/(\d+)$/;
 const AUCTION_BIDS = /^\/v1\/auctions\/(\d+)\/bids$/;
@@ -59,9 +71,36 @@ function auctionId(raw: string): number | null {
   return id >= 1 && id <= MAX_ID ? id : null;
 }
 
+/** The error and its cause, one line, passwords removed: for the server's log only. */
+function describeFailure(error: Error): string {
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+  return redact(`${error.message}${cause}`);
+}
+
 export function startAdminServer(options: AdminOptions, store: Store, hooks: AdminHooks) {
-  const authorized = (request: Request) =>
-    options.adminToken === "" || request.headers.get("authorization") === `Bearer ${options.adminToken}`;
+  const adminToken = new AdminToken(options.adminToken);
+  const authorized = (request: Request) => adminToken.allows(request.headers.get("authorization"));
+  const log = hooks.log ?? ((message: string) => console.warn(message));
+
+  let lastFailureLogAt = -Infinity;
+  let failuresNotLogged = 0;
+  const logFailure = (error: Error) => {
+    const now = Date.now();
+    if (now - lastFailureLogAt < FAILURE_LOG_INTERVAL_MS) {
+      failuresNotLogged++;
+      return;
+    }
+    const more = failuresNotLogged > 0 ? ` (and ${failuresNotLogged} more failed since the last report)` : "";
+    lastFailureLogAt = now;
+    failuresNotLogged = 0;
+    log(`gavel: an admin request failed, answered 503: ${describeFailure(error)}${more}`);
+  };
+
+  /** 200 while the store answers (and, on Redis, the update feed is live) and the server is not stopping. */
+  function readiness(): Response {
+    const reason = hooks.shuttingDown?.() ? "the server is shutting down" : store.unavailableReason();
+    return reason === null ? json(200, { ready: true }) : json(503, { ready: false, reason });
+  }
 
   async function createAuction(request: Request): Promise<Response> {
     if (!authorized(request)) return problem(401, "missing or wrong admin token");
@@ -124,7 +163,9 @@ export function startAdminServer(options: AdminOptions, store: Store, hooks: Adm
   async function route(request: Request, url: URL): Promise<Response> {
     const path = url.pathname;
     const method = request.method;
+    // Liveness: the process serves HTTP. Whether it can do its work is /readyz.
     if (path === "/healthz") return json(200, { ok: true, store: store.kind, pid: process.pid });
+    if (path === "/readyz") return readiness();
     if (path === "/v1/auctions") {
       if (method === "POST") return createAuction(request);
       if (method === "GET") return listAuctions(url);
@@ -165,8 +206,14 @@ export function startAdminServer(options: AdminOptions, store: Store, hooks: Adm
       if (extra !== undefined) return extra;
       return route(request, new URL(request.url));
     },
-    error(error) {
-      return problem(503, `store error: ${error.message}`);
+    // A request fails only when the store does (its one I/O). The client is told what it can
+    // do; the library's own words, which may name internals, go to the log.
+    error(error: Error) {
+      logFailure(error);
+      return Response.json(
+        { error: STORE_UNAVAILABLE, retry_after_s: STORE_RETRY_AFTER_S },
+        { status: 503, headers: { "retry-after": String(STORE_RETRY_AFTER_S) } },
+      );
     },
   } as Parameters<typeof Bun.serve>[0]);
 }

@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { phaseAt, type AuctionState } from "../auction/auction.ts";
 import { Status, type Phase } from "../protocol/constants.ts";
 import { readU32, readU64, writeU32, writeU64 } from "../protocol/bytes.ts";
+import { redact } from "../redact.ts";
 import { StoreError } from "./errors.ts";
 import type {
   CancelResult,
@@ -231,7 +232,7 @@ export class RedisStore implements Store {
       await store.measureClock();
     } catch (err) {
       client.disconnect();
-      throw new StoreError(`cannot reach Redis at ${redactUrl(options.url)}`, { cause: store.lastError ?? err });
+      throw new StoreError(`cannot reach Redis at ${redact(options.url)}`, { cause: store.lastError ?? err });
     }
     store.started = true;
     store.batchDeadlineMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
@@ -698,9 +699,4 @@ async function settleExec(exec: Promise<[Error | null, unknown][] | null>): Prom
 
 function readScript(name: string): Promise<string> {
   return Bun.file(join(import.meta.dir, "..", "..", "lua", name)).text();
-}
-
-/** The URL without its password, for error messages. */
-function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
 }

@@ -1,7 +1,8 @@
 // TLS (GAVEL_TLS_CERT, GAVEL_TLS_KEY) end to end: the SDK over the TCP listener, fetch over the
-// admin API, wss:// on the gateway, with a certificate made at test time.
+// admin API, wss:// on the gateway, with a CA and a server certificate made by openssl at test time.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { X509Certificate } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { ConfigError, loadConfig } from "../../src/config.ts";
 import { ErrorCode, FrameType, Status } from "../../src/protocol/constants.ts";
@@ -38,13 +39,13 @@ describe("a server with TLS", () => {
   afterAll(() => gavel.dispose());
 
   async function createAuction(): Promise<number> {
-    const response = await fetch(`${https}/v1/auctions`, { method: "POST", body: JSON.stringify(openAuction()), tls: { ca: cert.cert } });
+    const response = await fetch(`${https}/v1/auctions`, { method: "POST", body: JSON.stringify(openAuction()), tls: { ca: cert.ca } });
     expect(response.status).toBe(201);
     return ((await response.json()) as { id: number }).id;
   }
 
   test("the admin API answers HTTPS to a client that trusts the certificate, and nothing to plain HTTP", async () => {
-    const health = await fetch(`${https}/healthz`, { tls: { ca: cert.cert } });
+    const health = await fetch(`${https}/healthz`, { tls: { ca: cert.ca } });
     expect(health.status).toBe(200);
     expect(await createAuction()).toBeGreaterThan(0);
     const untrusted = await fetch(`${https}/healthz`).catch((error: unknown) => error);
@@ -55,7 +56,7 @@ describe("a server with TLS", () => {
 
   test("the SDK connects with TLS, authenticates and bids", async () => {
     const auction = await createAuction();
-    const client = await GavelClient.connect({ port: gavel.port, tls: { ca: cert.cert } });
+    const client = await GavelClient.connect({ port: gavel.port, tls: { ca: cert.ca } });
     expect((await client.ping()).now).toBeGreaterThan(0);
     await client.auth(await makeToken({ sub: USER }));
     expect(await client.bid(auction, USER, 100)).toMatchObject({ status: Status.ACCEPTED, leader: USER });
@@ -64,14 +65,14 @@ describe("a server with TLS", () => {
   });
 
   test("requests made before the handshake completes are written after it", async () => {
-    const client = await GavelClient.connect({ port: gavel.port, tls: { ca: cert.cert, serverName: "localhost" } });
+    const client = await GavelClient.connect({ port: gavel.port, tls: { ca: cert.ca, serverName: "localhost" } });
     const pongs = await Promise.all([client.ping(), client.ping(), client.ping()]);
     expect(pongs).toHaveLength(3);
     await client.close();
   });
 
   test("the SDK refuses a certificate it does not trust, or one for another name", async () => {
-    for (const tls of [true, { ca: cert.cert, serverName: "gavel.example" }] as const) {
+    for (const tls of [true, { ca: cert.ca, serverName: "gavel.example" }] as const) {
       const refused = await GavelClient.connect({ port: gavel.port, tls }).catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(GavelConnectionError);
       expect(String((refused as Error).cause)).toContain("TLS handshake failed");
@@ -101,14 +102,14 @@ describe("a server with TLS", () => {
     expect(closed).toBe(true);
     // At most a TLS alert record (content type 21), never a PONG.
     if (received.length > 0) expect(received[0]).not.toBe(FrameType.PONG);
-    const client = await GavelClient.connect({ port: gavel.port, tls: { ca: cert.cert } });
+    const client = await GavelClient.connect({ port: gavel.port, tls: { ca: cert.ca } });
     expect((await client.ping()).now).toBeGreaterThan(0);
     await client.close();
   });
 
   test("the WebSocket gateway is served as wss://", async () => {
     // Bun's WebSocket takes TLS options beside the protocols.
-    const ws = new WebSocket(`wss://127.0.0.1:${gavel.server.httpPort}/ws`, { tls: { ca: cert.cert } } as unknown as string[]);
+    const ws = new WebSocket(`wss://127.0.0.1:${gavel.server.httpPort}/ws`, { tls: { ca: cert.ca } } as unknown as string[]);
     ws.binaryType = "arraybuffer";
     const reply = new Promise<Uint8Array>((resolve, reject) => {
       ws.addEventListener("message", (event) => resolve(new Uint8Array(event.data as ArrayBuffer)));
@@ -126,9 +127,9 @@ describe("a server with TLS", () => {
 test("over TLS, a connection past the limit still hears TOO_MANY_CONNECTIONS (written after the handshake)", async () => {
   const gavel = await startGavel("memory", { ...tlsEnv(), GAVEL_MAX_CONNECTIONS: "1" });
   try {
-    const first = await GavelClient.connect({ port: gavel.port, tls: { ca: cert.cert } });
+    const first = await GavelClient.connect({ port: gavel.port, tls: { ca: cert.ca } });
     await first.ping();
-    const second = await GavelClient.connect({ port: gavel.port, tls: { ca: cert.cert } });
+    const second = await GavelClient.connect({ port: gavel.port, tls: { ca: cert.ca } });
     const reason = await second.closed;
     expect(reason).toBeInstanceOf(GavelError);
     expect((reason as GavelError).code).toBe(ErrorCode.TOO_MANY_CONNECTIONS);
@@ -144,10 +145,10 @@ test("with reconnect, the SDK re-opens TLS, re-authenticates and resumes after t
     const created = await fetch(`https://127.0.0.1:${gavel.server.httpPort}/v1/auctions`, {
       method: "POST",
       body: JSON.stringify(openAuction()),
-      tls: { ca: cert.cert },
+      tls: { ca: cert.ca },
     });
     const id = ((await created.json()) as { id: number }).id;
-    const client = await GavelClient.connect({ port: gavel.port, tls: { ca: cert.cert }, reconnect: { delayMs: 20 } });
+    const client = await GavelClient.connect({ port: gavel.port, tls: { ca: cert.ca }, reconnect: { delayMs: 20 } });
     await client.auth(await makeToken({ sub: USER }));
     const reconnected = new Promise<void>((resolve) => client.onReconnect(resolve));
     await reconnected; // idle for 300 ms: the server closed it, the client came back
@@ -169,13 +170,25 @@ test("a server process with TLS and AUTH says so at start-up, and outlives clien
       await GavelClient.connect({ port: node.port, tls: true }).catch(() => undefined);
       await fetch(`https://127.0.0.1:${node.httpPort}/healthz`).catch(() => undefined);
     }
-    const client = await GavelClient.connect({ port: node.port, tls: { ca: cert.cert } });
+    const client = await GavelClient.connect({ port: node.port, tls: { ca: cert.ca } });
     expect((await client.ping()).now).toBeGreaterThan(0);
     await client.close();
     expect(node.proc.exitCode).toBeNull();
   } finally {
     await node.kill("SIGKILL");
   }
+});
+
+test("the test certificate: openssl's CA signed it, for localhost and 127.0.0.1, and the server sends the chain", () => {
+  const leaf = new X509Certificate(cert.cert);
+  const ca = new X509Certificate(cert.ca);
+  expect(ca.ca).toBe(true);
+  expect(leaf.ca).toBe(false);
+  expect(leaf.checkIssued(ca)).toBe(true);
+  expect(leaf.verify(ca.publicKey)).toBe(true);
+  expect(leaf.checkHost("localhost")).toBe("localhost");
+  expect(leaf.checkIP("127.0.0.1")).toBe("127.0.0.1");
+  expect(cert.cert.endsWith(cert.ca)).toBe(true);
 });
 
 describe("TLS settings", () => {

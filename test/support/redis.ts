@@ -19,11 +19,13 @@ export interface RedisOptions {
   appendonly?: boolean;
   /** Extra redis-server arguments, e.g. ["--maxmemory", "10mb"]. */
   args?: string[];
+  /** `--requirepass`: clients must AUTH with it; `url` then carries it (`redis://:<password>@`). */
+  password?: string;
 }
 
 export interface RedisHandle {
   port: number;
-  /** redis://127.0.0.1:<port> */
+  /** redis://127.0.0.1:<port>, or redis://:<password>@127.0.0.1:<port> with a password */
   url: string;
   /** Shuts the server down (SIGTERM) and removes its temp dir. Safe to call twice. */
   stop(): Promise<void>;
@@ -62,6 +64,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisHandle> 
     "--logfile", "redis.log",
     "--save", "",
     ...persistence,
+    ...(opts.password === undefined ? [] : ["--requirepass", opts.password]),
     ...(opts.args ?? []),
   ];
 
@@ -70,7 +73,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisHandle> 
     // Output goes to the log file: an unread pipe would fill and stall the server.
     proc = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
     running.add(proc);
-    await waitForPing(port, proc, dir);
+    await waitForPing(port, proc, dir, opts.password);
   };
   const end = async (signal: "SIGTERM" | "SIGKILL") => {
     const current: Subprocess | null = proc;
@@ -88,7 +91,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisHandle> 
   await launch();
   return {
     port,
-    url: `redis://${LOOPBACK}:${port}`,
+    url: opts.password === undefined ? `redis://${LOOPBACK}:${port}` : `redis://:${encodeURIComponent(opts.password)}@${LOOPBACK}:${port}`,
     async stop() {
       await end("SIGTERM");
       rmSync(dir, { recursive: true, force: true });
@@ -115,13 +118,13 @@ function freePort(): number {
   return port;
 }
 
-async function waitForPing(port: number, proc: Subprocess, dir: string): Promise<void> {
+async function waitForPing(port: number, proc: Subprocess, dir: string, password?: string): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null || proc.signalCode !== null) {
       throw new Error(`redis-server exited at start-up (port ${port}):\n${readLog(dir)}`);
     }
-    if (await ping(port)) return;
+    if (await ping(port, password)) return;
     await Bun.sleep(PING_INTERVAL_MS);
   }
   proc.kill("SIGKILL");
@@ -136,8 +139,15 @@ function readLog(dir: string): string {
   }
 }
 
-/** True when the server on `port` answers an inline PING with +PONG. */
-async function ping(port: number): Promise<boolean> {
+/** A RESP command (an array of bulk strings): safe for any bytes, unlike an inline command. */
+function resp(...words: string[]): string {
+  return `*${words.length}\r\n${words.map((w) => `$${Buffer.byteLength(w)}\r\n${w}\r\n`).join("")}`;
+}
+
+/** True when the server on `port` answers PING (after AUTH, with a password) with +PONG. */
+async function ping(port: number, password?: string): Promise<boolean> {
+  const request = (password === undefined ? "" : resp("AUTH", password)) + resp("PING");
+  const replies = password === undefined ? 1 : 2;
   const { promise, resolve } = Promise.withResolvers<boolean>();
   let reply = "";
   const timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
@@ -147,12 +157,12 @@ async function ping(port: number): Promise<boolean> {
       port,
       socket: {
         open(s) {
-          s.write("PING\r\n");
+          s.write(request);
         },
         data(s, chunk) {
           reply += chunk.toString();
-          if (reply.includes("\r\n")) {
-            resolve(reply.startsWith("+PONG"));
+          if (reply.split("\r\n").length > replies) {
+            resolve(reply.endsWith("+PONG\r\n"));
             s.end();
           }
         },

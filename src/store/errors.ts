@@ -8,3 +8,8 @@ export class StoreError extends Error {
 export class StoreUnavailableError extends StoreError {
   override name = "StoreUnavailableError";
 }
+
+/** No free auction id was found within the store's bounded search (ids are u32: 1 to 4294967295). */
+export class IdsExhaustedError extends StoreError {
+  override name = "IdsExhaustedError";
+}

@@ -204,6 +204,12 @@ export class RedisStore implements Store {
   private refusal: StoreError | null = null;
   /** The policy as last read, so a change is logged once. */
   private lastPolicy: EvictionPolicy | null = null;
+  /**
+   * Set from a lost connection until the policy is read again: a Redis that comes back may be
+   * another one, or restarted with another policy, and nothing is acknowledged before we know.
+   */
+  private unchecked: StoreError | null = null;
+  private readonly uncheckedError = new StoreError("Redis reconnected and its maxmemory-policy is not checked yet");
 
   private constructor(
     private readonly client: ScriptedRedis,
@@ -308,7 +314,8 @@ export class RedisStore implements Store {
    */
   async applyBids(batch: StoreBatch): Promise<void> {
     if (batch.count === 0) return;
-    if (this.refusal !== null) throw this.refusal;
+    const refusal = this.refusal ?? this.unchecked;
+    if (refusal !== null) throw refusal;
     const calls = this.split(batch);
     // An explicit pipeline per batch goes out at once: auto-pipelining holds a batch back until
     // the previous one's replies are in (one pipeline in flight), which doubled the latency.
@@ -515,6 +522,7 @@ export class RedisStore implements Store {
   unavailableReason(): string | null {
     if (!this.up) return "Redis is unreachable";
     if (this.refusal !== null) return this.refusal.message;
+    if (this.unchecked !== null) return this.unchecked.message;
     if (this.floorOwed) return "Redis lost acknowledged data; the auction id counter is not yet raised past the ids this node handed out";
     if (!this.feed.live) return "the Redis update feed is not subscribed";
     return null;
@@ -604,6 +612,7 @@ export class RedisStore implements Store {
   private connectionLost(): void {
     if (this.up && !this.closing) this.log("redis: connection lost, reconnecting");
     this.up = false;
+    if (this.started) this.unchecked = this.uncheckedError;
   }
 
   /**
@@ -681,6 +690,7 @@ export class RedisStore implements Store {
     const policy = await readEvictionPolicy(this.client);
     const before = this.lastPolicy;
     this.lastPolicy = policy;
+    this.unchecked = null;
     const refusal = evictionRefusal(policy);
     if (refusal !== null) {
       if (this.refusal?.message !== refusal) {
@@ -699,7 +709,8 @@ export class RedisStore implements Store {
   }
 
   private assertWritable(): void {
-    if (this.refusal !== null) throw this.refusal;
+    const refusal = this.refusal ?? this.unchecked;
+    if (refusal !== null) throw refusal;
   }
 
   private noteId(id: number): void {

@@ -1,11 +1,16 @@
 -- Applies a batch of bids in order, atomically: the Redis twin of src/auction/bid-rule.ts
 -- (same rule, same order of statuses; test/store/redis.test.ts holds it to the rule).
 --
--- KEYS[k]   the hash keys of the auctions the bids name, each once: gavel:{g<n>}:a:<id>.
---           Every key of one call carries the same shard-group tag {g<n>}, so the call fits
---           one Cluster slot.
--- ARGV[1]   the bids, in order, packed: per bid key index u32 (1-based, into KEYS), user u32,
---           amount u64, big-endian (BID_LAYOUT).
+-- KEYS[1]   the shard group's ends sorted set, gavel:{g<n>}:ends (for the closer)
+-- KEYS[2]   the group's epoch, gavel:{g<n>}:epoch (src/store/redis-epoch.ts)
+-- KEYS[k], KEYS[k+1]  for each auction the bids name, once: its hash gavel:{g<n>}:a:<id> and
+--           its history stream <hash>:h. Every key a call touches is in KEYS and carries the
+--           same shard-group tag {g<n>}, so the call fits one Cluster slot.
+-- ARGV[1]   the bids, in order, packed: per bid key index u32 (1-based, into KEYS: the
+--           auction's hash), user u32, amount u64, big-endian (BID_LAYOUT).
+-- ARGV[2]   the group's epoch as the calling node last saw it. When Redis holds another (or
+--           none), Redis lost the group's data since: the call fails with a GAVELEPOCH error
+--           before it reads or writes anything, and the node looks again.
 -- Returns   the results, in the same order, packed: per bid status u32, amount after u64,
 --           leader after u32, seq u32, ends_at u64 (RESULT_LAYOUT).
 -- Binary in and out because parsing 3 arguments and building 6 integer replies per bid cost
@@ -19,14 +24,11 @@
 --   cl closed (0/1)       wn winner
 --   fx the fields that never change (sp mi rs bn st as mx), packed u64s: bid.lua reads this
 --      one field instead of seven (+10% bids/s); the named copies serve everything else
--- Other keys of the shard group, derived from KEYS[i]:
---   <hashkey>:h            history stream, one entry per accepted bid, id 0-<seq>, one field
---                          d = amount u64, user u32, accepted at u64, ends_at after u64 (28
---                          bytes, big-endian): packed, because four formatted fields cost
---                          ~12% of the whole batch's throughput
---   gavel:{g<n>}:ends      sorted set, member auction id, score ends_at (for the closer)
---   gavel:{g<n>}:updates   channel; one message per call holding the UPDATE frames of its
---                          accepted bids back to back (docs/protocol.md, UPDATE)
+-- The history stream has one entry per accepted bid, id 0-<seq>, one field d = amount u64,
+-- user u32, accepted at u64, ends_at after u64 (28 bytes, big-endian): packed, because four
+-- formatted fields cost ~12% of the whole batch's throughput.
+-- The channel gavel:{g<n>}:updates (a channel, not a key) gets one message per call holding
+-- the UPDATE frames of its accepted bids back to back (docs/protocol.md, UPDATE).
 --
 -- Numbers: Lua numbers are doubles, exact up to 2^53, the same as the JavaScript rule. They are
 -- never written with tostring() (which prints %.14g: 9007199254740991 -> 9.007199254741e+15),
@@ -60,6 +62,13 @@ local function int(n)
   return string.format('%d', n)
 end
 
+local ENDS = KEYS[1]
+local EPOCH = KEYS[2]
+
+if redis.call('GET', EPOCH) ~= ARGV[2] then
+  return redis.error_reply('GAVELEPOCH the epoch of ' .. EPOCH .. ' changed: Redis lost this shard group\'s data')
+end
+
 local MS_PER_SECOND = 1000
 local MICROS_PER_MS = 1000
 
@@ -67,13 +76,13 @@ local MICROS_PER_MS = 1000
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * MS_PER_SECOND + math.floor(tonumber(time[2]) / MICROS_PER_MS)
 
-local group = string.match(KEYS[1], '^(.*):a:%d+$')
+local group = string.match(ENDS, '^(.*):ends$')
 
 -- Each auction the batch touches, read once: key -> state table, or false when it is unknown.
 local auctions = {}
 -- Auctions with an accepted bid, in the order of their first one.
 local changed = {}
--- Accepted bids, in batch order: { key, auction id, seq, amount, user, ends_at }.
+-- Accepted bids, in batch order: { history key, auction id, seq, amount, user, ends_at }.
 local accepted = {}
 local out = {}
 
@@ -90,6 +99,7 @@ for _ = 1, #bids / BID_SIZE do
       local sp, mi, rs, bn, st, as, mx = struct.unpack(FIXED_LAYOUT, v[1])
       a = {
         id = tonumber(string.match(key, ':a:(%d+)$')),
+        history = KEYS[keyIndex + 1],
         sp = sp, mi = mi, rs = rs, bn = bn, st = st, as = as, mx = mx,
         en = tonumber(v[2]), sq = tonumber(v[3]), am = tonumber(v[4]), ld = tonumber(v[5]), cl = v[6] == '1',
         changed = false, moved = false,
@@ -144,7 +154,7 @@ for _ = 1, #bids / BID_SIZE do
         a.changed = true
         changed[#changed + 1] = key
       end
-      accepted[#accepted + 1] = { key, a.id, a.sq, a.am, a.ld, a.en }
+      accepted[#accepted + 1] = { a.history, a.id, a.sq, a.am, a.ld, a.en }
     end
   end
 
@@ -163,13 +173,13 @@ for _, key in ipairs(changed) do
   local a = auctions[key]
   redis.call('HSET', key, 'sq', int(a.sq), 'am', int(a.am), 'ld', int(a.ld), 'en', int(a.en))
   if a.moved then
-    redis.call('ZADD', group .. ':ends', int(a.en), int(a.id))
+    redis.call('ZADD', ENDS, int(a.en), int(a.id))
   end
 end
 
 local frames = {}
 for j, b in ipairs(accepted) do
-  redis.call('XADD', b[1] .. ':h', '0-' .. int(b[3]), 'd', struct.pack(HISTORY_LAYOUT, b[4], b[5], now, b[6]))
+  redis.call('XADD', b[1], '0-' .. int(b[3]), 'd', struct.pack(HISTORY_LAYOUT, b[4], b[5], now, b[6]))
   frames[j] = struct.pack(UPDATE_LAYOUT, UPDATE_TYPE, UPDATE_PAYLOAD, b[2], b[3], b[4], b[5], b[6])
 end
 redis.call('PUBLISH', group .. ':updates', table.concat(frames))

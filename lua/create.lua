@@ -3,7 +3,11 @@
 -- KEYS[1]  the auction hash, gavel:{g<n>}:a:<id>
 -- KEYS[2]  its history stream, <hashkey>:h
 -- KEYS[3]  the shard group's ends sorted set, gavel:{g<n>}:ends
--- ARGV     id, title, starting price, min increment, reserve, buy-now, starts_at, ends_at,
+-- KEYS[4]  the group's epoch, gavel:{g<n>}:epoch (src/store/redis-epoch.ts)
+-- ARGV[1]  the group's epoch as the calling node last saw it: when Redis holds another (or
+--          none), Redis lost the group's data since, and the call fails with a GAVELEPOCH
+--          error before it writes anything (the node looks again, then retries)
+-- ARGV[2..] id, title, starting price, min increment, reserve, buy-now, starts_at, ends_at,
 --          anti-snipe ms, max ends_at: decimal strings (and the title as is). A starts_at of 0
 --          means "now" by Redis TIME: the clock bids are judged by, so an auction created to
 --          start now is open to the very next bid (a node's estimate of TIME can be a
@@ -13,6 +17,12 @@
 -- sp mi rs bn st as mx, each u64 big-endian: what bid.lua reads as 'fx'.
 local FIXED_LAYOUT = '>I8I8I8I8I8I8I8'
 
+if redis.call('GET', KEYS[4]) ~= ARGV[1] then
+  return redis.error_reply('GAVELEPOCH the epoch of ' .. KEYS[4] .. ' changed: Redis lost this shard group\'s data')
+end
+-- The auction's fields, after the epoch.
+local A = { unpack(ARGV, 2) }
+
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
@@ -21,19 +31,19 @@ end
 -- (stream ids must grow, and seq starts again at 1).
 redis.call('DEL', KEYS[2])
 
-local startsAt = ARGV[7]
+local startsAt = A[7]
 if startsAt == '0' then
   local time = redis.call('TIME')
   startsAt = string.format('%d', tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000))
 end
 
 redis.call('HSET', KEYS[1],
-  'ti', ARGV[2], 'sp', ARGV[3], 'mi', ARGV[4], 'rs', ARGV[5], 'bn', ARGV[6],
-  'st', startsAt, 'en', ARGV[8], 'as', ARGV[9], 'mx', ARGV[10],
+  'ti', A[2], 'sp', A[3], 'mi', A[4], 'rs', A[5], 'bn', A[6],
+  'st', startsAt, 'en', A[8], 'as', A[9], 'mx', A[10],
   'sq', '0', 'am', '0', 'ld', '0', 'cl', '0', 'wn', '0',
   -- The fields that never change, packed for bid.lua: one field and one unpack instead of seven.
-  'fx', struct.pack(FIXED_LAYOUT, tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]),
-    tonumber(ARGV[6]), tonumber(startsAt), tonumber(ARGV[9]), tonumber(ARGV[10])))
-redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
+  'fx', struct.pack(FIXED_LAYOUT, tonumber(A[3]), tonumber(A[4]), tonumber(A[5]),
+    tonumber(A[6]), tonumber(startsAt), tonumber(A[9]), tonumber(A[10])))
+redis.call('ZADD', KEYS[3], A[8], A[1])
 
 return 1

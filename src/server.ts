@@ -102,6 +102,8 @@ export async function startServer(config: Config, store?: Store, log: (message: 
   if (feed !== undefined) {
     feed.onFrames((frames) => hub.deliverFrames(frames));
     feed.onResync(() => hub.resync());
+    // The store lost data: end those auctions' subscriptions before any new frame could mix in.
+    feed.onReset((affects, reason) => hub.resetAuctions([...hub.auctionIds].filter(affects), reason));
     // Anything published before the feed is subscribed would never reach this node.
     const deadline = Date.now() + FEED_START_TIMEOUT_MS;
     while (!feed.live) {

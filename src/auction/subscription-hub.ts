@@ -416,4 +416,29 @@ export class SubscriptionHub {
     if (feed === undefined) this.feeds.set(auctionId, (feed = new AuctionFeed()));
     return feed;
   }
+
+  // ---- Lost store data ------------------------------------------------------------------------
+
+  /**
+   * The store lost the data of these auctions (a Redis that restarted empty): every connection
+   * subscribed to one of them gets ERROR RESET (req 0) and is closed once it is written, and
+   * all its subscriptions are forgotten, so no frame of an auction created since under the
+   * same id reaches it. Returns how many connections were reset.
+   */
+  resetAuctions(auctionIds: Iterable<number>, message: string): number {
+    const connections = new Set<Connection>();
+    for (const auctionId of auctionIds) {
+      const feed = this.feeds.get(auctionId);
+      if (feed === undefined) continue;
+      for (const connection of feed.subscriptions.keys()) connections.add(connection);
+    }
+    for (const connection of connections) {
+      this.dropConnection(connection);
+      if (connection.closed) continue;
+      connection.queueError(0, ErrorCode.RESET, message);
+      connection.closeAfterFlush();
+      this.markDirty(connection);
+    }
+    return connections.size;
+  }
 }

@@ -8,6 +8,7 @@ import { Phase } from "../protocol/constants.ts";
 import { redact } from "../redact.ts";
 import type { ClosedAuction, Store } from "../store/store.ts";
 import { AdminToken } from "./admin-token.ts";
+import { StoreRefusedError } from "../store/errors.ts";
 
 export interface AdminOptions {
   host: string;
@@ -209,6 +210,10 @@ export function startAdminServer(options: AdminOptions, store: Store, hooks: Adm
     // A request fails only when the store does (its one I/O). The client is told what it can
     // do; the library's own words, which may name internals, go to the log.
     error(error: Error) {
+      // Gavel's own words, written for the operator: they say what to fix.
+      if (error instanceof StoreRefusedError) {
+        return Response.json({ error: error.message, retry_after_s: STORE_RETRY_AFTER_S }, { status: 503, headers: { "retry-after": String(STORE_RETRY_AFTER_S) } });
+      }
       logFailure(error);
       return Response.json(
         { error: STORE_UNAVAILABLE, retry_after_s: STORE_RETRY_AFTER_S },

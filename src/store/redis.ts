@@ -6,6 +6,9 @@
 //   gavel:{g<n>}:a:<id>:h    its bid history stream, entry id 0-<seq>
 //   gavel:{g<n>}:ends        sorted set of the group's auctions by ends_at (for the closer)
 //   gavel:{g<n>}:updates     pub/sub channel of the group's UPDATE and CLOSED frames
+//   gavel:{g<n>}:epoch       the group's epoch: a random id written once (lua/epoch.lua); a
+//                            node that finds it missing or changed knows Redis lost the group's
+//                            data (src/store/redis-epoch.ts)
 //   gavel:auction-ids        counter for generated auction ids
 //   gavel:auctions           sorted set of every auction id (score = id), for listAuctions
 // All keys of a group share the hash tag {g<n>}, so a batch's call for one group runs on one
@@ -21,7 +24,9 @@ import { phaseAt, type AuctionState } from "../auction/auction.ts";
 import { Status, type Phase } from "../protocol/constants.ts";
 import { readU32, readU64, writeU32, writeU64 } from "../protocol/bytes.ts";
 import { redact } from "../redact.ts";
-import { StoreError } from "./errors.ts";
+import { IdsExhaustedError, StoreError, StoreRefusedError } from "./errors.ts";
+import { EpochMemory, epochKeyOf, isEpochMismatch, isEpochNotice, newEpoch, parseEpochNotice } from "./redis-epoch.ts";
+import { evictionRefusal, evictionWarning, readEvictionPolicy, type EvictionPolicy } from "./redis-policy.ts";
 import type {
   CancelResult,
   ClosedAuction,
@@ -47,6 +52,10 @@ const RECONNECT_MAX_MS = 1_000;
 const MAX_AUCTION_ID = 0xffffffff;
 /** Tries before createAuction gives up finding a free generated id (each try takes a new one). */
 const MAX_ID_ATTEMPTS = 1_000;
+/** A create refused for a changed epoch is tried again this often, after the epochs are read. */
+const MAX_EPOCH_RETRIES = 1;
+/** What subscribers of an auction whose data Redis lost get with ERROR RESET (then the close). */
+export const RESET_MESSAGE = "the store lost acknowledged data: subscribe again with since = 0xFFFFFFFF";
 /** bid.lua's packed bid: key index u32, user u32, amount u64. */
 const PACKED_BID_SIZE = 16;
 /** bid.lua's packed result: status u32, amount u64, leader u32, seq u32, ends_at u64. */
@@ -84,12 +93,20 @@ export function auctionKey(auction: number, shards: number): string {
   return `${groupPrefix(shardGroup(auction, shards))}:a:${auction}`;
 }
 
+/** An auction's history key is its hash key and this. */
+const HISTORY_SUFFIX = ":h";
+
 export function historyKey(auction: number, shards: number): string {
-  return `${auctionKey(auction, shards)}:h`;
+  return auctionKey(auction, shards) + HISTORY_SUFFIX;
 }
 
 export function endsKey(group: number): string {
   return `${groupPrefix(group)}:ends`;
+}
+
+/** `gavel:{g<n>}:epoch`: see src/store/redis-epoch.ts. */
+export function epochKey(group: number): string {
+  return epochKeyOf(groupPrefix(group));
 }
 
 /**
@@ -119,6 +136,9 @@ export interface RedisStoreOptions {
 interface ScriptedRedis extends Redis {
   gavelBid(...args: (string | number)[]): Promise<number[]>;
   gavelCreate(...args: (string | number)[]): Promise<number>;
+  gavelEpoch(key: string, fresh: string, channel: string, group: number): Promise<string>;
+  gavelNextId(counter: string, floor: number, max: number): Promise<number>;
+  gavelRaiseIds(counter: string, floor: number): Promise<number>;
   gavelClose(ends: string, limit: number): Promise<number[]>;
   gavelCancel(key: string, ends: string, id: number): Promise<[reply: number, seq: number]>;
 }
@@ -168,6 +188,29 @@ export class RedisStore implements Store {
   private closing = false;
   /** applyBids fails a batch not answered this long after it was handed over (see applyBids). */
   private batchDeadlineMs = DEFAULT_COMMAND_TIMEOUT_MS;
+  /** Per group, its ends and epoch keys: bid.lua's first two KEYS. */
+  private readonly endsKeys: string[];
+  private readonly epochKeys: string[];
+  /** The epoch last seen per group, passed to bid.lua and create.lua. */
+  private readonly epochs: EpochMemory;
+  /** The epoch read in progress; everything that looks joins it. */
+  private verifying: Promise<void> | null = null;
+  /** Groups found lost and not yet logged (a notice resets one group before the read logs all). */
+  private readonly unlogged = new Set<number>();
+  /** A loss was found and the id counter not yet raised past what this node knows. */
+  private floorOwed = false;
+  /** The highest auction id this node created or read: the counter never goes below it again. */
+  private highestKnownId = 0;
+  /** Set while maxmemory-policy can evict Gavel's keys: bids and writes are refused with it. */
+  private refusal: StoreRefusedError | null = null;
+  /** The policy as last read, so a change is logged once. */
+  private lastPolicy: EvictionPolicy | null = null;
+  /**
+   * Set from a lost connection until the policy is read again: a Redis that comes back may be
+   * another one, or restarted with another policy, and nothing is acknowledged before we know.
+   */
+  private unchecked: StoreError | null = null;
+  private readonly uncheckedError = new StoreRefusedError("Redis reconnected and its maxmemory-policy is not checked yet");
 
   private constructor(
     private readonly client: ScriptedRedis,
@@ -175,11 +218,15 @@ export class RedisStore implements Store {
     private readonly log: (message: string) => void,
   ) {
     this.keyPrefixes = Array.from({ length: shards }, (_, g) => `${groupPrefix(g)}:a:`);
+    this.endsKeys = Array.from({ length: shards }, (_, g) => endsKey(g));
+    this.epochKeys = Array.from({ length: shards }, (_, g) => epochKey(g));
+    this.epochs = new EpochMemory(shards);
     this.groupSlot = new Int32Array(shards).fill(-1);
     this.feed = new RedisFeed(
       client,
       Array.from({ length: shards }, (_, g) => updatesChannel(g)),
       log,
+      { verify: () => this.verifyEpochs(), notice: (message) => this.epochNotice(message) },
     );
     client.on("error", (err: Error) => {
       this.lastError = err;
@@ -189,8 +236,9 @@ export class RedisStore implements Store {
       this.up = true;
       if (!this.started) return;
       this.log("redis: connection restored");
-      // After a failover the server, and so the clock, may be another one.
-      void this.refreshClock();
+      // After a failover the server, and so the clock, may be another one; a restarted Redis
+      // may have lost its data or come back with another eviction policy.
+      void this.recheck();
     });
   }
 
@@ -198,8 +246,8 @@ export class RedisStore implements Store {
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
     const shards = options.shards ?? DEFAULT_SHARDS;
     if (!Number.isInteger(shards) || shards < 1) throw new StoreError(`shards must be a positive integer, got ${shards}`);
-    const [bidLua, createLua, closeLua, cancelLua] = await Promise.all(
-      ["bid.lua", "create.lua", "close.lua", "cancel.lua"].map(readScript),
+    const [bidLua, createLua, closeLua, cancelLua, epochLua, nextIdLua, raiseIdsLua] = await Promise.all(
+      ["bid.lua", "create.lua", "close.lua", "cancel.lua", "epoch.lua", "next-id.lua", "raise-ids.lua"].map(readScript),
     );
 
     const ioredisOptions: RedisOptions = {
@@ -222,21 +270,40 @@ export class RedisStore implements Store {
     const client = new Redis(options.url, ioredisOptions) as ScriptedRedis;
     // defineCommand: EVALSHA, and EVAL when the server answers NOSCRIPT (e.g. after a restart).
     client.defineCommand("gavelBid", { lua: bidLua });
-    client.defineCommand("gavelCreate", { lua: createLua, numberOfKeys: 3 });
+    client.defineCommand("gavelCreate", { lua: createLua, numberOfKeys: 4 });
     client.defineCommand("gavelClose", { lua: closeLua, numberOfKeys: 1 });
     client.defineCommand("gavelCancel", { lua: cancelLua, numberOfKeys: 2 });
+    client.defineCommand("gavelEpoch", { lua: epochLua, numberOfKeys: 1 });
+    client.defineCommand("gavelNextId", { lua: nextIdLua, numberOfKeys: 1 });
+    client.defineCommand("gavelRaiseIds", { lua: raiseIdsLua, numberOfKeys: 1 });
 
-    const store = new RedisStore(client, shards, options.log ?? ((message) => console.warn(message)));
+    const log = options.log ?? ((message: string) => console.warn(message));
+    const store = new RedisStore(client, shards, log);
+    let policy: EvictionPolicy;
     try {
       await client.connect();
       await store.measureClock();
+      policy = await readEvictionPolicy(client);
+      if (evictionRefusal(policy) === null) {
+        await store.verifyEpochs();
+        const [highest] = await client.zrevrange(AUCTION_INDEX_KEY, 0, 0);
+        if (highest !== undefined) store.noteId(Number(highest));
+      }
     } catch (err) {
       client.disconnect();
       throw new StoreError(`cannot reach Redis at ${redact(options.url)}`, { cause: store.lastError ?? err });
     }
+    const refusal = evictionRefusal(policy);
+    if (refusal !== null) {
+      client.disconnect();
+      throw new StoreError(`cannot use Redis at ${redact(options.url)}: ${refusal}`);
+    }
+    const warning = evictionWarning(policy);
+    if (warning !== null) log(`gavel: warning: ${warning}`);
+    store.lastPolicy = policy;
     store.started = true;
     store.batchDeadlineMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    store.clockTimer = setInterval(() => void store.refreshClock(), options.clockRefreshMs ?? DEFAULT_CLOCK_REFRESH_MS);
+    store.clockTimer = setInterval(() => void store.recheck(), options.clockRefreshMs ?? DEFAULT_CLOCK_REFRESH_MS);
     store.clockTimer.unref();
     return store;
   }
@@ -248,12 +315,14 @@ export class RedisStore implements Store {
    */
   async applyBids(batch: StoreBatch): Promise<void> {
     if (batch.count === 0) return;
+    const refusal = this.refusal ?? this.unchecked;
+    if (refusal !== null) throw refusal;
     const calls = this.split(batch);
     // An explicit pipeline per batch goes out at once: auto-pipelining holds a batch back until
     // the previous one's replies are in (one pipeline in flight), which doubled the latency.
     const pipeline = this.client.pipeline();
     for (const call of calls) (pipeline as unknown as ScriptedPipeline).gavelBidBuffer(...call.args);
-    const replies = await this.withinDeadline(settleExec(pipeline.exec()));
+    const replies = await this.withinDeadline(this.settleBids(pipeline.exec()));
 
     let failure: unknown = null;
     let anySucceeded = false;
@@ -298,20 +367,26 @@ export class RedisStore implements Store {
    * missing from the list.
    */
   async createAuction(spec: NewAuction): Promise<CreateResult> {
+    this.assertWritable();
+    // A loss being handled raises the id counter first.
+    if (this.verifying !== null) await this.verifying.catch(() => {});
     if (spec.id !== 0) {
       return (await this.tryCreate(spec.id, spec)) ? this.created(spec.id) : { created: false, reason: "exists" };
     }
-    // Ids come from a counter shared by every node; one taken by an explicit id is skipped.
+    // Ids come from a counter shared by every node (lua/next-id.lua: u32, wrapping to 1); one
+    // taken by an explicit id, or by an auction still open from before a wrap, is skipped.
     for (let attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
-      const id = await this.client.incr(AUCTION_IDS_KEY);
-      if (id > MAX_AUCTION_ID) throw new StoreError(`auction ids exhausted (${AUCTION_IDS_KEY} = ${id})`);
+      const id = await this.client.gavelNextId(AUCTION_IDS_KEY, this.highestKnownId, MAX_AUCTION_ID);
       if (await this.tryCreate(id, spec)) return this.created(id);
     }
-    throw new StoreError(`no free auction id after ${MAX_ID_ATTEMPTS} tries`);
+    throw new IdsExhaustedError(
+      `auction ids exhausted: the ${MAX_ID_ATTEMPTS} ids after the last one handed out are all taken (ids are u32: 1 to ${MAX_AUCTION_ID})`,
+    );
   }
 
   /** The auction as create.lua stored it (with starts_at filled in when it was "now"). */
   private async created(id: number): Promise<CreateResult> {
+    this.noteId(id);
     const auction = await this.getAuction(id);
     if (auction === null) throw new StoreError(`auction ${id} vanished right after it was created`);
     return { created: true, auction };
@@ -330,6 +405,7 @@ export class RedisStore implements Store {
       const auctions = await Promise.all(ids.map((id) => this.getAuction(Number(id))));
       for (const auction of auctions) {
         if (auction === null) continue; // an index entry whose create never ran, or deleted
+        this.noteId(auction.id);
         if (phase !== null && phaseAt(auction, now) !== phase) continue;
         found.push(auction);
         if (found.length === limit) return found;
@@ -342,6 +418,7 @@ export class RedisStore implements Store {
   async getAuction(id: number): Promise<AuctionState | null> {
     const h = await this.client.hgetall(auctionKey(id, this.shards));
     if (h.sp === undefined) return null;
+    this.noteId(id);
     return {
       id,
       title: h.ti ?? "",
@@ -389,6 +466,7 @@ export class RedisStore implements Store {
    */
   async closeDue(limit: number): Promise<ClosedAuction[]> {
     if (limit <= 0) return [];
+    this.assertWritable();
     const replies = await Promise.allSettled(
       Array.from({ length: this.shards }, (_, g) => this.client.gavelClose(endsKey(g), limit)),
     );
@@ -421,6 +499,7 @@ export class RedisStore implements Store {
    * One whose ends_at has passed is "closed" even before the closer ran: the closer decides it.
    */
   async cancel(id: number): Promise<CancelResult> {
+    this.assertWritable();
     const [reply, seq] = await this.client.gavelCancel(
       auctionKey(id, this.shards),
       endsKey(shardGroup(id, this.shards)),
@@ -443,6 +522,9 @@ export class RedisStore implements Store {
 
   unavailableReason(): string | null {
     if (!this.up) return "Redis is unreachable";
+    if (this.refusal !== null) return this.refusal.message;
+    if (this.unchecked !== null) return this.unchecked.message;
+    if (this.floorOwed) return "Redis lost acknowledged data; the auction id counter is not yet raised past the ids this node handed out";
     if (!this.feed.live) return "the Redis update feed is not subscribed";
     return null;
   }
@@ -500,19 +582,22 @@ export class RedisStore implements Store {
     }
     for (const call of calls) {
       const n = call.indices.length;
-      // Each auction's key once (KEYS), the bids packed in one argument naming their key.
+      const group = shardGroup(batch.auction[call.indices[0]!]!, this.shards);
+      slot[group] = -1; // leave the scratch clean for the next batch
+      // Every key the script touches is in KEYS (Redis Cluster's rule): the group's ends and
+      // epoch keys, then each auction's hash and history once; the bids are packed in one
+      // argument naming their auction's hash key.
       const keyIndex = new Map<number, number>();
-      const keys: string[] = [];
+      const keys: string[] = [this.endsKeys[group]!, this.epochKeys[group]!];
       const bids = Buffer.allocUnsafe(n * PACKED_BID_SIZE);
       for (let j = 0; j < n; j++) {
         const i = call.indices[j]!;
         const auction = batch.auction[i]!;
         let k = keyIndex.get(auction);
         if (k === undefined) {
-          const group = shardGroup(auction, this.shards);
-          slot[group] = -1; // leave the scratch clean for the next batch
-          keys.push(this.keyPrefixes[group]! + auction);
-          k = keys.length; // 1-based, as Lua's KEYS
+          const hash = this.keyPrefixes[group]! + auction;
+          keys.push(hash, hash + HISTORY_SUFFIX);
+          k = keys.length - 1; // the hash's 1-based index, as Lua's KEYS; the history follows it
           keyIndex.set(auction, k);
         }
         const o = j * PACKED_BID_SIZE;
@@ -520,7 +605,7 @@ export class RedisStore implements Store {
         writeU32(bids, o + 4, batch.user[i]!);
         writeU64(bids, o + 8, batch.amount[i]!);
       }
-      call.args = [keys.length, ...keys, bids];
+      call.args = [keys.length, ...keys, bids, this.epochs.expected(group)];
     }
     return calls;
   }
@@ -528,14 +613,33 @@ export class RedisStore implements Store {
   private connectionLost(): void {
     if (this.up && !this.closing) this.log("redis: connection lost, reconnecting");
     this.up = false;
+    if (this.started) this.unchecked = this.uncheckedError;
   }
 
+  /**
+   * create.lua for `id`. A create refused because the group's epoch changed (Redis lost data
+   * since this node last looked) is tried again once the epochs are read and the loss handled.
+   */
   private async tryCreate(id: number, spec: NewAuction): Promise<boolean> {
+    for (let retry = 0; ; retry++) {
+      try {
+        return await this.createOnce(id, spec);
+      } catch (error) {
+        if (!isEpochMismatch(error) || retry === MAX_EPOCH_RETRIES) throw error;
+        await this.verifyEpochs();
+      }
+    }
+  }
+
+  private async createOnce(id: number, spec: NewAuction): Promise<boolean> {
+    const group = shardGroup(id, this.shards);
     await this.client.zadd(AUCTION_INDEX_KEY, id, id);
     const created = await this.client.gavelCreate(
       auctionKey(id, this.shards),
       historyKey(id, this.shards),
-      endsKey(shardGroup(id, this.shards)),
+      this.endsKeys[group]!,
+      this.epochKeys[group]!,
+      this.epochs.expected(group),
       id,
       spec.title,
       spec.startingPrice,
@@ -567,6 +671,129 @@ export class RedisStore implements Store {
       // The connection's own handlers report the outage.
     }
   }
+
+  /**
+   * After a reconnect and every clock refresh: the clock, the eviction policy and the epochs.
+   * Never rejects: a Redis that is away is reported by the connection's handlers.
+   */
+  private async recheck(): Promise<void> {
+    await this.refreshClock();
+    try {
+      await this.checkPolicy();
+      await this.verifyEpochs();
+    } catch {
+      // Away again: the next reconnect looks again.
+    }
+  }
+
+  /** Reads maxmemory-policy; refuses bids and writes (and logs once) while it can evict. */
+  private async checkPolicy(): Promise<void> {
+    const policy = await readEvictionPolicy(this.client);
+    const before = this.lastPolicy;
+    this.lastPolicy = policy;
+    this.unchecked = null;
+    const refusal = evictionRefusal(policy);
+    if (refusal !== null) {
+      if (this.refusal?.message !== refusal) {
+        this.log(`redis: ${refusal}; bids are answered UNAVAILABLE and writes refused until it is changed`);
+        this.refusal = new StoreRefusedError(refusal);
+      }
+      return;
+    }
+    if (this.refusal !== null) {
+      this.refusal = null;
+      const now = "policy" in policy ? `is ${policy.policy}` : "cannot be read any more";
+      this.log(`redis: maxmemory-policy ${now}: accepting bids and writes again`);
+    }
+    const warning = evictionWarning(policy);
+    if (warning !== null && (before === null || !("unreadable" in before))) this.log(`redis: warning: ${warning}`);
+  }
+
+  private assertWritable(): void {
+    const refusal = this.refusal ?? this.unchecked;
+    if (refusal !== null) throw refusal;
+  }
+
+  private noteId(id: number): void {
+    if (id > this.highestKnownId) this.highestKnownId = id;
+  }
+
+  /** The pipeline's replies; a call refused for a changed epoch makes the store look at once. */
+  private async settleBids(exec: Promise<[Error | null, unknown][] | null>): Promise<PromiseSettledResult<Buffer>[]> {
+    const replies = await settleExec(exec);
+    for (const reply of replies) {
+      if (reply.status === "rejected" && isEpochMismatch(reply.reason)) {
+        void this.verifyEpochs().catch(() => {});
+        break;
+      }
+    }
+    return replies;
+  }
+
+  /**
+   * Reads every group's epoch (writing a fresh one where it is missing). A group whose epoch
+   * changed since the last look lost its data: its subscribers are reset, one line is logged,
+   * and the id counter is raised past every id this node knows of. Concurrent callers share
+   * one read.
+   */
+  private verifyEpochs(): Promise<void> {
+    this.verifying ??= this.readEpochs().finally(() => {
+      this.verifying = null;
+    });
+    return this.verifying;
+  }
+
+  private async readEpochs(): Promise<void> {
+    const fresh = newEpoch();
+    const found = await Promise.all(
+      this.epochKeys.map((key, group) => this.client.gavelEpoch(key, fresh, updatesChannel(group), group)),
+    );
+    const lost: number[] = [];
+    for (let group = 0; group < found.length; group++) {
+      if (this.epochs.observe(group, String(found[group]))) lost.push(group);
+    }
+    this.dataLost(lost);
+    if (this.unlogged.size > 0) {
+      const groups = [...this.unlogged].sort((a, b) => a - b);
+      this.unlogged.clear();
+      this.log(
+        `redis: DATA LOST: Redis no longer holds the data of shard group${groups.length === 1 ? "" : "s"} ${groups.join(", ")} ` +
+          `(restarted empty, flushed, or failed over to an empty replica): the auctions and bids stored there are gone; ` +
+          `their subscribers got ERROR RESET, and no auction id up to ${this.highestKnownId} will be handed out again by this node`,
+      );
+    }
+    if (this.floorOwed) {
+      await this.client.gavelRaiseIds(AUCTION_IDS_KEY, this.highestKnownId);
+      this.floorOwed = false;
+    }
+  }
+
+  /** epoch.lua's notice on a group's channel: another node found that group lost. */
+  private epochNotice(message: Uint8Array): void {
+    const notice = parseEpochNotice(message);
+    if (notice === null || notice.group >= this.shards) return;
+    // Synchronous: the next message on this channel may already be a new auction's UPDATE.
+    if (this.epochs.observe(notice.group, notice.epoch)) this.dataLost([notice.group]);
+    if (this.unlogged.size > 0) void this.verifyEpochs().catch(() => {});
+  }
+
+  /** Ends the lost groups' subscriptions at once, and owes the log line and the counter raise. */
+  private dataLost(groups: readonly number[]): void {
+    if (groups.length === 0) return;
+    const lost = new Set(groups);
+    for (const group of groups) this.unlogged.add(group);
+    this.floorOwed = true;
+    this.feed.reset((auction) => lost.has(shardGroup(auction, this.shards)), RESET_MESSAGE);
+  }
+}
+
+/** What the feed asks of its store about lost data (src/store/redis-epoch.ts). */
+export interface FeedEpochHooks {
+  /** Reads the epochs (resetting lost groups) before each subscribe, so no frame of an auction
+   * created after a loss reaches a subscriber of the lost one. */
+  verify(): Promise<void>;
+  /** An epoch notice published on a group's channel (handled synchronously). */
+  notice(message: Uint8Array): void;
 }
 
 /**
@@ -574,7 +801,8 @@ export class RedisStore implements Store {
  * (whole UPDATE and CLOSED frames back to back) go to the onFrames listeners as they are.
  * When the connection is cut and comes back, it subscribes again and then tells the onResync
  * listeners, who heal the gap from the bid history: what was published while it was away is
- * lost (Pub/Sub keeps nothing).
+ * lost (Pub/Sub keeps nothing). Before each subscribe the store reads its epochs: when Redis
+ * lost data, the onReset listeners end the lost auctions' subscriptions first.
  *
  * Redis Cluster later: `subscribe` becomes `ssubscribe` and "messageBuffer" becomes
  * "smessageBuffer" (with the scripts' PUBLISH -> SPUBLISH); ioredis's Cluster client then
@@ -583,6 +811,7 @@ export class RedisStore implements Store {
 export class RedisFeed implements UpdateFeed {
   private readonly frameListeners: ((frames: Uint8Array) => void)[] = [];
   private readonly resyncListeners: (() => void)[] = [];
+  private readonly resetListeners: ((affects: (auction: number) => boolean, reason: string) => void)[] = [];
   private subscriber: Redis | null = null;
   /** Every channel is subscribed on the current connection. */
   private subscribed = false;
@@ -596,6 +825,7 @@ export class RedisFeed implements UpdateFeed {
     private readonly client: Redis,
     private readonly channels: readonly string[],
     private readonly log: (message: string) => void,
+    private readonly epochHooks: FeedEpochHooks,
   ) {}
 
   /** The first listener opens the subscriber connection. */
@@ -606,6 +836,21 @@ export class RedisFeed implements UpdateFeed {
 
   onResync(listener: () => void): void {
     this.resyncListeners.push(listener);
+  }
+
+  onReset(listener: (affects: (auction: number) => boolean, reason: string) => void): void {
+    this.resetListeners.push(listener);
+  }
+
+  /** The store found data lost: the listeners end the subscriptions of the auctions `affects` names. */
+  reset(affects: (auction: number) => boolean, reason: string): void {
+    for (const listener of this.resetListeners) {
+      try {
+        listener(affects, reason);
+      } catch (err) {
+        this.log(`redis: update feed reset listener failed: ${String(err)}`);
+      }
+    }
   }
 
   /** All channels subscribed (false before the first connect and while reconnecting). */
@@ -640,6 +885,10 @@ export class RedisFeed implements UpdateFeed {
       // Reported by "close"; the retry strategy reconnects.
     });
     subscriber.on("messageBuffer", (_channel: Buffer, message: Buffer) => {
+      if (isEpochNotice(message)) {
+        this.epochHooks.notice(message);
+        return;
+      }
       for (const listener of this.frameListeners) {
         // A throwing listener must not break ioredis's reply parsing for the next message.
         try {
@@ -663,6 +912,8 @@ export class RedisFeed implements UpdateFeed {
   private async subscribeAll(subscriber: Redis): Promise<void> {
     const generation = ++this.generation;
     try {
+      await this.epochHooks.verify();
+      if (generation !== this.generation || this.closed) return;
       await subscriber.subscribe(...this.channels);
     } catch {
       // A SUBSCRIBE that timed out on a live connection would leave it deaf: start over.

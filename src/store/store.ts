@@ -42,6 +42,12 @@ export interface UpdateFeed {
   /** `frames` holds whole UPDATE/CLOSED frames back to back; valid only during the call. */
   onFrames(listener: (frames: Uint8Array) => void): void;
   onResync(listener: () => void): void;
+  /**
+   * The store found that it lost acknowledged data (a Redis restarted empty): the subscribers
+   * of every auction `affects` names must get ERROR RESET with `reason` and be closed, before
+   * any frame of an auction created since under the same id could reach them.
+   */
+  onReset(listener: (affects: (auction: number) => boolean, reason: string) => void): void;
   /** True once every channel is subscribed; a node serves subscribers only after that. */
   readonly live: boolean;
 }

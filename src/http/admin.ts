@@ -6,6 +6,7 @@ import { auctionToJson } from "../auction/auction.ts";
 import { parseNewAuction } from "../auction/new-auction.ts";
 import { Phase } from "../protocol/constants.ts";
 import type { ClosedAuction, Store } from "../store/store.ts";
+import { AuctionIdsExhaustedError } from "../store/errors.ts";
 
 export interface AdminOptions {
   host: string;
@@ -166,6 +167,7 @@ export function startAdminServer(options: AdminOptions, store: Store, hooks: Adm
       return route(request, new URL(request.url));
     },
     error(error) {
+      if (error instanceof AuctionIdsExhaustedError) return problem(503, error.message);
       return problem(503, `store error: ${error.message}`);
     },
   } as Parameters<typeof Bun.serve>[0]);

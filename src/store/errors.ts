@@ -8,3 +8,8 @@ export class StoreError extends Error {
 export class StoreUnavailableError extends StoreError {
   override name = "StoreUnavailableError";
 }
+
+/** Every auction id the admin API may hand out (1..2^32-1) is taken. */
+export class AuctionIdsExhaustedError extends StoreError {
+  override name = "AuctionIdsExhaustedError";
+}

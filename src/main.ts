@@ -9,6 +9,8 @@ import { superviseWorkers, WORKER_ENV } from "./supervisor.ts";
 
 const EXIT_BAD_CONFIG = 2;
 const EXIT_START_FAILED = 1;
+/** Stopped, but the store was failing (its file deleted, the disk full): the operator must look. */
+const EXIT_STORE_FAULT = 1;
 
 const argv = process.argv.slice(2);
 if (argv.includes("--help") || argv.includes("-h")) {
@@ -53,7 +55,17 @@ console.log(
 
 const shutdown = async (signal: string) => {
   console.log(`gavel: ${signal}: answering what was received, then stopping`);
-  await server.stop();
+  try {
+    await server.stop();
+  } catch (error) {
+    console.error(`gavel: error: stopping failed: ${(error as Error).message}`);
+    process.exit(EXIT_STORE_FAULT);
+  }
+  const fault = server.store.unavailableReason();
+  if (fault !== null) {
+    console.error(`gavel: error: stopped with the store failing: ${fault}`);
+    process.exit(EXIT_STORE_FAULT);
+  }
   console.log("gavel: stopped");
   process.exit(0);
 };

@@ -4,7 +4,7 @@ export class StoreError extends Error {
   override name = "StoreError";
 }
 
-/** The store is not being asked: its circuit breaker is open after repeated failures. */
+/** Nothing was stored: the store was not asked (its circuit breaker is open) or refused the write. */
 export class StoreUnavailableError extends StoreError {
   override name = "StoreUnavailableError";
 }
@@ -12,9 +12,9 @@ export class StoreUnavailableError extends StoreError {
 /**
  * The store refuses writes for a reason an operator must fix (an eviction policy that can drop
  * Gavel's keys, a database file that was deleted). The message is Gavel's own, written for the
- * operator and safe to show to a client (no library internals, no secrets).
+ * operator and safe to show to a client (no library internals, no secrets). Nothing was stored.
  */
-export class StoreRefusedError extends StoreError {
+export class StoreRefusedError extends StoreUnavailableError {
   override name = "StoreRefusedError";
 }
 

@@ -6,11 +6,23 @@ import { applyBidRule, closeAuction } from "../auction/bid-rule.ts";
 import { Status, type Phase } from "../protocol/constants.ts";
 import { AuctionHistory } from "./auction-history.ts";
 import type { CancelResult, ClosedAuction, CreateResult, HistoryEntry, NewAuction, Store, StoreBatch } from "./store.ts";
+import { IdsExhaustedError } from "./errors.ts";
+
+/** The highest auction id: ids are u32 on the wire, 0 is "none". */
+export const MAX_AUCTION_ID = 0xffff_ffff;
 
 /** Auctions held in a Map, bids applied with the shared rule. Allocates nothing per bid. */
 export class AuctionTable {
   readonly auctions = new Map<number, AuctionState>();
-  private highestId = 0;
+  /**
+   * Where the search for a generated id starts: one past the highest id so far, so ids run
+   * 1, 2, 3, ... in O(1). Past `maxId` it wraps to 1 and walks up to the first free id; the
+   * walk resumes from there next time, so each taken id is stepped over once per wrap.
+   */
+  private nextCandidate = 1;
+
+  /** `maxId` is the highest id handed out (tests use a small one). */
+  constructor(private readonly maxId: number = MAX_AUCTION_ID) {}
 
   /** Applies bid `i` of the batch at `now`; returns the auction when it was ACCEPTED. */
   applyOne(batch: StoreBatch, i: number, now: number): AuctionState | null {
@@ -41,7 +53,7 @@ export class AuctionTable {
 
   put(auction: AuctionState): void {
     this.auctions.set(auction.id, auction);
-    if (auction.id > this.highestId) this.highestId = auction.id;
+    if (auction.id >= this.nextCandidate) this.nextCandidate = auction.id + 1;
   }
 
   /** Closes every auction past its end, at most `limit`; returns them (now closed). */
@@ -80,9 +92,19 @@ export class AuctionTable {
     return page;
   }
 
+  /** The next free id in 1..maxId, or IdsExhaustedError when every one is taken. */
   private nextId(): number {
-    let id = this.highestId + 1;
-    while (this.auctions.has(id)) id++;
+    if (this.auctions.size >= this.maxId) {
+      throw new IdsExhaustedError(`auction ids exhausted: every id from 1 to ${this.maxId} is taken`);
+    }
+    // A free id exists (fewer auctions than ids), so the walk ends.
+    let id = this.nextCandidate;
+    for (;;) {
+      if (id > this.maxId) id = 1;
+      if (!this.auctions.has(id)) break;
+      id++;
+    }
+    this.nextCandidate = id + 1;
     return id;
   }
 }
@@ -94,8 +116,13 @@ export function closedFields(auction: AuctionState): ClosedAuction {
 
 export class MemoryStore implements Store {
   readonly kind = "memory";
-  private readonly table = new AuctionTable();
+  private readonly table: AuctionTable;
   private readonly histories = new Map<number, AuctionHistory>();
+
+  /** `maxAuctionId`: the highest id handed out (1..2^32-1 by default; tests use a small one). */
+  constructor(options: { maxAuctionId?: number } = {}) {
+    this.table = new AuctionTable(options.maxAuctionId);
+  }
 
   applyBids(batch: StoreBatch): void {
     const now = Date.now();

@@ -36,7 +36,8 @@ self.onmessage = (event: MessageEvent<Start | "stop">) => {
     return;
   }
   const { path, intervalMs, restartPages } = event.data;
-  db = new Database(path);
+  // Never create: had the file been deleted before this runs, an empty one would take its path.
+  db = new Database(path, { readwrite: true, create: false });
   db.exec("PRAGMA busy_timeout = 5000");
   timer = setInterval(() => checkpoint(restartPages), intervalMs);
   self.postMessage("started");

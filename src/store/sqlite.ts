@@ -1,9 +1,16 @@
 // The embedded, durable store: bun:sqlite in WAL mode, one transaction per drain batch.
-// The auctions live in an in-process AuctionTable (the same rule as the memory store); the file
-// names this process as its owner (sqlite-owner.ts), so no other server changes it behind the
-// table's back, and a worker thread checkpoints its WAL (sqlite-checkpointer.ts). Each batch's accepted bids are appended as ONE row of the bid log (bid-log.ts); an open
+// The auctions live in an in-process AuctionTable (the same rule as the memory store); a lock
+// the kernel drops when the process dies makes this process the file's only server
+// (sqlite-lock.ts), so no other server changes it behind the table's back, and a worker thread
+// checkpoints its WAL (sqlite-checkpointer.ts). Each batch's accepted bids are appended as ONE
+// row of the bid log (bid-log.ts); an open
 // auction's seq, amount, leader and ends_at are those of its last logged bid, so a batch writes
 // no per-auction UPDATE. A batch's replies go out only after its commit.
+//
+// Faults: a failed write (disk full, I/O error) rolls the table back to the file and is
+// answered UNAVAILABLE (503 on the admin API) until a write succeeds again. The database or
+// its lock file deleted or replaced while running stops every write for good (a rescue copy of
+// what the file held is written beside it): acknowledging into an unlinked file would lose it.
 
 import { Database, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
@@ -12,14 +19,17 @@ import type { AuctionState } from "../auction/auction.ts";
 import type { Phase } from "../protocol/constants.ts";
 import { AuctionTable, closedFields } from "./memory.ts";
 import type { CancelResult, ClosedAuction, CreateResult, HistoryEntry, NewAuction, Store, StoreBatch } from "./store.ts";
-import { StoreError } from "./errors.ts";
+import { StoreError, StoreRefusedError, StoreUnavailableError } from "./errors.ts";
 import { BidLocator, type BidLocation } from "./bid-locator.ts";
 import { BidLogWriter, entryCount, readLoggedBid } from "./bid-log.ts";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.ts";
-import { claimOwnership, releaseOwnership } from "./sqlite-owner.ts";
+import { SqliteFileLock } from "./sqlite-lock.ts";
+import { FileIdentity } from "./sqlite-file-identity.ts";
 
 /** The largest drain batch (GAVEL_BATCH's upper bound): one log row holds one batch. */
 const MAX_BATCH = 65_536;
+/** How often the store checks that its paths still name the files it opened (one stat each). */
+const FILE_CHECK_INTERVAL_MS = 250;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS auctions (
@@ -91,12 +101,16 @@ function rowToAuction(row: AuctionRow): AuctionState {
 export interface SqliteStoreOptions {
   /** File path, or ":memory:". */
   path: string;
+  /** Where faults are reported (the file deleted, writes failing); console.error by default. */
+  log?: (message: string) => void;
+  /** The highest auction id the store hands out (1..2^32-1 by default; tests use a small one). */
+  maxAuctionId?: number;
 }
 
 export class SqliteStore implements Store {
   readonly kind = "sqlite";
   private readonly db: Database;
-  private readonly table = new AuctionTable();
+  private readonly table: AuctionTable;
   private readonly insertAuction: Statement;
   private readonly appendLog: Statement;
   private readonly markClosed: Statement;
@@ -105,12 +119,34 @@ export class SqliteStore implements Store {
   private readonly logWriter = new BidLogWriter(MAX_BATCH);
   private readonly path: string;
   private readonly checkpointer: Promise<SqliteCheckpointer | null>;
-  /** Id of the last log row; this process is the only writer (sqlite-owner.ts). */
+  /** Id of the last log row; this process is the only writer (sqlite-lock.ts). */
   private lastLogRow = 0;
   private readonly writeBatch: (batch: StoreBatch, now: number) => void;
+  private readonly log: (message: string) => void;
+  private readonly lock: SqliteFileLock | null = null;
+  /** The database and lock paths as opened, checked every FILE_CHECK_INTERVAL_MS. */
+  private readonly watched: FileIdentity[] = [];
+  private watchTimer: ReturnType<typeof setInterval> | null = null;
+  /** Why writes are refused for good (the file is gone, or the table no longer matches it). */
+  private refusal: StoreRefusedError | null = null;
+  /** Why the last write failed (disk full, I/O error); cleared by the next that succeeds. */
+  private writeFailure: string | null = null;
+  private closed = false;
 
   constructor(options: SqliteStoreOptions) {
-    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    this.path = options.path;
+    this.log = options.log ?? console.error;
+    this.table = new AuctionTable(options.maxAuctionId);
+    const onDisk = options.path !== ":memory:";
+    if (onDisk) {
+      mkdirSync(dirname(options.path), { recursive: true });
+      // Locked before the file is even opened: a refused server changes nothing in it.
+      try {
+        this.lock = SqliteFileLock.acquire(options.path);
+      } catch (error) {
+        throw new StoreError(`cannot use the SQLite database at GAVEL_DB=${options.path}: ${(error as Error).message}`, { cause: error });
+      }
+    }
     try {
       this.db = new Database(options.path, { create: true, strict: true });
       // WAL: a commit is one sequential append; NORMAL sync survives a killed process (the OS
@@ -122,14 +158,14 @@ export class SqliteStore implements Store {
       this.db.exec("PRAGMA wal_autocheckpoint = 0");
       this.db.exec(SCHEMA);
     } catch (error) {
+      this.lock?.release();
       throw new StoreError(`cannot open the SQLite database at GAVEL_DB=${options.path}: ${(error as Error).message}`, { cause: error });
     }
-    const refused = claimOwnership(this.db, options.path);
-    if (refused !== null) {
-      this.db.close();
-      throw new StoreError(`cannot use the SQLite database at GAVEL_DB=${options.path}: ${refused}`);
+    if (this.lock !== null) {
+      this.watched.push(new FileIdentity(options.path, "the SQLite database (GAVEL_DB)"), new FileIdentity(this.lock.path, "its lock file"));
+      this.watchTimer = setInterval(() => this.checkFiles(), FILE_CHECK_INTERVAL_MS);
+      this.watchTimer.unref();
     }
-    this.path = options.path;
     this.checkpointer =
       options.path === ":memory:"
         ? Promise.resolve(null)
@@ -176,13 +212,80 @@ export class SqliteStore implements Store {
   }
 
   applyBids(batch: StoreBatch): void {
+    // Thrown, the drain answers the whole batch UNAVAILABLE.
+    if (this.refusal !== null) throw this.refusal;
     const now = Date.now();
     try {
       this.writeBatch(batch, now);
     } catch (error) {
-      this.rollBackTable();
+      this.recoverFromFailedBatch(error as Error);
       throw error;
     }
+    if (this.writeFailure !== null) this.writesSucceedAgain();
+  }
+
+  /** A batch's commit failed: the file has none of it; make the table say the same. */
+  private recoverFromFailedBatch(error: Error): void {
+    try {
+      // SQLite rolls back by itself on a full disk or an I/O error, but not on every error.
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      this.rollBackTable();
+    } catch (restoreError) {
+      this.refuse(
+        `after a failed write (${error.message}) the auctions in memory could not be matched to the file again (${(restoreError as Error).message}); restart the server`,
+      );
+      return;
+    }
+    this.noteWriteFailure(error);
+  }
+
+  /** Logs the first failure of a run of failed writes (not one line per batch). */
+  private noteWriteFailure(error: Error): void {
+    if (this.writeFailure === null) {
+      this.log(
+        `gavel: error: cannot write the SQLite database at GAVEL_DB=${this.path}: ${error.message}; bids are answered UNAVAILABLE and admin writes 503 until a write succeeds`,
+      );
+    }
+    this.writeFailure = `writes to the SQLite database at GAVEL_DB=${this.path} fail: ${error.message}`;
+  }
+
+  private writesSucceedAgain(): void {
+    this.writeFailure = null;
+    this.log(`gavel: the SQLite database at GAVEL_DB=${this.path} takes writes again`);
+  }
+
+  /** The timer's check: the database and its lock file must still be the files opened. */
+  private checkFiles(): void {
+    for (const file of this.watched) {
+      const change = file.change();
+      if (change === null) continue;
+      const rescue = file === this.watched[0] ? this.rescueCopy() : "";
+      this.refuse(`${change} while the server ran${rescue}; writes are refused: stop this server, put the file back and start again`);
+      return;
+    }
+  }
+
+  /**
+   * The path no longer names the database, but this connection still reads it: copy what it
+   * holds (every acknowledged bid) beside the path, so deleting the file loses nothing.
+   */
+  private rescueCopy(): string {
+    const target = `${this.path}.rescued-${Date.now()}`;
+    try {
+      this.db.run("VACUUM INTO ?", [target]);
+      return `; everything it held is copied to ${target}`;
+    } catch (error) {
+      return `; a rescue copy to ${target} failed (${(error as Error).message})`;
+    }
+  }
+
+  /** Stops every write for good, with one loud line. */
+  private refuse(reason: string): void {
+    if (this.refusal !== null) return;
+    this.refusal = new StoreRefusedError(reason);
+    if (this.watchTimer !== null) clearInterval(this.watchTimer);
+    this.watchTimer = null;
+    this.log(`gavel: error: ${reason}`);
   }
 
   /**
@@ -229,14 +332,17 @@ export class SqliteStore implements Store {
   }
 
   async createAuction(spec: NewAuction): Promise<CreateResult> {
+    if (this.refusal !== null) throw this.refusal;
     const result = this.table.insert(spec);
     if (!result.created) return result;
     try {
       this.insertAuction.run(result.auction as unknown as Record<string, string | number | boolean>);
     } catch (error) {
       this.table.auctions.delete(result.auction.id);
-      throw error;
+      this.noteWriteFailure(error as Error);
+      throw new StoreUnavailableError(this.writeFailure!, { cause: error });
     }
+    if (this.writeFailure !== null) this.writesSucceedAgain();
     return result;
   }
 
@@ -273,12 +379,14 @@ export class SqliteStore implements Store {
   }
 
   async closeDue(limit: number): Promise<ClosedAuction[]> {
+    if (this.refusal !== null) throw this.refusal;
     const closing = this.table.closeDue(this.now(), limit);
     this.persistClosed(closing, closing.map((a) => a.endsAt));
     return closing.map(closedFields);
   }
 
   async cancel(id: number): Promise<CancelResult> {
+    if (this.refusal !== null) throw this.refusal;
     const endsAt = this.table.auctions.get(id)?.endsAt ?? 0;
     const result = this.table.cancel(id, this.now());
     if (typeof result === "string") return { cancelled: false, reason: result };
@@ -299,8 +407,10 @@ export class SqliteStore implements Store {
         a.winner = 0;
         a.endsAt = endsAtBefore[i]!;
       });
-      throw error;
+      this.noteWriteFailure(error as Error);
+      throw new StoreUnavailableError(this.writeFailure!, { cause: error });
     }
+    if (this.writeFailure !== null) this.writesSucceedAgain();
   }
 
   now(): number {
@@ -308,15 +418,46 @@ export class SqliteStore implements Store {
   }
 
   unavailableReason(): string | null {
-    return null;
+    return this.refusal?.message ?? this.writeFailure;
   }
 
+  /**
+   * Never throws: a fault here (disk full, file gone) is logged, and what it means for the
+   * data is said; unavailableReason() still tells the caller whether the store ended healthy.
+   */
   async close(): Promise<void> {
-    await (await this.checkpointer)?.stop();
-    releaseOwnership(this.db, this.path);
-    // A statement left open keeps the file open past close().
-    for (const statement of [this.insertAuction, this.appendLog, this.markClosed, this.logRowsByIds]) statement.finalize();
-    if (this.path !== ":memory:") this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-    this.db.close(true);
+    if (this.closed) return;
+    this.closed = true;
+    if (this.watchTimer !== null) clearInterval(this.watchTimer);
+    // A last look: a file deleted since the last tick must not be checkpointed and closed as if
+    // nothing happened.
+    if (this.refusal === null) this.checkFiles();
+    try {
+      await (await this.checkpointer)?.stop();
+    } catch (error) {
+      this.log(`gavel: warning: the checkpoint worker did not stop cleanly: ${(error as Error).message}`);
+    }
+    if (this.refusal !== null && this.watched.length > 0) {
+      // The path may name another file now: closing would make SQLite checkpoint and delete
+      // `<path>-wal` and `-shm` by name. The process's exit closes the connection instead.
+      this.lock?.release();
+      return;
+    }
+    try {
+      // A statement left open keeps the file open past close().
+      for (const statement of [this.insertAuction, this.appendLog, this.markClosed, this.logRowsByIds]) statement.finalize();
+      if (this.path !== ":memory:") this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch (error) {
+      // Committed transactions are in the WAL whether or not it was copied into the file.
+      this.log(
+        `gavel: warning: the last checkpoint of GAVEL_DB=${this.path} failed (${(error as Error).message}): every acknowledged bid is kept in ${this.path}-wal, which the next start reads`,
+      );
+    }
+    try {
+      this.db.close(true);
+    } catch (error) {
+      this.log(`gavel: warning: closing GAVEL_DB=${this.path}: ${(error as Error).message}`);
+    }
+    this.lock?.release();
   }
 }

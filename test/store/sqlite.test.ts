@@ -1,5 +1,5 @@
-// What only the SQLite store has to prove: it reopens to the same auctions and history, and
-// only one process may hold its file.
+// What only the SQLite store has to prove: it reopens to the same auctions and history, only
+// one process may hold its file, and it stops writing when the file goes away under it.
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
@@ -80,8 +80,11 @@ describe("sqlite store", () => {
     } finally {
       await owner.kill("SIGKILL");
     }
-    // The owner is gone (killed, its row left behind): a new server takes the file over.
+    // The owner is gone (killed: the kernel dropped its lock): a new server takes the file over.
     const next = await spawnGavel({ GAVEL_STORE: "sqlite", GAVEL_DB: path });
+    // An answer proves start-up ran to its end, signal handlers included: the listening line is
+    // printed just before they are installed, and a SIGTERM in between kills with status 143.
+    expect((await fetch(`${next.httpUrl}/healthz`)).status).toBe(200);
     expect(await next.kill("SIGTERM")).toBe(0);
   });
 
@@ -118,7 +121,8 @@ describe("sqlite store", () => {
 
 describe("sqlite store: a batch whose commit fails", () => {
   test("is UNAVAILABLE as a whole and leaves auctions and history as the file has them", async () => {
-    const store = new SqliteStore({ path: join(dir, "rollback.db") });
+    const lines: string[] = [];
+    const store = new SqliteStore({ path: join(dir, "rollback.db"), log: (line) => lines.push(line) });
     const now = Date.now();
     const spec = { title: "", startingPrice: 1, minIncrement: 1, reserve: 0, buyNowPrice: 0, startsAt: now - 1000, endsAt: now + 60_000, antiSnipeMs: 60_000, maxEndsAt: 0 };
     await store.createAuction({ ...spec, id: 1 });
@@ -131,6 +135,9 @@ describe("sqlite store: a batch whose commit fails", () => {
     internals.lastLogRow -= 1;
     expect(() => store.applyBids(batchOf([[1, 3, 30], [2, 3, 5], [1, 4, 40]]))).toThrow();
     expect([await store.getAuction(1), await store.getAuction(2), await store.history(1, 0, 10)]).toEqual(before);
+    expect(store.unavailableReason()).toContain("UNIQUE constraint failed");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toStartWith("gavel: error: cannot write the SQLite database");
     internals.lastLogRow += 1;
 
     // The next batch continues from the state before the failed one.
@@ -138,6 +145,27 @@ describe("sqlite store: a batch whose commit fails", () => {
     store.applyBids(next);
     expect([next.seq[0], next.seq[1]]).toEqual([3, 1]);
     expect((await store.history(1, 0, 10)).map((e) => e.amount)).toEqual([10, 20, 50]);
+    expect(store.unavailableReason()).toBeNull();
+    expect(lines[1]).toContain("takes writes again");
     await store.close();
+  });
+});
+
+describe("sqlite store: its file deleted under it", () => {
+  test("unavailableReason says so within a second, writes throw, and close does not throw", async () => {
+    const path = join(dir, "gone.db");
+    const lines: string[] = [];
+    const store = new SqliteStore({ path, log: (line) => lines.push(line) });
+    const now = Date.now();
+    await store.createAuction({ id: 1, title: "", startingPrice: 1, minIncrement: 1, reserve: 0, buyNowPrice: 0, startsAt: now - 1000, endsAt: now + 60_000, antiSnipeMs: 0, maxEndsAt: 0 });
+    expect(store.unavailableReason()).toBeNull();
+    rmSync(path);
+    const deadline = Date.now() + 1_000;
+    while (store.unavailableReason() === null && Date.now() < deadline) await Bun.sleep(20);
+    expect(store.unavailableReason()).toContain("was deleted");
+    expect(() => store.applyBids(batchOf([[1, 1, 10]]))).toThrow(StoreError);
+    expect(store.createAuction({ id: 2, title: "", startingPrice: 1, minIncrement: 1, reserve: 0, buyNowPrice: 0, startsAt: now, endsAt: now + 60_000, antiSnipeMs: 0, maxEndsAt: 0 })).rejects.toThrow("was deleted");
+    await store.close();
+    expect(lines.filter((line) => line.startsWith("gavel: error:"))).toHaveLength(1);
   });
 });

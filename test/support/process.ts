@@ -4,7 +4,8 @@
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 
-const MAIN = join(import.meta.dir, "../../src/main.ts");
+const REPO = join(import.meta.dir, "../..");
+const MAIN = join(REPO, "src/main.ts");
 const STARTUP_LINE = /listening on [^:]+:(\d+) .* https?:\/\/[^:]+:(\d+)/;
 const STARTUP_TIMEOUT_MS = 20_000;
 
@@ -26,6 +27,54 @@ export async function spawnGavel(env: Record<string, string>): Promise<GavelProc
     stdout: "pipe",
     stderr: "pipe",
   });
+  return waitForStartup(proc);
+}
+
+export interface GavelGroup extends GavelProcess {
+  /** The process group (and session) id: `bun run start` and everything it started. */
+  pgid: number;
+  /** Sends `signal` to the whole group (as a supervisor or `kill -- -PGID` would); no wait. */
+  killGroup(signal?: NodeJS.Signals): void;
+  /** Sends `signal` to the server alone (the wrapper then exits with the server's code). */
+  killServer(signal?: NodeJS.Signals): Promise<number>;
+}
+
+/**
+ * Starts `bun run start` the way users run it, in its own process group (setsid), so a test
+ * can kill the wrapper and the server under it at once, as kill -9 of a container or a
+ * service manager does. The server itself is a child of the wrapper: once the group is killed
+ * it lingers as a zombie until PID 1 reaps it, as in production.
+ */
+export async function spawnGavelGroup(env: Record<string, string>): Promise<GavelGroup> {
+  // setsid execs in place (the spawned child is no group leader), so its pid is the group's id.
+  const proc = Bun.spawn(["setsid", "bun", "run", "start"], {
+    cwd: REPO,
+    env: { ...process.env, GAVEL_PORT: "0", GAVEL_HTTP_PORT: "0", ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const killGroup = (signal: NodeJS.Signals = "SIGKILL") => {
+    try {
+      process.kill(-proc.pid, signal);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error; // else: gone already
+    }
+  };
+  const started = await waitForStartup(proc, killGroup);
+  return {
+    ...started,
+    pgid: proc.pid,
+    killGroup,
+    async killServer(signal = "SIGTERM") {
+      const health = (await (await fetch(`${started.httpUrl}/healthz`)).json()) as { pid: number };
+      process.kill(health.pid, signal);
+      return proc.exited;
+    },
+  };
+}
+
+async function waitForStartup(proc: Subprocess<"ignore", "pipe", "pipe">, killAll = () => proc.kill("SIGKILL")): Promise<GavelProcess> {
   let text = "";
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();
@@ -38,7 +87,7 @@ export async function spawnGavel(env: Record<string, string>): Promise<GavelProc
   let match: RegExpExecArray | null = null;
   while ((match = STARTUP_LINE.exec(text)) === null) {
     if (proc.exitCode !== null || Date.now() > deadline) {
-      proc.kill("SIGKILL");
+      killAll();
       throw new Error(`gavel did not start (exit ${proc.exitCode}):\n${text}`);
     }
     await Bun.sleep(20);

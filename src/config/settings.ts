@@ -107,7 +107,7 @@ export const SETTINGS = {
     env: "GAVEL_DB",
     kind: SettingKind.TEXT,
     default: "./data/gavel.db",
-    doc: "SQLite file; one server at a time (a second one is refused, naming the owner's pid)",
+    doc: "SQLite file; one server at a time, by a lock on `<file>.lock` that ends with the process (a second one is refused, naming the owner's pid; a copy of the file carries no lock)",
   },
   redisUrl: { env: "REDIS_URL", kind: SettingKind.TEXT, default: "", secret: true, doc: "e.g. `redis://127.0.0.1:6379`" },
   redisShards: {

@@ -340,7 +340,7 @@ export class SqliteStore implements Store {
     } catch (error) {
       this.table.auctions.delete(result.auction.id);
       this.noteWriteFailure(error as Error);
-      throw new StoreUnavailableError(this.writeFailure!, { cause: error });
+      throw new StoreRefusedError(this.writeFailure!, { cause: error });
     }
     if (this.writeFailure !== null) this.writesSucceedAgain();
     return result;
@@ -408,7 +408,7 @@ export class SqliteStore implements Store {
         a.endsAt = endsAtBefore[i]!;
       });
       this.noteWriteFailure(error as Error);
-      throw new StoreUnavailableError(this.writeFailure!, { cause: error });
+      throw new StoreRefusedError(this.writeFailure!, { cause: error });
     }
     if (this.writeFailure !== null) this.writesSucceedAgain();
   }

@@ -5,7 +5,7 @@
 // otherwise copy 25 kB per step. Two different sets share a hash with odds near n^2 / 2^97.
 
 /** The table starts this big (a power of two) and doubles at half full. */
-const INITIAL_CAPACITY = 1 << 12;
+const INITIAL_CAPACITY = 1 << 10;
 /** Open addressing probes a run of slots; mixing the state keeps runs short. */
 const GOLDEN = 0x9e3779b1;
 const TWO_TO_32 = 0x1_0000_0000;

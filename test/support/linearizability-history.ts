@@ -13,7 +13,7 @@
 // Each QUERY's and SUBSCRIBE's STATE is a read; the final state is one last read, after all.
 
 import { ErrorCode, Status } from "../../src/protocol/constants.ts";
-import type { ClientLog, FinalAuction } from "./consistency.ts";
+import type { BidRecord, ClientLog, FinalAuction } from "./consistency.ts";
 import { OperationKind, type BidOperation, type Operation } from "./linearizability-model.ts";
 import type { ReadRecord } from "./linearizability-reads.ts";
 
@@ -55,9 +55,15 @@ function window(call: number, ret: number, origin: number): string {
   return `[sent ${at(call)}, answered ${at(ret)}]`;
 }
 
-function readLabel(what: string, r: ReadRecord, origin: number): string {
+function describeRead(what: () => string, r: ReadRecord, origin: number): string {
   const state = r.amount === null ? "" : `, ${r.amount} by user ${r.leader}`;
-  return `${what}: STATE seq ${r.seq}${state} ${window(r.sentAt, r.receivedAt, origin)}`;
+  return `${what()}: STATE seq ${r.seq}${state} ${window(r.sentAt, r.receivedAt, origin)}`;
+}
+
+function describeBid(connection: string, r: BidRecord, origin: number): string {
+  const answeredBy = r.replies === 0 ? "no reply" : r.status === NO_RESULT ? `ERROR ${ERROR_NAMES[r.errorCode] ?? r.errorCode}` : (STATUS_NAMES[r.status] ?? `status ${r.status}`);
+  const reported = DETERMINATE.has(r.status) && r.replies > 0 ? ` (${r.resultAmount} by user ${r.resultLeader})` : "";
+  return `${connection} req ${r.req}: BID ${r.amount} by user ${r.user}, ${answeredBy}${reported} ${window(r.sentAt, r.receivedAt, origin)}`;
 }
 
 /** Splits everything `log` recorded by auction, for the auctions in `auctions` only. */
@@ -76,8 +82,6 @@ export function buildHistories(log: ClientLog, auctions: ReadonlyMap<number, Fin
       if (history === undefined) continue;
       seen(r.sentAt);
       seen(r.receivedAt);
-      const answeredBy = r.replies === 0 ? "no reply" : r.status === NO_RESULT ? `ERROR ${ERROR_NAMES[r.errorCode] ?? r.errorCode}` : (STATUS_NAMES[r.status] ?? `status ${r.status}`);
-      const reported = DETERMINATE.has(r.status) && r.replies > 0 ? ` (${r.resultAmount} by user ${r.resultLeader})` : "";
       const determinate = r.replies > 0 && DETERMINATE.has(r.status);
       const noEffect =
         r.replies > 0 &&
@@ -88,7 +92,7 @@ export function buildHistories(log: ClientLog, auctions: ReadonlyMap<number, Fin
         call: r.sentAt,
         ret: determinate ? r.receivedAt : Number.POSITIVE_INFINITY,
         determinate,
-        label: `${bidder.label} req ${r.req}: BID ${r.amount} by user ${r.user}, ${answeredBy}${reported} ${window(r.sentAt, r.receivedAt, origin)}`,
+        describe: () => describeBid(bidder.label, r, origin),
         user: r.user,
         amount: r.amount,
         status: r.status,
@@ -100,7 +104,7 @@ export function buildHistories(log: ClientLog, auctions: ReadonlyMap<number, Fin
     }
   }
 
-  const addRead = (r: ReadRecord, what: string) => {
+  const addRead = (r: ReadRecord, what: () => string) => {
     const history = histories.get(r.auction);
     if (history === undefined || r.seq === null || !Number.isFinite(r.receivedAt)) return; // unanswered reads tell nothing
     seen(r.sentAt);
@@ -111,22 +115,22 @@ export function buildHistories(log: ClientLog, auctions: ReadonlyMap<number, Fin
       call: r.sentAt,
       ret: r.receivedAt,
       determinate: true,
-      label: readLabel(what, r, origin),
+      describe: () => describeRead(what, r, origin),
       seq: r.seq,
       phase: r.phase,
       amount: r.amount,
       leader: r.leader,
     });
   };
-  for (const reader of log.readers) reader.records.forEach((r, i) => addRead(r, `${reader.label} QUERY ${i + 1}`));
+  for (const reader of log.readers) reader.records.forEach((r, i) => addRead(r, () => `${reader.label} QUERY ${i + 1}`));
   for (const sub of log.subscribers) {
-    for (const trace of sub.traces.values()) if (trace.stateRead !== null) addRead(trace.stateRead, `${sub.label} SUBSCRIBE`);
+    for (const trace of sub.traces.values()) if (trace.stateRead !== null) addRead(trace.stateRead, () => `${sub.label} SUBSCRIBE`);
   }
 
   // The final read comes after everything else was sent and answered.
   const after = Number.isFinite(latest) ? latest + 1 : 0;
   for (const history of histories.values()) {
-    history.operations.push({ kind: OperationKind.FINAL, index: 0, call: after, ret: after, determinate: true, label: "the final read of the auction and its history" });
+    history.operations.push({ kind: OperationKind.FINAL, index: 0, call: after, ret: after, determinate: true, describe: () => "the final read of the auction and its history" });
     history.operations.forEach((op, i) => (op.index = i));
   }
   return histories;

@@ -51,8 +51,8 @@ interface OperationBase {
   ret: number;
   /** False when the operation may have taken effect or not (UNCONFIRMED, no reply): it need not be linearized. */
   determinate: boolean;
-  /** How a report names it. */
-  label: string;
+  /** How a report names it (made only when a report needs it: a history may hold millions). */
+  describe(): string;
 }
 
 export interface BidOperation extends OperationBase {

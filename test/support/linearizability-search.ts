@@ -35,6 +35,12 @@ export interface SearchModel<Op extends SearchOperation> {
   step(state: number, op: Op): number;
   /** Indeterminate operations that might take effect in `state` (the search checks them with `step`). */
   optional(state: number): readonly Op[];
+  /**
+   * False when no determinate operation can step from `state` at all: the walk to the first
+   * return would try each call in vain, so it is skipped (a history whose first 500 steps were
+   * made by indeterminate bids would otherwise walk 200,000 calls 500 times).
+   */
+  determinateMayStep?(state: number): boolean;
 }
 
 export const Outcome = {
@@ -74,6 +80,9 @@ interface Entry<Op> {
   match: Entry<Op> | null;
   prev: Entry<Op> | null;
   next: Entry<Op> | null;
+  /** Return entries are also linked among themselves, so the first one is at hand. */
+  prevReturn: Entry<Op> | null;
+  nextReturn: Entry<Op> | null;
 }
 
 interface Frame<Op> {
@@ -89,20 +98,30 @@ interface Frame<Op> {
   at: Entry<Op> | null;
 }
 
+function newEntry<Op>(op: Op | null, isCall: boolean, time: number, match: Entry<Op> | null): Entry<Op> {
+  return { op, isCall, time, match, prev: null, next: null, prevReturn: null, nextReturn: null };
+}
+
+/** The list head: `next` is the first entry, `nextReturn` the first return. */
 function buildList<Op extends SearchOperation>(ops: readonly Op[]): Entry<Op> {
   const entries: Entry<Op>[] = [];
   for (const op of ops) {
     if (!op.determinate) continue;
-    const ret: Entry<Op> = { op, isCall: false, time: op.ret, match: null, prev: null, next: null };
-    entries.push({ op, isCall: true, time: op.call, match: ret, prev: null, next: null }, ret);
+    const ret = newEntry(op, false, op.ret, null);
+    entries.push(newEntry(op, true, op.call, ret), ret);
   }
   entries.sort((a, b) => a.time - b.time || (a.isCall === b.isCall ? a.op!.index - b.op!.index : a.isCall ? -1 : 1));
-  const head: Entry<Op> = { op: null, isCall: false, time: Number.NEGATIVE_INFINITY, match: null, prev: null, next: null };
+  const head = newEntry<Op>(null, false, Number.NEGATIVE_INFINITY, null);
   let last = head;
+  let lastReturn = head;
   for (const entry of entries) {
     last.next = entry;
     entry.prev = last;
     last = entry;
+    if (entry.isCall) continue;
+    lastReturn.nextReturn = entry;
+    entry.prevReturn = lastReturn;
+    lastReturn = entry;
   }
   return head;
 }
@@ -113,10 +132,14 @@ function lift<Op>(entry: Entry<Op>): void {
   const match = entry.match!;
   match.prev!.next = match.next;
   if (match.next !== null) match.next.prev = match.prev;
+  match.prevReturn!.nextReturn = match.nextReturn;
+  if (match.nextReturn !== null) match.nextReturn.prevReturn = match.prevReturn;
 }
 
 function unlift<Op>(entry: Entry<Op>): void {
   const match = entry.match!;
+  match.prevReturn!.nextReturn = match;
+  if (match.nextReturn !== null) match.nextReturn.prevReturn = match;
   match.prev!.next = match;
   if (match.next !== null) match.next.prev = match;
   entry.prev!.next = entry;
@@ -170,6 +193,7 @@ export function searchLinearization<Op extends SearchOperation>(ops: readonly Op
       if (remaining === 0) return result(Outcome.LINEARIZABLE);
       if (++steps > limits.maxSteps) return result(Outcome.UNKNOWN, `more than ${limits.maxSteps} search steps`);
       let dead = false;
+      if (entry!.isCall && model.determinateMayStep?.(state) === false) entry = head.nextReturn; // no call here can step
       if (entry!.isCall) {
         const op = entry!.op!;
         const next = model.step(state, op);

@@ -23,7 +23,7 @@ import { Outcome, searchLinearization } from "./linearizability-search.ts";
 export { Outcome } from "./linearizability-search.ts";
 
 /** Work bound per auction: search loop iterations (about 20 ns each), then the verdict is UNKNOWN. */
-export const DEFAULT_MAX_STEPS = 20_000_000;
+export const DEFAULT_MAX_STEPS = 10_000_000;
 /** Memory bound per auction: configurations in Lowe's cache (16 bytes each, in a table up to 4x that). */
 export const DEFAULT_MAX_CONFIGURATIONS = 4_000_000;
 /** Explanation lines kept per auction. */
@@ -121,14 +121,14 @@ export function checkAuction(history: AuctionHistory, options: LinearizabilityOp
     if (op.kind === OperationKind.BID && op.status === Status.ACCEPTED) {
       const seq = seqOfAmount.get(op.replyAmount);
       if (seq === undefined || steps[seq - 1]!.user !== op.user) {
-        problems.push(`${op.label}: the final history holds no step ${op.replyAmount} by user ${op.user}: an acknowledged bid was lost`);
-      } else if (!fitsAt(seq - 1, op)) problems.push(`${op.label}: the bid rule does not make seq ${seq} of it from seq ${seq - 1} (${model.describe(pack(seq - 1, 0))})`);
+        problems.push(`${op.describe()}: the final history holds no step ${op.replyAmount} by user ${op.user}: an acknowledged bid was lost`);
+      } else if (!fitsAt(seq - 1, op)) problems.push(`${op.describe()}: the bid rule does not make seq ${seq} of it from seq ${seq - 1} (${model.describe(pack(seq - 1, 0))})`);
       else pins.set(op, { seq, makesStep: true });
       continue;
     }
     const seq = reportedSeq(op, seqOfAmount, steps);
-    if (seq === undefined) problems.push(`${op.label}: a state the final history never had`);
-    else if (!fitsAt(seq, op)) problems.push(`${op.label}: does not fit the auction at ${model.describe(pack(seq, 0))} by the bid rule`);
+    if (seq === undefined) problems.push(`${op.describe()}: a state the final history never had`);
+    else if (!fitsAt(seq, op)) problems.push(`${op.describe()}: does not fit the auction at ${model.describe(pack(seq, 0))} by the bid rule`);
     else pins.set(op, { seq, makesStep: false });
   }
 
@@ -142,19 +142,33 @@ export function checkAuction(history: AuctionHistory, options: LinearizabilityOp
   for (const [op, pin] of pins) if (pin.makesStep) claims[pin.seq - 1]!.push(op);
   steps.forEach((step, i) => {
     const made = claims[i]!;
-    if (made.length > 1) problems.push(`seq ${i + 1} (${step.amount} by user ${step.user}) was ACCEPTED twice: ${made[0]!.label}; and ${made[1]!.label}`);
+    if (made.length > 1) problems.push(`seq ${i + 1} (${step.amount} by user ${step.user}) was ACCEPTED twice: ${made[0]!.describe()}; and ${made[1]!.describe()}`);
     if (made.length > 0 || optionalByStep[i]!.length > 0) return;
     const same = history.noEffect.find((op) => op.user === step.user && op.amount === step.amount);
     problems.push(
       `seq ${i + 1} (${step.amount} by user ${step.user}) is stored, but no bid that may have been stored makes it` +
-        (same === undefined ? "" : `; ${same.label}, which says nothing was stored`),
+        (same === undefined ? "" : `; ${same.describe()}, which says nothing was stored`),
     );
   });
   if (problems.length > 0) return verdict(Outcome.NOT_LINEARIZABLE, listed(problems));
 
+  // The seq each determinate operation must find the auction at: a quick test before the model's.
+  const neededSeq = new Float64Array(operations.length).fill(-1);
+  const determinateAt = new Uint8Array(steps.length + 1);
+  for (const [op, pin] of pins) neededSeq[op.index] = pin.makesStep ? pin.seq - 1 : pin.seq;
+  neededSeq[operations.length - 1] = steps.length; // the final read
+  for (const op of operations) if (op.determinate) determinateAt[neededSeq[op.index]!] = 1;
   const result = searchLinearization(
     operations,
-    { initial: model.initial, step: (state, op) => model.step(state, op), optional: (state) => optionalByStep[seqOf(state)] ?? [] },
+    {
+      initial: model.initial,
+      step: (state, op) => {
+        const needed = neededSeq[op.index]!;
+        return needed >= 0 && needed !== seqOf(state) ? NO_STEP : model.step(state, op);
+      },
+      optional: (state) => optionalByStep[seqOf(state)] ?? [],
+      determinateMayStep: (state) => determinateAt[seqOf(state)] === 1,
+    },
     { maxSteps: options.maxSteps ?? DEFAULT_MAX_STEPS, maxConfigurations: options.maxConfigurations ?? DEFAULT_MAX_CONFIGURATIONS },
   );
   if (result.outcome === Outcome.LINEARIZABLE) return verdict(result.outcome, [], result.steps);
@@ -162,7 +176,7 @@ export function checkAuction(history: AuctionHistory, options: LinearizabilityOp
   const { blocked, state, linearized } = result.deepest!;
   const lines = [
     `no order consistent with real time explains every reply. The furthest any order got: ${linearized} operations, the auction at ${model.describe(state)}; then this one cannot be placed before its response:`,
-    `  ${blocked.label}`,
+    `  ${blocked.describe()}`,
   ];
   const witness = realTimeWitness(blocked, pins.get(blocked), operations, pins);
   if (witness !== null) lines.push(`  for example: ${witness}`);
@@ -197,10 +211,10 @@ function realTimeWitness(blocked: Operation, pin: Pin | undefined, operations: r
     if (otherPin === undefined || other === blocked) continue;
     // Answered before `blocked` was sent, yet it saw (or made) a later state than `blocked` needs.
     const later = pin.makesStep ? otherPin.seq >= pin.seq && !(otherPin.makesStep && otherPin.seq === pin.seq) : otherPin.seq > pin.seq;
-    if (other.ret < blocked.call && later) return `${other.label} was answered before it was sent and saw seq ${otherPin.seq}`;
+    if (other.ret < blocked.call && later) return `${other.describe()} was answered before it was sent and saw seq ${otherPin.seq}`;
     // Sent after `blocked` was answered, yet it made a step `blocked` saw.
     if (other.call > blocked.ret && otherPin.makesStep && (pin.makesStep ? otherPin.seq < pin.seq : otherPin.seq <= pin.seq)) {
-      return `${other.label} made seq ${otherPin.seq}, but was sent only after it was answered`;
+      return `${other.describe()} made seq ${otherPin.seq}, but was sent only after it was answered`;
     }
   }
   return null;

@@ -12,7 +12,7 @@
 //   of the search, which then has no bid that could have stored them, so a stored one fails.
 // Each QUERY's and SUBSCRIBE's STATE is a read; the final state is one last read, after all.
 
-import { ErrorCode, Status } from "../../src/protocol/constants.ts";
+import { ErrorCode, Phase, Status } from "../../src/protocol/constants.ts";
 import type { BidRecord, ClientLog, FinalAuction } from "./consistency.ts";
 import { OperationKind, type BidOperation, type Operation } from "./linearizability-model.ts";
 import type { ReadRecord } from "./linearizability-reads.ts";
@@ -106,7 +106,8 @@ export function buildHistories(log: ClientLog, auctions: ReadonlyMap<number, Fin
 
   const addRead = (r: ReadRecord, what: () => string) => {
     const history = histories.get(r.auction);
-    if (history === undefined || r.seq === null || !Number.isFinite(r.receivedAt)) return; // unanswered reads tell nothing
+    // Unanswered reads tell nothing; nor does a STATE of phase UNKNOWN (the auction did not exist yet).
+    if (history === undefined || r.seq === null || !Number.isFinite(r.receivedAt) || r.phase === Phase.UNKNOWN) return;
     seen(r.sentAt);
     seen(r.receivedAt);
     history.operations.push({

@@ -103,9 +103,9 @@ function answeredOnly(log: ClientLog): ClientLog {
     const copy = trimmed.bidder(bidder.label);
     for (const r of bidder.records) {
       if (r.replies === 0) continue;
-      copy.sent(r.req, r.auction, r.user, r.amount);
-      if (r.errorCode !== 0) copy.error(r.req, r.errorCode);
-      else copy.result(r.req, r.status, r.resultAuction, r.resultAmount, r.resultLeader);
+      copy.sent(r.req, r.auction, r.user, r.amount, r.sentAt);
+      if (r.errorCode !== 0) copy.error(r.req, r.errorCode, r.receivedAt);
+      else copy.result(r.req, r.status, r.resultAuction, r.resultAmount, r.resultLeader, r.receivedAt);
     }
   }
   for (const sub of log.subscribers) trimmed.subscribers.push(sub);

@@ -21,6 +21,8 @@ import type { Frame } from "../../src/protocol/codec.ts";
 import { ErrorCode, FrameType, MAX_AMOUNT, NO_REPLAY, Phase, Status } from "../../src/protocol/constants.ts";
 import type { Store } from "../../src/store/store.ts";
 import { phaseAt } from "../../src/auction/auction.ts";
+import { linearizabilityViolations } from "./linearizability.ts";
+import { ReaderLog, type ReadRecord } from "./linearizability-reads.ts";
 
 // ---- What the store holds at the end ------------------------------------------------------
 
@@ -80,6 +82,9 @@ export interface BidRecord {
   resultLeader: number;
   /** The ERROR code when an ERROR answered it (e.g. SHUTTING_DOWN); 0 otherwise. */
   errorCode: number;
+  /** When it was sent and when its first reply came (performance.now(); Infinity before a reply): the linearizability check's real-time order. */
+  sentAt: number;
+  receivedAt: number;
 }
 
 /** ERROR codes that answer no particular request. */
@@ -100,8 +105,8 @@ export class BidderLog {
     readonly label: string,
   ) {}
 
-  /** Records a BID as it leaves. */
-  sent(req: number, auction: number, user: number, amount: number): BidRecord {
+  /** Records a BID as it leaves (`at`: when, by default now). */
+  sent(req: number, auction: number, user: number, amount: number, at = performance.now()): BidRecord {
     const record: BidRecord = {
       connection: this.id,
       order: this.records.length,
@@ -115,6 +120,8 @@ export class BidderLog {
       resultAmount: 0,
       resultLeader: 0,
       errorCode: 0,
+      sentAt: at,
+      receivedAt: Number.POSITIVE_INFINITY,
     };
     this.records.push(record);
     const queue = this.waiting.get(req);
@@ -124,9 +131,10 @@ export class BidderLog {
   }
 
   /** Records a RESULT. */
-  result(req: number, status: number, auction: number, amount: number, leader: number): void {
+  result(req: number, status: number, auction: number, amount: number, leader: number, at = performance.now()): void {
     const record = this.take(req, status);
     if (record === null || record.replies > 1) return;
+    record.receivedAt = at;
     record.status = status;
     record.resultAuction = auction;
     record.resultAmount = amount;
@@ -134,11 +142,14 @@ export class BidderLog {
   }
 
   /** Records an ERROR that answers a request (SHUTTING_DOWN, UNAUTHENTICATED, INTERNAL). */
-  error(req: number, code: number): void {
+  error(req: number, code: number, at = performance.now()): void {
     if (UNTIED_ERRORS.has(code)) return;
     if (!this.waiting.has(req) && !this.answered.has(req)) return; // an ERROR for a non-BID request
     const record = this.take(req, NO_RESULT);
-    if (record !== null && record.replies === 1) record.errorCode = code;
+    if (record !== null && record.replies === 1) {
+      record.errorCode = code;
+      record.receivedAt = at;
+    }
   }
 
   /** Records any frame the server sent this connection; only RESULT and ERROR matter. */
@@ -191,6 +202,9 @@ export interface SubscriptionTrace {
   stateSeq: number | null;
   updates: SeenUpdate[];
   closed: SeenClosed[];
+  /** When the SUBSCRIBE left (null when not recorded), and its STATE as a read of the auction. */
+  subscribedAt: number | null;
+  stateRead: ReadRecord | null;
 }
 
 /** What one subscriber connection was pushed. */
@@ -207,21 +221,25 @@ export class SubscriberLog {
   private trace(auction: number): SubscriptionTrace {
     let trace = this.traces.get(auction);
     if (trace === undefined) {
-      trace = { auction, since: null, stateSeq: null, updates: [], closed: [] };
+      trace = { auction, since: null, stateSeq: null, updates: [], closed: [], subscribedAt: null, stateRead: null };
       this.traces.set(auction, trace);
     }
     return trace;
   }
 
   /** Records a SUBSCRIBE as it leaves (`since` = NO_REPLAY for live updates only). */
-  subscribed(auction: number, since: number): void {
-    this.trace(auction).since = since;
+  subscribed(auction: number, since: number, at = performance.now()): void {
+    const trace = this.trace(auction);
+    trace.since = since;
+    trace.subscribedAt = at;
   }
 
-  /** Records the STATE that answered the SUBSCRIBE. */
-  state(auction: number, seq: number): void {
+  /** Records the STATE that answered the SUBSCRIBE (`reply`: its other fields, when known). */
+  state(auction: number, seq: number, reply?: { phase: number; amount: number; leader: number }, at = performance.now()): void {
     const trace = this.trace(auction);
-    if (trace.stateSeq === null) trace.stateSeq = seq;
+    if (trace.stateSeq !== null) return;
+    trace.stateSeq = seq;
+    trace.stateRead = { auction, sentAt: trace.subscribedAt ?? Number.NEGATIVE_INFINITY, receivedAt: at, seq, phase: reply?.phase ?? null, amount: reply?.amount ?? null, leader: reply?.leader ?? null };
   }
 
   update(auction: number, seq: number, amount: number, leader: number, endsAt: number): void {
@@ -237,7 +255,7 @@ export class SubscriberLog {
   observe(frame: Frame): void {
     switch (frame.type) {
       case FrameType.STATE:
-        this.state(frame.auction, frame.seq);
+        this.state(frame.auction, frame.seq, frame);
         break;
       case FrameType.UPDATE:
         this.update(frame.auction, frame.seq, frame.amount, frame.leader, frame.endsAt);
@@ -258,6 +276,7 @@ export class SubscriberLog {
 export class ClientLog {
   readonly bidders: BidderLog[] = [];
   readonly subscribers: SubscriberLog[] = [];
+  readonly readers: ReaderLog[] = [];
 
   /** A log for one bidder connection. */
   bidder(label = `bidder ${this.bidders.length + 1}`): BidderLog {
@@ -270,6 +289,13 @@ export class ClientLog {
   subscriber(label = `subscriber ${this.subscribers.length + 1}`): SubscriberLog {
     const log = new SubscriberLog(this.subscribers.length, label);
     this.subscribers.push(log);
+    return log;
+  }
+
+  /** A log for one connection's QUERYs (reads, for the linearizability check). */
+  reader(label = `reader ${this.readers.length + 1}`): ReaderLog {
+    const log = new ReaderLog(this.readers.length, label);
+    this.readers.push(log);
     return log;
   }
 
@@ -338,6 +364,10 @@ export const ViolationKind = {
   CLOSED_WRONG: "closed-wrong",
   /** An UPDATE pushed after the auction's CLOSED. */
   UPDATE_AFTER_CLOSED: "update-after-closed",
+  /** No order of the operations consistent with real time explains every reply (linearizability.ts). */
+  NOT_LINEARIZABLE: "not-linearizable",
+  /** The linearizability search ran out of its work bound: no verdict. */
+  LINEARIZABILITY_UNKNOWN: "linearizability-unknown",
 } as const;
 export type ViolationKind = (typeof ViolationKind)[keyof typeof ViolationKind];
 
@@ -376,6 +406,11 @@ export interface CheckOptions {
    * got the CLOSED (default true). Wait with `settle` before checking.
    */
   requireCaughtUp?: boolean;
+  /**
+   * Also check that each auction's history is linearizable (default true; needs `completeLog`):
+   * see linearizability.ts and docs/reliability.md ("Linearizability").
+   */
+  linearizability?: boolean;
 }
 
 /** Statuses decided before the store is asked, and UNAVAILABLE (nothing stored): 0 and 0. */
@@ -601,6 +636,7 @@ export function check(log: ClientLog, final: FinalState, options: CheckOptions =
       checkTrace(sub, trace, auction, bySeq.get(auction.id)!, firstSeen, firstClosed, { conflation, requireCaughtUp }, add);
     }
   }
+  if ((options.linearizability ?? true) && completeLog) violations.push(...linearizabilityViolations(log, auctions, { unavailableMayBeStored }));
   return violations;
 }
 
@@ -770,7 +806,7 @@ export async function settle(log: ClientLog, readFinal: () => Promise<FinalState
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const final = await readFinal();
-    const missing = check(log, final).some((v) => v.kind === ViolationKind.MISSED_UPDATES);
+    const missing = check(log, final, { linearizability: false }).some((v) => v.kind === ViolationKind.MISSED_UPDATES);
     if (!missing || Date.now() > deadline) return final;
     await Bun.sleep(SETTLE_POLL_MS);
   }

@@ -215,7 +215,7 @@ export async function startServer(config: Config, store?: Store, log: (message: 
   });
 
   const closer = new Closer(
-    activeStore,
+    (limit) => activeStore.closeDue(limit),
     config.closeIntervalMs,
     (closed) => {
       if (fanOutLocally) hub.deliverClosed(closed.id, closed.seq, closed.winner, closed.amount);

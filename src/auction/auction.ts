@@ -34,6 +34,25 @@ export interface AuctionState extends AuctionSpec {
   winner: number;
 }
 
+/** One accepted bid as the immutable history holds it. */
+export interface HistoryEntry {
+  seq: number;
+  amount: number;
+  user: number;
+  /** When it was accepted, by the store's clock (ms). */
+  at: number;
+  /** The auction's ends_at after this bid. */
+  endsAt: number;
+}
+
+/** What the closing step decided: CLOSED's fields. `winner` and `amount` are 0 for no sale. */
+export interface ClosedAuction {
+  id: number;
+  seq: number;
+  winner: number;
+  amount: number;
+}
+
 /** The phase by the store's clock: CLOSED at or after `endsAt`, whether or not the closer ran. */
 export function phaseAt(auction: AuctionState, now: number): Phase {
   if (auction.closed || now >= auction.endsAt) return Phase.CLOSED;

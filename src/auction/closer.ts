@@ -1,7 +1,13 @@
 // Closes auctions at their ends_at. Every node runs one; the store's atomic closing step
 // decides which node closes each auction, so there is exactly one CLOSED per auction.
 
-import type { ClosedAuction, Store } from "../store/store.ts";
+import type { ClosedAuction } from "./auction.ts";
+
+/**
+ * The store's closing step: atomically closes up to `limit` auctions whose ends_at has passed and
+ * returns them; each auction is returned by exactly one call, on whichever node runs it.
+ */
+export type CloseDue = (limit: number) => Promise<ClosedAuction[]>;
 
 /** Auctions closed per store call; a longer backlog is worked off in the same tick. */
 const CLOSE_PAGE = 100;
@@ -13,7 +19,7 @@ export class Closer {
   private failing = false;
 
   constructor(
-    private readonly store: Store,
+    private readonly closeDue: CloseDue,
     private readonly intervalMs: number,
     /** Told about each auction this node closed (in-process stores fan CLOSED out from here). */
     private readonly onClosed: (closed: ClosedAuction) => void,
@@ -35,7 +41,7 @@ export class Closer {
     this.running = true;
     try {
       for (;;) {
-        const closed = await this.store.closeDue(CLOSE_PAGE);
+        const closed = await this.closeDue(CLOSE_PAGE);
         for (const auction of closed) this.onClosed(auction);
         if (closed.length < CLOSE_PAGE) break;
       }

@@ -6,12 +6,11 @@
 // feed and a heal from history overlap) is sent once, and one that arrives early waits until
 // the gap before it is filled from the history.
 
-import { phaseAt, type AuctionState } from "./auction.ts";
+import { phaseAt, type AuctionState, type HistoryEntry } from "./auction.ts";
 import { readU32, readU64 } from "../protocol/bytes.ts";
 import { encodeUpdate } from "../protocol/codec.ts";
 import { ErrorCode, FrameType, HEADER_SIZE, NO_REPLAY, Phase, UPDATE_FRAME_SIZE } from "../protocol/constants.ts";
 import type { Connection } from "../net/connection.ts";
-import type { HistoryEntry } from "../store/store.ts";
 
 /** What the hub needs of the store. */
 export interface HubSource {

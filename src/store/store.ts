@@ -12,24 +12,9 @@ export type NewAuction = AuctionSpec;
 
 export type CreateResult = { created: true; auction: AuctionState } | { created: false; reason: "exists" };
 
-/** One accepted bid as the immutable history holds it. */
-export interface HistoryEntry {
-  seq: number;
-  amount: number;
-  user: number;
-  /** When it was accepted, by the store's clock (ms). */
-  at: number;
-  /** The auction's ends_at after this bid. */
-  endsAt: number;
-}
-
-/** What the closing step decided: CLOSED's fields. `winner` and `amount` are 0 for no sale. */
-export interface ClosedAuction {
-  id: number;
-  seq: number;
-  winner: number;
-  amount: number;
-}
+// The model's types, re-exported for the stores that produce them.
+export type { ClosedAuction, HistoryEntry } from "../auction/auction.ts";
+import type { ClosedAuction, HistoryEntry } from "../auction/auction.ts";
 
 export type CancelResult = { cancelled: true; closed: ClosedAuction } | { cancelled: false; reason: "unknown" | "closed" };
 

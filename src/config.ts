@@ -50,6 +50,8 @@ export interface Config {
   breakerFailures: number;
   /** How long an open breaker answers UNAVAILABLE at once before it probes Redis again. */
   breakerCooldownMs: number;
+  /** Subscriptions one connection may hold (SUBSCRIBEs still being answered count too). */
+  maxSubscriptions: number;
 }
 
 /** JWT algorithms Gavel accepts: one per key kind, so a token cannot pick another. */
@@ -111,6 +113,8 @@ export const Defaults = {
   redisTimeoutMs: 2_000,
   breakerFailures: 5,
   breakerCooldownMs: 1_000,
+  /** Far more than a page or a trading client follows; each costs the server well under 1 KB. */
+  maxSubscriptions: 1_000,
 } as const;
 
 /** GAVEL_BID_BURST when unset: two seconds' worth of bids. */
@@ -124,6 +128,7 @@ const MIN_REDIS_TIMEOUT_MS = 50;
 const MAX_BREAKER_FAILURES = 1_000_000;
 /** An open breaker probes at most this often. */
 const MIN_BREAKER_COOLDOWN_MS = 10;
+const MAX_SUBSCRIPTIONS = 10_000_000;
 
 /** Each worker is a whole Bun process; past the core count they only contend. */
 const MAX_WORKERS = 64;
@@ -186,6 +191,7 @@ const KNOWN_SETTINGS = new Set([
   "GAVEL_REDIS_TIMEOUT_MS",
   "GAVEL_BREAKER_FAILURES",
   "GAVEL_BREAKER_COOLDOWN_MS",
+  "GAVEL_MAX_SUBSCRIPTIONS",
 ]);
 
 function integer(source: Source, name: string, fallback: number, min: number, max: number): number {
@@ -263,6 +269,7 @@ export function loadConfig(env: Source, argv: readonly string[] = []): Config {
     redisTimeoutMs: integer(source, "GAVEL_REDIS_TIMEOUT_MS", Defaults.redisTimeoutMs, MIN_REDIS_TIMEOUT_MS, MAX_TIMEOUT_MS),
     breakerFailures: integer(source, "GAVEL_BREAKER_FAILURES", Defaults.breakerFailures, 0, MAX_BREAKER_FAILURES),
     breakerCooldownMs: integer(source, "GAVEL_BREAKER_COOLDOWN_MS", Defaults.breakerCooldownMs, MIN_BREAKER_COOLDOWN_MS, MAX_TIMEOUT_MS),
+    maxSubscriptions: integer(source, "GAVEL_MAX_SUBSCRIPTIONS", Defaults.maxSubscriptions, 1, MAX_SUBSCRIPTIONS),
   };
 }
 

@@ -93,7 +93,7 @@ export async function startServer(config: Config, store?: Store, log: (message: 
 
   const hub = new SubscriptionHub(
     activeStore,
-    { subscriberHighWater: config.subscriberBufferBytes, slowSubscriberMs: config.slowSubscriberMs },
+    { subscriberHighWater: config.subscriberBufferBytes, slowSubscriberMs: config.slowSubscriberMs, maxSubscriptions: config.maxSubscriptions },
     markDirty,
   );
   // With a shared store the UPDATEs come back through its feed, to every node alike.

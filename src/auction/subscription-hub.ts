@@ -5,8 +5,16 @@
 // Every subscription remembers the last seq it was sent, so an UPDATE that arrives twice (the
 // feed and a heal from history overlap) is sent once, and one that arrives early waits until
 // the gap before it is filled from the history.
+//
+// One connection's SUBSCRIBEs and UNSUBSCRIBEs of one auction are answered one at a time, in the
+// order they were read: each waits in its Subscription's `requests` until those before it are
+// answered. So every one is answered exactly once, a SUBSCRIBE's STATE (and replay) precedes the
+// OK of an UNSUBSCRIBE sent after it, and after that OK nothing of the auction is pushed. What a
+// connection can make the hub hold is bounded (GAVEL_MAX_SUBSCRIPTIONS): the auctions it follows
+// plus the SUBSCRIBEs still being answered, and the UNSUBSCRIBEs waiting behind them.
 
 import { phaseAt, type AuctionState, type HistoryEntry } from "./auction.ts";
+import { Defaults } from "../config.ts";
 import { readU32, readU64 } from "../protocol/bytes.ts";
 import { encodeUpdate } from "../protocol/codec.ts";
 import { ErrorCode, FrameType, HEADER_SIZE, NO_REPLAY, Phase, UPDATE_FRAME_SIZE } from "../protocol/constants.ts";
@@ -25,10 +33,19 @@ export interface HubLimits {
   subscriberHighWater: number;
   /** A subscriber that stays over the high-water mark this long is disconnected (0 = never). */
   slowSubscriberMs: number;
+  /**
+   * Auctions one connection may follow, counting the SUBSCRIBEs still being answered; past it a
+   * SUBSCRIBE gets ERROR LIMIT. Also how many UNSUBSCRIBEs may wait behind them. Default:
+   * GAVEL_MAX_SUBSCRIPTIONS's.
+   */
+  maxSubscriptions?: number;
 }
 
 /** History is read in pages of this many entries. */
 const HISTORY_PAGE = 1000;
+
+/** The ERROR UNAVAILABLE message: the contract's "the store could not answer; retry". */
+const STORE_UNAVAILABLE = "the store could not answer; retry";
 
 interface Update {
   seq: number;
@@ -43,13 +60,49 @@ interface Closing {
   amount: number;
 }
 
+/** The requests that change what a connection follows. */
+const RequestKind = { SUBSCRIBE: 0, UNSUBSCRIBE: 1 } as const;
+type RequestKind = (typeof RequestKind)[keyof typeof RequestKind];
+
+/** A SUBSCRIBE or UNSUBSCRIBE read and not answered yet. */
+interface WaitingRequest {
+  kind: RequestKind;
+  req: number;
+  /** SUBSCRIBE's replay point. */
+  since: number;
+}
+
+/** What one connection follows, with the counts its bound is kept by. */
+class ConnectionSubscriptions {
+  readonly byAuction = new Map<number, Subscription>();
+  /** Subscriptions whose SUBSCRIBE was answered with the auction's STATE, not unsubscribed since. */
+  following = 0;
+  /** SUBSCRIBEs read and not answered yet. */
+  waitingSubscribes = 0;
+  /** UNSUBSCRIBEs waiting behind a SUBSCRIBE of the same auction. */
+  waitingUnsubscribes = 0;
+}
+
+/** One connection's dealings with one auction: its requests in order, and what it was sent. */
 class Subscription {
+  /** Requests not answered yet, oldest first; the first is being answered. */
+  readonly requests: WaitingRequest[] = [];
+  /** In its feed's subscriptions: live updates reach it (or wait in `held`). */
+  inFeed = false;
+  /** A SUBSCRIBE was answered with the auction's STATE and no UNSUBSCRIBE since. */
+  following = false;
+  /** Dropped with its connection: a request being answered stops where it is. */
+  ended = false;
   /** Highest seq sent (or covered by the snapshot). */
   lastSeq = 0;
-  /** While the snapshot and replay are on their way, live updates wait here. */
-  held: Update[] | null = [];
+  /** While a snapshot and replay are on their way, live updates wait here. */
+  held: Update[] | null = null;
   closedSent = false;
-  constructor(readonly connection: Connection) {}
+  constructor(
+    readonly connection: Connection,
+    readonly auctionId: number,
+    readonly owner: ConnectionSubscriptions,
+  ) {}
 }
 
 class AuctionFeed {
@@ -66,16 +119,19 @@ class AuctionFeed {
 
 export class SubscriptionHub {
   private readonly feeds = new Map<number, AuctionFeed>();
-  private readonly byConnection = new Map<Connection, Set<number>>();
+  private readonly byConnection = new Map<Connection, ConnectionSubscriptions>();
   /** Connections holding conflated updates, flushed by `sweep`. */
   private readonly conflatedConnections = new Set<Connection>();
   private readonly frame = new Uint8Array(UPDATE_FRAME_SIZE);
+  private readonly maxSubscriptions: number;
 
   constructor(
     private readonly source: HubSource,
     private readonly limits: HubLimits,
     private readonly markDirty: (connection: Connection) => void,
-  ) {}
+  ) {
+    this.maxSubscriptions = limits.maxSubscriptions ?? Defaults.maxSubscriptions;
+  }
 
   /** Number of (connection, auction) subscriptions on this node. */
   get subscriptionCount(): number {
@@ -84,67 +140,148 @@ export class SubscriptionHub {
     return count;
   }
 
+  /** Connections that follow an auction or have a SUBSCRIBE or UNSUBSCRIBE being answered. */
+  get connectionCount(): number {
+    return this.byConnection.size;
+  }
+
   /** Auctions with at least one local subscriber (what a node's feed must cover). */
   get auctionIds(): IterableIterator<number> {
     return this.feeds.keys();
   }
 
-  /** SUBSCRIBE: the STATE snapshot, then the replay of seq > since, then live updates. */
+  /**
+   * SUBSCRIBE: the STATE snapshot, then the replay of seq > since, then live updates; once the
+   * requests before it on this auction are answered. Past the connection's bound, ERROR LIMIT.
+   */
   subscribe(connection: Connection, req: number, auctionId: number, since: number): void {
-    const feed = this.feedOf(auctionId);
-    const existing = feed.subscriptions.get(connection);
-    const subscription = new Subscription(connection);
-    feed.subscriptions.set(connection, subscription);
-    let auctions = this.byConnection.get(connection);
-    if (auctions === undefined) this.byConnection.set(connection, (auctions = new Set()));
-    auctions.add(auctionId);
-    if (existing !== undefined) existing.held = null;
-
-    connection.pending++;
-    void this.startSubscription(feed, subscription, req, auctionId, since).finally(() => {
-      connection.pending--;
-    });
+    let owner = this.byConnection.get(connection);
+    let sub = owner?.byAuction.get(auctionId);
+    // Subscribing again to an auction it follows, with nothing waiting, takes no new place.
+    const renewal = sub !== undefined && sub.following && sub.requests.length === 0;
+    if (!renewal && owner !== undefined && owner.following + owner.waitingSubscribes >= this.maxSubscriptions) {
+      connection.queueError(req, ErrorCode.LIMIT, `subscription limit ${this.maxSubscriptions} reached`);
+      this.markDirty(connection);
+      return;
+    }
+    if (owner === undefined) this.byConnection.set(connection, (owner = new ConnectionSubscriptions()));
+    if (sub === undefined) owner.byAuction.set(auctionId, (sub = new Subscription(connection, auctionId, owner)));
+    owner.waitingSubscribes++;
+    this.enqueue(sub, RequestKind.SUBSCRIBE, req, since);
   }
 
-  private async startSubscription(feed: AuctionFeed, sub: Subscription, req: number, auctionId: number, since: number) {
-    const connection = sub.connection;
+  /** UNSUBSCRIBE: OK, after the requests before it on this auction; nothing of it is pushed after. */
+  unsubscribe(connection: Connection, req: number, auctionId: number): void {
+    const owner = this.byConnection.get(connection);
+    const sub = owner?.byAuction.get(auctionId);
+    if (owner === undefined || sub === undefined || sub.requests.length === 0) {
+      if (sub !== undefined) {
+        this.stopFollowing(sub);
+        this.forget(sub);
+      }
+      connection.queueOk(req);
+      this.markDirty(connection);
+      return;
+    }
+    if (owner.waitingUnsubscribes >= this.maxSubscriptions) {
+      connection.queueError(req, ErrorCode.LIMIT, `${this.maxSubscriptions} UNSUBSCRIBEs already wait for their SUBSCRIBEs`);
+      this.markDirty(connection);
+      return;
+    }
+    owner.waitingUnsubscribes++;
+    this.enqueue(sub, RequestKind.UNSUBSCRIBE, req, NO_REPLAY);
+  }
+
+  private enqueue(sub: Subscription, kind: RequestKind, req: number, since: number): void {
+    sub.requests.push({ kind, req, since });
+    sub.connection.pending++;
+    if (sub.requests.length === 1) void this.answerInOrder(sub);
+  }
+
+  /** Answers the subscription's requests one after another, until none waits. */
+  private async answerInOrder(sub: Subscription): Promise<void> {
+    while (sub.requests.length > 0) {
+      const request = sub.requests[0]!;
+      if (request.kind === RequestKind.SUBSCRIBE) await this.answerSubscribe(sub, request.req, request.since);
+      else this.answerUnsubscribe(sub, request.req);
+      // Dropped with its connection meanwhile: dropConnection has settled the counts.
+      if (sub.ended) return;
+      sub.requests.shift();
+      sub.connection.pending--;
+      if (request.kind === RequestKind.SUBSCRIBE) sub.owner.waitingSubscribes--;
+      else sub.owner.waitingUnsubscribes--;
+    }
+    this.forget(sub);
+  }
+
+  private async answerSubscribe(sub: Subscription, req: number, since: number): Promise<void> {
+    const { connection, auctionId } = sub;
+    // In the feed before the store is read, so no UPDATE after the snapshot is missed; live
+    // updates wait in `held` until the STATE and replay are out.
+    const feed = this.enterFeed(sub);
+    sub.held ??= [];
     let auction: AuctionState | null;
     try {
       auction = await this.source.getAuction(auctionId);
     } catch {
-      this.removeSubscription(auctionId, connection, sub);
-      connection.queueError(req, ErrorCode.INTERNAL, "store unavailable");
+      if (sub.ended) return;
+      connection.queueError(req, ErrorCode.UNAVAILABLE, STORE_UNAVAILABLE);
       this.markDirty(connection);
+      // A refused SUBSCRIBE changes nothing: a connection that followed the auction still does.
+      if (sub.following) this.releaseHeld(sub);
+      else this.stopFollowing(sub);
       return;
     }
-    if (connection.closed || feed.subscriptions.get(connection) !== sub) return;
+    if (sub.ended) return;
 
     if (auction === null) {
+      // Answered, and subscribed to nothing: nothing of it is kept.
       connection.queueState(req, auctionId, Phase.UNKNOWN, 0, 0, 0, 0);
-    } else {
-      connection.queueState(req, auctionId, phaseAt(auction, this.source.now()), auction.seq, auction.amount, auction.leader, auction.endsAt);
-      // The first subscriber tells the node where the auction stands, for gap detection.
-      if (feed.lastSeq < 0) feed.lastSeq = auction.seq;
+      this.markDirty(connection);
+      this.stopFollowing(sub);
+      return;
     }
+    connection.queueState(req, auctionId, phaseAt(auction, this.source.now()), auction.seq, auction.amount, auction.leader, auction.endsAt);
     this.markDirty(connection);
+    // The first subscriber tells the node where the auction stands, for gap detection.
+    if (feed.lastSeq < 0) feed.lastSeq = auction.seq;
+    if (!sub.following) {
+      sub.following = true;
+      sub.owner.following++;
+    }
+    // Every STATE of a closed auction is followed by its CLOSED, a renewed subscription's too.
+    sub.closedSent = false;
 
-    const snapshotSeq = auction?.seq ?? 0;
-    sub.lastSeq = snapshotSeq;
-    if (auction !== null && since !== NO_REPLAY && since < snapshotSeq) {
+    const snapshotSeq = auction.seq;
+    const sentBefore = sub.lastSeq;
+    if (since !== NO_REPLAY && since < snapshotSeq) {
       try {
         await this.replay(auctionId, sub, since, snapshotSeq);
       } catch {
         // The history could not be read: the client sees the seq jump and can ask again.
       }
+      if (sub.ended) return;
     }
-    if (feed.subscriptions.get(connection) !== sub) return;
-
-    const held = sub.held ?? [];
-    sub.held = null;
-    for (const update of held) this.sendUpdate(auctionId, sub, update.seq, update.amount, update.leader, update.endsAt);
-    if (auction !== null && auction.closed) this.sendClosed(auctionId, sub, auction.seq, auction.winner, auction.winner === 0 ? 0 : auction.amount);
+    // A renewal sends no live UPDATE twice: those sent before it stay sent.
+    sub.lastSeq = Math.max(sub.lastSeq, sentBefore, snapshotSeq);
+    this.releaseHeld(sub);
+    if (auction.closed) this.sendClosed(auctionId, sub, auction.seq, auction.winner, auction.winner === 0 ? 0 : auction.amount);
     // While a heal runs, the CLOSED waits for the UPDATEs it brings (the heal sends it).
     else if (feed.closing !== null && !feed.healing) this.sendClosed(auctionId, sub, feed.closing.seq, feed.closing.winner, feed.closing.amount);
+  }
+
+  private answerUnsubscribe(sub: Subscription, req: number): void {
+    this.stopFollowing(sub);
+    sub.connection.queueOk(req);
+    this.markDirty(sub.connection);
+  }
+
+  /** Sends the live updates held during a snapshot and replay, and lets the next ones through. */
+  private releaseHeld(sub: Subscription): void {
+    const held = sub.held;
+    sub.held = null;
+    if (held === null) return;
+    for (const update of held) this.sendUpdate(sub.auctionId, sub, update.seq, update.amount, update.leader, update.endsAt);
   }
 
   /** Sends history entries with afterSeq < seq <= untilSeq to one subscription. */
@@ -164,29 +301,57 @@ export class SubscriptionHub {
     if (sub.lastSeq < untilSeq) sub.lastSeq = untilSeq;
   }
 
-  unsubscribe(connection: Connection, auctionId: number): void {
-    const sub = this.feeds.get(auctionId)?.subscriptions.get(connection);
-    if (sub !== undefined) this.removeSubscription(auctionId, connection, sub);
-  }
-
-  /** Forgets a closed connection's subscriptions. */
+  /** Forgets a closed connection's subscriptions; its requests still waiting go unanswered. */
   dropConnection(connection: Connection): void {
-    const auctions = this.byConnection.get(connection);
     this.conflatedConnections.delete(connection);
-    if (auctions === undefined) return;
-    for (const auctionId of [...auctions]) {
-      const sub = this.feeds.get(auctionId)?.subscriptions.get(connection);
-      if (sub !== undefined) this.removeSubscription(auctionId, connection, sub);
-    }
+    const owner = this.byConnection.get(connection);
+    if (owner === undefined) return;
     this.byConnection.delete(connection);
+    for (const sub of owner.byAuction.values()) {
+      sub.ended = true;
+      this.leaveFeed(sub);
+      connection.pending -= sub.requests.length;
+      sub.requests.length = 0;
+    }
   }
 
-  private removeSubscription(auctionId: number, connection: Connection, sub: Subscription): void {
-    const feed = this.feeds.get(auctionId);
-    if (feed === undefined || feed.subscriptions.get(connection) !== sub) return;
-    feed.subscriptions.delete(connection);
-    this.byConnection.get(connection)?.delete(auctionId);
-    if (feed.subscriptions.size === 0) this.feeds.delete(auctionId);
+  /** The subscription no longer follows the auction: nothing of it is pushed from now on. */
+  private stopFollowing(sub: Subscription): void {
+    this.leaveFeed(sub);
+    if (sub.following) {
+      sub.following = false;
+      sub.owner.following--;
+    }
+    sub.held = null;
+    sub.lastSeq = 0;
+    sub.closedSent = false;
+    sub.connection.conflated?.delete(sub.auctionId);
+  }
+
+  /** Drops a subscription that follows nothing and has nothing to answer. */
+  private forget(sub: Subscription): void {
+    if (sub.following || sub.requests.length > 0 || sub.ended) return;
+    const { owner } = sub;
+    if (owner.byAuction.get(sub.auctionId) === sub) owner.byAuction.delete(sub.auctionId);
+    if (owner.byAuction.size === 0 && this.byConnection.get(sub.connection) === owner) this.byConnection.delete(sub.connection);
+  }
+
+  private enterFeed(sub: Subscription): AuctionFeed {
+    const feed = this.feedOf(sub.auctionId);
+    if (!sub.inFeed) {
+      feed.subscriptions.set(sub.connection, sub);
+      sub.inFeed = true;
+    }
+    return feed;
+  }
+
+  private leaveFeed(sub: Subscription): void {
+    if (!sub.inFeed) return;
+    sub.inFeed = false;
+    const feed = this.feeds.get(sub.auctionId);
+    if (feed === undefined || feed.subscriptions.get(sub.connection) !== sub) return;
+    feed.subscriptions.delete(sub.connection);
+    if (feed.subscriptions.size === 0) this.feeds.delete(sub.auctionId);
   }
 
   // ---- Live updates ---------------------------------------------------------------------------
@@ -383,7 +548,10 @@ export class SubscriptionHub {
     this.conflatedConnections.delete(connection);
     for (const [auctionId, u] of latest) {
       const sub = this.feeds.get(auctionId)?.subscriptions.get(connection);
-      if (sub !== undefined) this.sendUpdate(auctionId, sub, u.seq, u.amount, u.leader, u.endsAt);
+      if (sub === undefined) continue;
+      // A SUBSCRIBE being answered: after its STATE and replay, like every live update.
+      if (sub.held !== null) sub.held.push(u);
+      else this.sendUpdate(auctionId, sub, u.seq, u.amount, u.leader, u.endsAt);
     }
   }
 

@@ -651,7 +651,7 @@ export class GavelClient {
         // A dropped connection is the reconnect's business (or ends everything without it).
         if (!live() || !(error instanceof GavelError)) return;
         if (this.reconnect !== null && error.code === ErrorCode.SHUTTING_DOWN) return; // resubscribed on the next server
-        if (this.reconnect !== null && error.code === ErrorCode.INTERNAL) {
+        if (this.reconnect !== null && error.code === ErrorCode.UNAVAILABLE) {
           // The server's store is away for a moment: ask again.
           const retry = setTimeout(() => {
             if (live()) this.sendSubscribe(subscription, subscription.resumeSince);

@@ -31,6 +31,8 @@ const MIN_REDIS_TIMEOUT_MS = 50;
 const MIN_BREAKER_COOLDOWN_MS = 10;
 /** The closer runs at most this often. */
 const MIN_CLOSE_INTERVAL_MS = 10;
+/** Subscriptions one connection may hold: past ten million it is no longer a bound. */
+const MAX_SUBSCRIPTIONS = 10_000_000;
 /** Each worker is a whole Bun process; past the core count they only contend. */
 const MAX_WORKERS = 64;
 
@@ -244,6 +246,14 @@ export const SETTINGS = {
     min: 0,
     max: HOUR_MS,
     doc: "a subscriber stuck past that mark this long is disconnected (0 = never)",
+  },
+  maxSubscriptions: {
+    env: "GAVEL_MAX_SUBSCRIPTIONS",
+    kind: SettingKind.INTEGER,
+    default: 1000,
+    min: 1,
+    max: MAX_SUBSCRIPTIONS,
+    doc: "auctions one connection may follow, counting SUBSCRIBEs not yet answered; past it a SUBSCRIBE gets ERROR LIMIT",
   },
   closeIntervalMs: {
     env: "GAVEL_CLOSE_INTERVAL_MS",

@@ -33,6 +33,9 @@ const EXPECTED_LENGTH: Record<number, string> = {
   [FrameType.PING]: String(PayloadLength.PING),
 };
 
+/** The ERROR UNAVAILABLE message for a QUERY: the contract's "the store could not answer; retry". */
+const STORE_UNAVAILABLE = "the store could not answer; retry";
+
 /** AUTH: req u32, then the token. */
 const AUTH_TOKEN_OFFSET = 4;
 
@@ -111,9 +114,8 @@ export class RequestHandler {
         this.ctx.hub.subscribe(connection, readReq(bytes, payload), readU32(bytes, payload + 4), readU32(bytes, payload + 8));
         break;
       case FrameType.UNSUBSCRIBE:
-        this.ctx.hub.unsubscribe(connection, readU32(bytes, payload + 4));
-        connection.queueOk(readReq(bytes, payload));
-        this.ctx.markDirty(connection);
+        // The hub answers it, in order with the SUBSCRIBEs of the same auction before it.
+        this.ctx.hub.unsubscribe(connection, readReq(bytes, payload), readU32(bytes, payload + 4));
         break;
       case FrameType.AUTH:
         if (this.verifier !== null) this.handleAuth(connection, this.verifier, bytes, payload, length);
@@ -221,7 +223,7 @@ export class RequestHandler {
       },
       () => {
         connection.pending--;
-        connection.queueError(req, ErrorCode.INTERNAL, "store unavailable");
+        connection.queueError(req, ErrorCode.UNAVAILABLE, STORE_UNAVAILABLE);
         this.ctx.markDirty(connection);
       },
     );

@@ -591,14 +591,14 @@ describe("reconnect", () => {
     expect(await live.next()).toEqual({ value: undefined, done: true });
   });
 
-  test("a SUBSCRIBE answered with INTERNAL (the store is away) is asked again", async () => {
+  test("a SUBSCRIBE answered with UNAVAILABLE (the store is away) is asked again", async () => {
     let refusals = 1;
     const { server, client } = await setup({
       connect: { reconnect: { delayMs: 10 } },
       configure: (s) =>
         (s.override = (frame, reply) => {
           if (frame.type !== FrameType.SUBSCRIBE || refusals-- <= 0) return false;
-          reply(frameOf((out) => encodeError(out, 0, frame.req, ErrorCode.INTERNAL, "store unavailable")));
+          reply(frameOf((out) => encodeError(out, 0, frame.req, ErrorCode.UNAVAILABLE, "the store could not answer; retry")));
           return true;
         }),
     });

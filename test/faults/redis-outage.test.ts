@@ -113,14 +113,14 @@ describe("Redis faults under load", () => {
     expect(outage.length).toBeGreaterThan(1_000);
     expect(outage.every((r) => r.status === Status.UNAVAILABLE)).toBe(true);
     expect(node.output()).toContain("circuit breaker open");
-    // Reads fail too, at once: QUERY gets ERROR INTERNAL, the admin API 503.
+    // Reads fail too, at once: QUERY gets ERROR UNAVAILABLE, the admin API 503.
     const querier = await connectRaw(node.port);
     cleanups.push(() => querier.close());
     const query = new Uint8Array(QUERY_FRAME_SIZE);
     encodeQuery(query, 0, 1, auctions[0]!);
     querier.send(query);
     const [answer] = await querier.waitFor(1, 1_000);
-    expect(answer).toMatchObject({ type: FrameType.ERROR, req: 1, code: ErrorCode.INTERNAL });
+    expect(answer).toMatchObject({ type: FrameType.ERROR, req: 1, code: ErrorCode.UNAVAILABLE });
     expect((await fetch(`${node.httpUrl}/v1/auctions/${auctions[0]}`)).status).toBe(503);
 
     const restartedAt = Date.now();

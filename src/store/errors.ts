@@ -1,10 +1,27 @@
-// Errors raised at the stores' edges (opening, connecting); the bid path uses status codes.
+// Errors raised at the stores' edges (opening, connecting), and the two ways a batch of bids can
+// fail; the bid path itself uses status codes. The drain answers a failed batch by class:
+// StoreUnavailableError -> UNAVAILABLE (certainly nothing stored), anything else -> UNCONFIRMED.
 
 export class StoreError extends Error {
   override name = "StoreError";
 }
 
-/** The store is not being asked: its circuit breaker is open after repeated failures. */
+/**
+ * The store was not asked, or refused before changing anything: nothing of the batch (or of the
+ * shard group's call) was stored. Thrown only when that is certain: the circuit breaker is open
+ * or suspects the store, the Redis connection was not writable so nothing was sent, a SQLite
+ * transaction rolled back. Its bids are answered UNAVAILABLE.
+ */
 export class StoreUnavailableError extends StoreError {
   override name = "StoreUnavailableError";
+}
+
+/**
+ * The store may have been asked and did not answer: the call was sent (or may have been) and no
+ * reply came in time, or the connection was lost after the write, or it answered with an error
+ * after its script may have run. Its bids may or may not be stored; they are answered
+ * UNCONFIRMED, which the client resolves by QUERY or by sending the same bid again.
+ */
+export class StoreUnconfirmedError extends StoreError {
+  override name = "StoreUnconfirmedError";
 }

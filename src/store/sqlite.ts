@@ -12,7 +12,7 @@ import type { AuctionState } from "../auction/auction.ts";
 import type { Phase } from "../protocol/constants.ts";
 import { AuctionTable, closedFields } from "./memory.ts";
 import type { CancelResult, ClosedAuction, CreateResult, HistoryEntry, NewAuction, Store, StoreBatch } from "./store.ts";
-import { StoreError } from "./errors.ts";
+import { StoreError, StoreUnavailableError } from "./errors.ts";
 import { BidLocator, type BidLocation } from "./bid-locator.ts";
 import { BidLogWriter, entryCount, readLoggedBid } from "./bid-log.ts";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.ts";
@@ -181,7 +181,7 @@ export class SqliteStore implements Store {
       this.writeBatch(batch, now);
     } catch (error) {
       this.rollBackTable();
-      throw error;
+      throw new StoreUnavailableError("the batch's transaction rolled back: nothing of it was stored", { cause: error });
     }
   }
 

@@ -44,7 +44,7 @@ export interface Config {
   idleMs: number;
   /** A connection holding part of a frame this long is closed (slowloris); 0 = never. */
   frameTimeoutMs: number;
-  /** A Redis command unanswered this long fails (its bids get UNAVAILABLE). */
+  /** A Redis command unanswered this long fails (its bids get UNCONFIRMED: they were sent). */
   redisTimeoutMs: number;
   /** Redis batches failed in a row that open the circuit breaker; 0 = no breaker. */
   breakerFailures: number;

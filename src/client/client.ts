@@ -8,6 +8,7 @@
 import type { Socket } from "bun";
 
 import { FrameAssembler } from "../protocol/assembler.ts";
+import { firstBidStored } from "../protocol/resubmission.ts";
 import {
   decodeFrame,
   encodeAuth,
@@ -294,6 +295,40 @@ export class GavelClient {
     const req = this.takeReq();
     this.tail = encodeBid(this.out, this.tail, req, auction, user, amount);
     return this.expect(req, FrameType.RESULT);
+  }
+
+  /**
+   * Settles a bid answered UNCONFIRMED (the server sent it to its store, which did not answer in
+   * time: it may or may not be stored) the contract's way: it sends the same bid again. A bid is
+   * never applied twice, so the second RESULT tells:
+   *
+   * - `stored: false`, status ACCEPTED: the first was not stored; this one is, and leads.
+   * - `stored: true`, status OUTBID (or CLOSED) with this user leading at this amount: the first
+   *   was stored and still leads.
+   * - `stored: null`: the RESULT cannot tell. Someone has bid above it since (then the bid does
+   *   not lead either way: `result` says who does), or the store again did not answer
+   *   (UNCONFIRMED or UNAVAILABLE: try again later). Whether an outbid bid was ever stored is in
+   *   the auction's history (SUBSCRIBE with `since` 0, or the admin API's bids).
+   *
+   * A QUERY alone proves less: a snapshot with this user leading at this amount shows it was
+   * stored, but any other snapshot cannot tell "never stored" from "stored, then outbid". Pass
+   * the same three values as the first bid; with a proxy maximum (MAX_BID) of the same user on
+   * the auction, a lead at this exact amount may be the maximum's doing.
+   *
+   * @example
+   * ```ts
+   * let result = await client.bid(7, 42, 15_050);
+   * if (result.status === Status.UNCONFIRMED) {
+   *   const { stored, result: now } = await client.resolveUnconfirmed(7, 42, 15_050);
+   *   if (now.leader === 42) console.log(stored ? "the first bid was stored" : "placed now");
+   *   else if (stored === null) console.log(`not leading: ${now.leader} leads at ${now.amount}`);
+   *   result = now;
+   * }
+   * ```
+   */
+  async resolveUnconfirmed(auction: number, user: number, amount: number): Promise<{ stored: boolean | null; result: BidResult }> {
+    const result = await this.bid(auction, user, amount);
+    return { stored: firstBidStored(result, user, amount), result };
   }
 
   /**

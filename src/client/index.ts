@@ -26,5 +26,6 @@ export {
   type UpdateEvent,
 } from "./subscription.ts";
 export { GavelBackpressureError, GavelConnectionError, GavelError, GavelProtocolError } from "./errors.ts";
+export { firstBidStored } from "../protocol/resubmission.ts";
 // The closed sets a caller compares results with.
 export { ErrorCode, FrameType, NO_REPLAY, Phase, Status } from "../protocol/constants.ts";

@@ -278,7 +278,7 @@ export const SETTINGS = {
     default: 2_000,
     min: MIN_REDIS_TIMEOUT_MS,
     max: DAY_MS,
-    doc: "a Redis batch (or command) without a reply this long fails: its bids get UNAVAILABLE",
+    doc: "a Redis batch (or command) without a reply this long fails: its bids get UNCONFIRMED (sent, fate unknown)",
   },
   breakerFailures: {
     env: "GAVEL_BREAKER_FAILURES",

@@ -1,6 +1,7 @@
 // Takes batches off the ring to the store and hands the results back; see docs/architecture.md.
 
 import { Status } from "../protocol/constants.ts";
+import { StoreUnavailableError } from "../store/errors.ts";
 import type { Store } from "../store/store.ts";
 import { BidBatch } from "./bid-batch.ts";
 import type { BidRing } from "./bid-ring.ts";
@@ -68,10 +69,9 @@ export class Drain {
     let pending: void | Promise<void>;
     try {
       pending = this.store.applyBids(batch);
-    } catch {
-      // A synchronous store failed (e.g. disk full) and rolled back, or a circuit breaker
-      // refused the batch without asking the store: either way nothing was stored.
-      batch.failAll(Status.UNAVAILABLE);
+    } catch (error) {
+      // A circuit breaker refused the batch, or a synchronous store failed (e.g. disk full).
+      batch.failAll(failedBatchStatus(error));
       this.finish(batch);
       return;
     }
@@ -82,8 +82,8 @@ export class Drain {
     this.inFlight++;
     pending.then(
       () => this.settle(batch),
-      () => {
-        batch.failAll(Status.UNAVAILABLE);
+      (error: unknown) => {
+        batch.failAll(failedBatchStatus(error));
         this.settle(batch);
       },
     );
@@ -107,4 +107,15 @@ export class Drain {
     if (!this.isIdle || this.waiters.length === 0) return;
     for (const resolve of this.waiters.splice(0)) resolve();
   }
+}
+
+/**
+ * What a failed batch's bids are answered. UNAVAILABLE promises the client that nothing was
+ * stored, so only a store that is certain says so, with StoreUnavailableError (the breaker did
+ * not ask it, nothing was sent, the transaction rolled back). Any other failure may have come
+ * after the store applied some or all of the batch (a timeout, a connection lost after the
+ * write, a script error, a bug halfway through): UNCONFIRMED, "may or may not be stored".
+ */
+export function failedBatchStatus(error: unknown): Status {
+  return error instanceof StoreUnavailableError ? Status.UNAVAILABLE : Status.UNCONFIRMED;
 }

@@ -29,7 +29,9 @@ export interface CircuitBreakerOptions {
 /**
  * A Store that passes everything to `inner`, except that `applyBids` fails fast (throws
  * {@link StoreUnavailableError}, which the drain answers UNAVAILABLE) while the breaker is open,
- * and while the one batch let through after a failure is out.
+ * and while the one batch let through after a failure is out: those batches were certainly not
+ * stored. The inner store's own failures pass through unchanged (and count as failures), so
+ * their class still tells the drain UNAVAILABLE or UNCONFIRMED.
  * Only the bid path is guarded: reads (QUERY, the admin API, replays) and the closer are few
  * and already bounded by the store's own timeouts.
  *

@@ -1,10 +1,17 @@
-// Errors raised at the stores' edges (opening, connecting); the bid path uses status codes.
+// Errors raised at the stores' edges (opening, connecting), and the two ways a batch of bids can
+// fail; the bid path itself uses status codes. The drain answers a failed batch by class:
+// StoreUnavailableError -> UNAVAILABLE (certainly nothing stored), anything else -> UNCONFIRMED.
 
 export class StoreError extends Error {
   override name = "StoreError";
 }
 
-/** Nothing was stored: the store was not asked (its circuit breaker is open) or refused the write. */
+/**
+ * The store was not asked, or refused before changing anything: nothing of the batch (or of the
+ * shard group's call) was stored. Thrown only when that is certain: the circuit breaker is open
+ * or suspects the store, the Redis connection was not writable so nothing was sent, a SQLite
+ * transaction rolled back. Its bids are answered UNAVAILABLE.
+ */
 export class StoreUnavailableError extends StoreError {
   override name = "StoreUnavailableError";
 }
@@ -21,4 +28,14 @@ export class StoreRefusedError extends StoreUnavailableError {
 /** No free auction id was found within the store's bounded search (ids are u32: 1 to 4294967295). */
 export class IdsExhaustedError extends StoreRefusedError {
   override name = "IdsExhaustedError";
+}
+
+/**
+ * The store may have been asked and did not answer: the call was sent (or may have been) and no
+ * reply came in time, or the connection was lost after the write, or it answered with an error
+ * after its script may have run. Its bids may or may not be stored; they are answered
+ * UNCONFIRMED, which the client resolves by QUERY or by sending the same bid again.
+ */
+export class StoreUnconfirmedError extends StoreError {
+  override name = "StoreUnconfirmedError";
 }

@@ -24,7 +24,7 @@ import { phaseAt, type AuctionState } from "../auction/auction.ts";
 import { Status, type Phase } from "../protocol/constants.ts";
 import { readU32, readU64, writeU32, writeU64 } from "../protocol/bytes.ts";
 import { redact } from "../redact.ts";
-import { IdsExhaustedError, StoreError, StoreRefusedError } from "./errors.ts";
+import { IdsExhaustedError, StoreError, StoreRefusedError, StoreUnavailableError, StoreUnconfirmedError } from "./errors.ts";
 import { EpochMemory, epochKeyOf, isEpochMismatch, isEpochNotice, newEpoch, parseEpochNotice } from "./redis-epoch.ts";
 import { evictionRefusal, evictionWarning, readEvictionPolicy, type EvictionPolicy } from "./redis-policy.ts";
 import type {
@@ -186,6 +186,8 @@ export class RedisStore implements Store {
   /** The factory's first connect succeeded: later "ready"s are reconnections. */
   private started = false;
   private closing = false;
+  /** Thrown for every batch while the connection is down: an outage under load allocates no errors. */
+  private readonly notConnectedError = new StoreUnavailableError("the Redis connection is not ready: the batch was not sent");
   /** applyBids fails a batch not answered this long after it was handed over (see applyBids). */
   private batchDeadlineMs = DEFAULT_COMMAND_TIMEOUT_MS;
   /** Per group, its ends and epoch keys: bid.lua's first two KEYS. */
@@ -309,55 +311,81 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Applies the batch with one script call per shard group in it, pipelined. Rejects with
-   * StoreError when no call got through (the caller answers UNAVAILABLE); when only some did,
-   * the others' bids get UNAVAILABLE here and the promise resolves.
+   * Applies the batch with one script call per shard group in it, pipelined. Each group's bids
+   * get bid.lua's results, or, when its call failed, UNAVAILABLE (certainly not sent: see
+   * {@link groupFailureStatus}) or UNCONFIRMED (sent, maybe applied). When no group got an
+   * answer it rejects instead, so the circuit breaker counts the failure: with
+   * StoreUnavailableError when nothing was sent (the drain answers UNAVAILABLE), else with
+   * StoreUnconfirmedError (UNCONFIRMED), which includes the batch deadline passing.
    */
   async applyBids(batch: StoreBatch): Promise<void> {
     if (batch.count === 0) return;
     const refusal = this.refusal ?? this.unchecked;
     if (refusal !== null) throw refusal;
+    // Certain "not sent": ioredis writes only on a ready connection, and we do not even build
+    // the pipeline on another. (While reconnecting, ioredis would refuse each call itself; this
+    // just says so without asking it.)
+    if (this.client.status !== "ready") throw this.notConnectedError;
     const calls = this.split(batch);
     // An explicit pipeline per batch goes out at once: auto-pipelining holds a batch back until
     // the previous one's replies are in (one pipeline in flight), which doubled the latency.
     const pipeline = this.client.pipeline();
     for (const call of calls) (pipeline as unknown as ScriptedPipeline).gavelBidBuffer(...call.args);
-    const replies = await this.withinDeadline(this.settleBids(pipeline.exec()));
-
-    let failure: unknown = null;
-    let anySucceeded = false;
-    for (const reply of replies) {
-      if (reply.status === "fulfilled") anySucceeded = true;
-      else failure = reply.reason;
+    let replies: PromiseSettledResult<Buffer>[];
+    try {
+      replies = await this.withinDeadline(this.settleBids(pipeline.exec()));
+    } catch (error) {
+      // The deadline passed, or the pipeline failed as a whole: it was written (the connection
+      // was ready), so Redis may have run any of its calls.
+      if (error instanceof StoreError) throw error;
+      throw new StoreUnconfirmedError("the Redis pipeline failed after it was sent", { cause: error });
     }
-    if (!anySucceeded) throw new StoreError("Redis did not apply the batch", { cause: failure });
 
+    let answered = 0;
+    let unconfirmed = 0;
+    let failure: unknown = null;
     for (let c = 0; c < calls.length; c++) {
       const { indices } = calls[c]!;
       const reply = replies[c]!;
+      const packed = reply.status === "fulfilled" ? reply.value : null;
+      let failedStatus: Status | null = null;
       if (reply.status === "rejected") {
+        failedStatus = groupFailureStatus(reply.reason);
+        failure = reply.reason;
+      } else if (packed!.length !== indices.length * PACKED_RESULT_SIZE) {
+        // bid.lua ran (it answered), so its writes are in Redis, but its answer is unreadable.
+        failedStatus = Status.UNCONFIRMED;
+        failure = new StoreUnconfirmedError(`bid.lua answered ${packed!.length} bytes for ${indices.length} bids`);
+      }
+      if (failedStatus !== null) {
+        if (failedStatus === Status.UNCONFIRMED) unconfirmed++;
         for (const i of indices) {
-          batch.status[i] = Status.UNAVAILABLE;
+          batch.status[i] = failedStatus;
           batch.resultAmount[i] = 0;
           batch.resultLeader[i] = 0;
         }
         continue;
       }
-      const packed = reply.value;
-      if (packed.length !== indices.length * PACKED_RESULT_SIZE) throw new StoreError(`bid.lua answered ${packed.length} bytes for ${indices.length} bids`);
+      answered++;
       for (let j = 0; j < indices.length; j++) {
         const i = indices[j]!;
         const r = j * PACKED_RESULT_SIZE;
-        const status = readU32(packed, r);
+        const status = readU32(packed!, r);
         batch.status[i] = status;
-        batch.resultAmount[i] = readU64(packed, r + 4);
-        batch.resultLeader[i] = readU32(packed, r + 12);
+        batch.resultAmount[i] = readU64(packed!, r + 4);
+        batch.resultLeader[i] = readU32(packed!, r + 12);
         if (status !== Status.UNKNOWN) {
-          batch.seq[i] = readU32(packed, r + 16);
-          batch.endsAt[i] = readU64(packed, r + 20);
+          batch.seq[i] = readU32(packed!, r + 16);
+          batch.endsAt[i] = readU64(packed!, r + 20);
         }
       }
     }
+    if (answered > 0) return;
+    // Nothing answered: a failure for the breaker. One group that may have run makes the whole
+    // batch UNCONFIRMED (the drain answers a rejected batch with one status; never "nothing
+    // stored" unless it is certain for every group).
+    if (unconfirmed === 0) throw new StoreUnavailableError("Redis refused the batch before it was sent", { cause: failure });
+    throw new StoreUnconfirmedError("Redis did not answer the batch", { cause: failure });
   }
 
   /**
@@ -543,16 +571,17 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Rejects when `work` has not settled `batchDeadlineMs` after this call. ioredis's
-   * commandTimeout starts only when a command is written, and auto-pipelining writes one
-   * pipeline at a time: behind a pipeline stuck on a hung Redis, the next batches wait unsent,
-   * with no timer, for that whole timeout first. Rejecting here never touches the batch later
-   * (the replies are read only after this settles); a call still queued is sent and may be
-   * applied all the same, like any call that timed out (docs/reliability.md).
+   * Rejects with StoreUnconfirmedError when `work` has not settled `batchDeadlineMs` after this
+   * call. ioredis's commandTimeout starts only when a command is handed to it, and
+   * auto-pipelining writes one pipeline at a time: behind a pipeline stuck on a hung Redis, the
+   * next batches wait unsent, with no timer, for that whole timeout first. Rejecting here never
+   * touches the batch later (the replies are read only after this settles). UNCONFIRMED, not
+   * UNAVAILABLE: the pipeline was written before this timer started, and a Redis that was only
+   * paused runs it when it resumes (docs/reliability.md).
    */
   private withinDeadline<T>(work: Promise<T>): Promise<T> {
     const { promise, resolve, reject } = Promise.withResolvers<T>();
-    const timer = setTimeout(() => reject(new StoreError(`no reply from Redis within ${this.batchDeadlineMs} ms`)), this.batchDeadlineMs);
+    const timer = setTimeout(() => reject(new StoreUnconfirmedError(`no reply from Redis within ${this.batchDeadlineMs} ms`)), this.batchDeadlineMs);
     work.then(
       (value) => {
         clearTimeout(timer);
@@ -942,10 +971,36 @@ function toHistoryEntry([entryId, fields]: [id: Buffer, fields: Buffer[]]): Hist
 /** A pipeline's per-command [error, value] pairs as Promise.allSettled-style results. */
 async function settleExec(exec: Promise<[Error | null, unknown][] | null>): Promise<PromiseSettledResult<Buffer>[]> {
   const results = await exec;
-  if (results === null) throw new StoreError("the pipeline was discarded");
+  if (results === null) throw new StoreUnconfirmedError("the pipeline was discarded");
   return results.map(([error, value]) =>
     error === null ? { status: "fulfilled", value: value as Buffer } : { status: "rejected", reason: error },
   );
+}
+
+/**
+ * ioredis 6 rejects a command with exactly this message inside `Redis.sendCommand`, before it
+ * writes a byte, when the connection's stream is not writable and the offline queue is off
+ * (`enableOfflineQueue: false`, as on the bid connection). It is a plain Error: the message is
+ * all there is to recognise it by.
+ */
+const NOT_WRITABLE_MESSAGE = "Stream isn't writeable and enableOfflineQueue options is false";
+
+/**
+ * The status of a shard group's bids when its call in the pipeline failed. UNAVAILABLE only
+ * when the call certainly never reached Redis: ioredis refused to write it (for a script that
+ * answered NOSCRIPT, the retry it sends on its own was refused, and NOSCRIPT means nothing ran).
+ * Everything else may have run, so it is UNCONFIRMED: "Command timed out" (written, no reply
+ * in time), MaxRetriesPerRequestError and "Command aborted due to connection close" (written,
+ * then the connection closed: Redis may have run it before the close), "Connection is closed."
+ * (after a quit/disconnect, written or not: ioredis uses the same words for both), and any
+ * error reply from Redis (a Lua error after some of bid.lua's writes stays written: Redis does
+ * not roll scripts back).
+ */
+export function groupFailureStatus(error: unknown): Status {
+  if (error instanceof Error && error.message === NOT_WRITABLE_MESSAGE) return Status.UNAVAILABLE;
+  // bid.lua checks the group's epoch before it reads or writes anything: refused whole.
+  if (isEpochMismatch(error)) return Status.UNAVAILABLE;
+  return Status.UNCONFIRMED;
 }
 
 function readScript(name: string): Promise<string> {

@@ -219,7 +219,7 @@ export class SqliteStore implements Store {
       this.writeBatch(batch, now);
     } catch (error) {
       this.recoverFromFailedBatch(error as Error);
-      throw error;
+      throw new StoreUnavailableError("the batch's transaction rolled back: nothing of it was stored", { cause: error });
     }
     if (this.writeFailure !== null) this.writesSucceedAgain();
   }

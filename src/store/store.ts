@@ -43,8 +43,10 @@ export interface Store {
 
   /**
    * Applies `batch.count` bids in order, atomically per bid, and fills the batch's outputs.
-   * Sync stores return undefined; a returned promise rejects when the store cannot be reached
-   * (the drain then answers UNAVAILABLE: nothing of the batch may have been stored).
+   * Sync stores return undefined; a returned promise rejects when the store cannot be reached.
+   * A failure (thrown or rejected) with StoreUnavailableError says nothing of the batch was
+   * stored (the drain answers UNAVAILABLE); any other failure may have come after some bids
+   * were stored (UNCONFIRMED). A store may also fill a bid's status with either itself.
    * A bid must be durable before this returns or resolves.
    */
   applyBids(batch: StoreBatch): void | Promise<void>;

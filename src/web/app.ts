@@ -5,6 +5,7 @@
 // clock) and bid on it. Bundled by src/http/live-page.ts; the wire is live-socket.ts.
 
 import { NO_REPLAY, Phase, Status } from "../protocol/constants.ts";
+import { firstBidStored } from "../protocol/resubmission.ts";
 import { formatClock, formatCountdown, formatMoney, formatMoneyInput, parseMoney } from "./format.ts";
 import { LiveSocket, ReplyError, type ClosedFrame, type LinkStatus, type StateFrame, type UpdateFrame } from "./live-socket.ts";
 
@@ -50,6 +51,9 @@ const FLASH_MS = 150;
 const MS_PER_SECOND = 1000;
 const MAX_U32 = 0xffff_ffff;
 const USER_KEY = "gavel.user";
+/** An UNCONFIRMED bid is resent this many times at most, this far apart, to learn its fate. */
+const CONFIRM_ATTEMPTS = 5;
+const CONFIRM_RETRY_MS = 1000;
 
 const STATUS_NAMES = Object.fromEntries(Object.entries(Status).map(([name, code]) => [code, name])) as Record<number, string>;
 const STATUS_TEXT: Record<number, string> = {
@@ -63,6 +67,7 @@ const STATUS_TEXT: Record<number, string> = {
   [Status.FORBIDDEN]: "You may not bid as this user.",
   [Status.UNAVAILABLE]: "The store is unreachable; nothing was stored. Try again.",
   [Status.INVALID]: "That bid is not valid.",
+  [Status.UNCONFIRMED]: "Not confirmed: checking whether your bid was stored…",
 };
 
 function $<T extends HTMLElement>(id: string): T {
@@ -237,7 +242,9 @@ async function placeBid(): Promise<void> {
   localStorage.setItem(USER_KEY, String(user));
   ui.bidSubmit.disabled = true;
   try {
-    const result = await live.bid(view.id, user, amount);
+    let result: { status: number; amount: number; leader: number } = await live.bid(view.id, user, amount);
+    if (result.status === Status.UNCONFIRMED) result = await confirm(view.id, user, amount);
+    if (result.status === Status.UNCONFIRMED) return showResult(result.status, "Could not confirm your bid: the store is not answering. Watch the feed, or try again later.");
     let text = STATUS_TEXT[result.status] ?? "";
     if (result.status === Status.OUTBID && result.amount > 0) {
       text = `Too low: the next bid must be at least ${formatMoney(result.amount + (view.info?.min_increment ?? 1))}.`;
@@ -250,6 +257,25 @@ async function placeBid(): Promise<void> {
   } finally {
     ui.bidSubmit.disabled = false;
   }
+}
+
+/**
+ * The bid came back UNCONFIRMED (the store did not answer in time: it may or may not be
+ * stored). Says so, then settles it the contract's way: the same bid again, which answers
+ * ACCEPTED if the first was not stored, or OUTBID naming this user at this amount if it was.
+ * Returns the RESULT to show: ACCEPTED for a bid that leads either way, else what stands now.
+ */
+async function confirm(auction: number, user: number, amount: number): Promise<{ status: number; amount: number; leader: number }> {
+  showResult(Status.UNCONFIRMED, STATUS_TEXT[Status.UNCONFIRMED]!);
+  let result = { status: Status.UNCONFIRMED as number, amount: 0, leader: 0 };
+  for (let attempt = 0; attempt < CONFIRM_ATTEMPTS; attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, CONFIRM_RETRY_MS));
+    result = await live.bid(auction, user, amount);
+    if (firstBidStored(result, user, amount) === true) return { ...result, status: Status.ACCEPTED };
+    // Anything but "the store still does not answer" settles it (outbid since, stored or not).
+    if (result.status !== Status.UNCONFIRMED && result.status !== Status.UNAVAILABLE) return result;
+  }
+  return { status: Status.UNCONFIRMED, amount: 0, leader: 0 };
 }
 
 function showResult(status: number | null, text: string): void {

@@ -1,6 +1,8 @@
 // Store faults under load, over real processes: a Gavel node on a real redis-server that is
 // killed and restarted, or paused (SIGSTOP) and resumed, while bidders keep bidding. Every BID
-// must be answered within a bound (UNAVAILABLE while Redis is away, never a hang), the node must
+// must be answered within a bound (UNAVAILABLE while Redis is known to be away, UNCONFIRMED for
+// a call that reached it and got no answer, never a hang), no UNAVAILABLE bid may be stored,
+// an UNCONFIRMED one resent must tell whether it was stored, the node must
 // not crash, it must accept bids again by itself when Redis is back, the circuit breaker must
 // open (fast failures) and close, each logged once, and the consistency checker must find
 // nothing lost, inverted or repeated. docs/reliability.md reports what these runs saw.
@@ -9,6 +11,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { encodeBid, encodeQuery } from "../../src/protocol/codec.ts";
 import { BID_FRAME_SIZE, ErrorCode, FrameType, HEADER_SIZE, PayloadLength, Status } from "../../src/protocol/constants.ts";
+import { GavelClient } from "../../src/client/index.ts";
 import { assertConsistent, ClientLog, fetchFinalState, settle, type FinalAuction } from "../support/consistency.ts";
 import { spawnGavel, type GavelProcess } from "../support/process.ts";
 import { connectRaw } from "../support/raw-client.ts";
@@ -29,6 +32,8 @@ const PAUSE_MS = 2_500;
 const QUERY_FRAME_SIZE = HEADER_SIZE + PayloadLength.QUERY;
 /** The breaker has opened this long after the first timeouts. */
 const OPEN_MARGIN_MS = 300;
+/** Replies this soon after a kill may be for batches that were on the wire (UNCONFIRMED). */
+const IN_FLIGHT_MS = 200;
 /** A refusal by an open breaker takes a tick or two, not a Redis round trip. */
 const FAST_MS = 200;
 
@@ -83,18 +88,58 @@ async function finish(node: GavelProcess, load: SteadyLoad, sub: LoggedSubscribe
   sub.sync();
   load.close();
   sub.client.close();
-  assertConsistent(log, final, { unavailableMayBeStored: true });
+  // UNAVAILABLE and OVERLOADED bids must not be stored; UNCONFIRMED ones may or may not be.
+  assertConsistent(log, final);
   return final as FinalAuction[];
 }
 
-/** BIDs answered UNAVAILABLE that the store holds all the same (a timed-out call Redis applied). */
-function storedThoughUnavailable(log: ClientLog, final: readonly FinalAuction[]): number {
-  const stored = new Set(final.flatMap((a) => a.history.map((e) => `${a.id}/${e.user}/${e.amount}`)));
+function bidKey(auction: number, user: number, amount: number): string {
+  return `${auction}/${user}/${amount}`;
+}
+
+/** BIDs answered `status` that the store holds (each load BID has an amount of its own). */
+function storedWith(log: ClientLog, final: readonly FinalAuction[], status: number): number {
+  const stored = new Set(final.flatMap((a) => a.history.map((e) => bidKey(a.id, e.user, e.amount))));
   let count = 0;
   for (const bidder of log.bidders) {
-    for (const r of bidder.records) if (r.status === Status.UNAVAILABLE && stored.has(`${r.auction}/${r.user}/${r.amount}`)) count++;
+    for (const r of bidder.records) if (r.status === status && stored.has(bidKey(r.auction, r.user, r.amount))) count++;
   }
   return count;
+}
+
+/**
+ * Resends every BID answered UNCONFIRMED, in the order sent, with the SDK's resolveUnconfirmed,
+ * and holds each answer to the contract against the final state: OUTBID naming this user at
+ * this amount exactly when the first was stored and still leads, ACCEPTED only when it was not
+ * stored, and never a claim of "stored" for a bid the history lacks. Returns how many were stored.
+ */
+async function resubmitUnconfirmed(port: number, log: ClientLog, final: readonly FinalAuction[]): Promise<{ resent: number; stored: number }> {
+  const stored = new Set(final.flatMap((a) => a.history.map((e) => bidKey(a.id, e.user, e.amount))));
+  const top = new Map(final.map((a) => [a.id, a.history.at(-1)]));
+  const client = await GavelClient.connect({ port });
+  cleanups.push(() => client.close());
+  let resent = 0;
+  let storedCount = 0;
+  for (const bidder of log.bidders) {
+    for (const r of bidder.records) {
+      if (r.status !== Status.UNCONFIRMED) continue;
+      resent++;
+      const wasStored = stored.has(bidKey(r.auction, r.user, r.amount));
+      if (wasStored) storedCount++;
+      const leading = top.get(r.auction);
+      const leads = leading !== undefined && leading.user === r.user && leading.amount === r.amount;
+      const { stored: verdict, result } = await client.resolveUnconfirmed(r.auction, r.user, r.amount);
+      const what = `UNCONFIRMED bid ${bidKey(r.auction, r.user, r.amount)} (${wasStored ? "stored" : "not stored"}${leads ? ", leading" : ""}) resent: status ${result.status}, ${result.amount} by ${result.leader}, verdict ${verdict}`;
+      if (wasStored) {
+        expect({ what, status: result.status, verdict }).toEqual({ what, status: Status.OUTBID, verdict: leads ? true : null });
+      } else {
+        expect({ what, claimsStored: verdict === true }).toEqual({ what, claimsStored: false });
+        if (result.status === Status.ACCEPTED) top.set(r.auction, { seq: 0, user: r.user, amount: r.amount });
+        else expect({ what, status: result.status }).toEqual({ what, status: Status.OUTBID });
+      }
+    }
+  }
+  return { resent, stored: storedCount };
 }
 
 describe("Redis faults under load", () => {
@@ -109,7 +154,12 @@ describe("Redis faults under load", () => {
     await redis.kill();
     await load.waitForStatus(Status.UNAVAILABLE, killedAt, 2_000);
     await Bun.sleep(1_500);
-    const outage = load.replies.filter((r) => r.at >= killedAt + 200);
+    // The batches out when the connection dropped had been written: UNCONFIRMED. Every bid
+    // after that reaches no Redis: UNAVAILABLE, at once.
+    const atKill = load.replies.filter((r) => r.at >= killedAt && r.at < killedAt + IN_FLIGHT_MS);
+    const answeredAtKill: readonly number[] = [Status.ACCEPTED, Status.OUTBID, Status.UNCONFIRMED, Status.UNAVAILABLE];
+    expect(atKill.filter((r) => !answeredAtKill.includes(r.status))).toEqual([]);
+    const outage = load.replies.filter((r) => r.at >= killedAt + IN_FLIGHT_MS);
     expect(outage.length).toBeGreaterThan(1_000);
     expect(outage.every((r) => r.status === Status.UNAVAILABLE)).toBe(true);
     expect(node.output()).toContain("circuit breaker open");
@@ -128,6 +178,8 @@ describe("Redis faults under load", () => {
     const backAt = await load.waitForStatus(Status.ACCEPTED, restartedAt, 8_000);
     await Bun.sleep(500);
     const final = await finish(node, load, sub, log, auctions);
+    expect(storedWith(log, final, Status.UNAVAILABLE)).toBe(0);
+    const resubmitted = await resubmitUnconfirmed(node.port, log, final);
 
     expect(node.proc.exitCode).toBeNull(); // never crashed
     // A dead Redis fails each call at once: nobody waited anywhere near the command timeout.
@@ -138,13 +190,13 @@ describe("Redis faults under load", () => {
     expect(occurrences(output, "closer: ")).toBeLessThanOrEqual(2); // the outage, once, and its end
     expect(final.every((a) => a.seq > 0)).toBe(true);
     console.log(
-      `redis kill: ${load.sent} bids, ${load.count(Status.ACCEPTED)} ACCEPTED, ${load.count(Status.UNAVAILABLE)} UNAVAILABLE, ` +
-        `longest wait ${load.maxWaitMs} ms, ACCEPTED again ${backAt - restartedAt} ms after the restart; ` +
-        `${storedThoughUnavailable(log, final)} UNAVAILABLE bids were stored`,
+      `redis kill: ${load.sent} bids, ${load.count(Status.ACCEPTED)} ACCEPTED, ${load.count(Status.UNAVAILABLE)} UNAVAILABLE (none stored), ` +
+        `${load.count(Status.UNCONFIRMED)} UNCONFIRMED (${resubmitted.stored} of them stored, told apart on resending), ` +
+        `longest wait ${load.maxWaitMs} ms, ACCEPTED again ${backAt - restartedAt} ms after the restart`,
     );
   });
 
-  test("Redis paused (SIGSTOP): UNAVAILABLE within the command timeout, then fast while the breaker is open; resumed: ACCEPTED again", async () => {
+  test("Redis paused (SIGSTOP): UNCONFIRMED within the command timeout for the calls it holds, then UNAVAILABLE fast while the breaker is open; resumed: ACCEPTED again, no UNAVAILABLE bid stored", async () => {
     const timeoutMs = 1_000;
     const redis = await startRedis();
     cleanups.push(() => redis.stop());
@@ -157,13 +209,17 @@ describe("Redis faults under load", () => {
     await Bun.sleep(PAUSE_MS);
     const during = load.replies.filter((r) => r.at > pausedAt + 100);
     const unavailable = during.filter((r) => r.status === Status.UNAVAILABLE);
+    const unconfirmed = during.filter((r) => r.status === Status.UNCONFIRMED);
     expect(during.length).toBeGreaterThan(1_000);
-    expect(unavailable.length).toBe(during.length);
-    // The batches out when Redis hung wait out the timeout, and no longer...
-    expect(unavailable.some((r) => r.latencyMs >= timeoutMs * 0.8)).toBe(true);
-    // ...then the breaker is open and bids are refused without asking Redis.
+    expect(unavailable.length + unconfirmed.length).toBe(during.length);
+    // The batches out when Redis hung wait out the timeout, and no longer: they were sent, so
+    // they are UNCONFIRMED; nothing that waited less (never sent) is.
+    expect(unconfirmed.length).toBeGreaterThan(0);
+    expect(unconfirmed.filter((r) => r.latencyMs < timeoutMs * 0.8)).toEqual([]);
+    // ...then the breaker is open and bids are refused without asking Redis: UNAVAILABLE.
     const afterOpen = unavailable.filter((r) => r.at > pausedAt + timeoutMs + OPEN_MARGIN_MS);
     const fast = afterOpen.filter((r) => r.latencyMs < FAST_MS).length;
+    expect(afterOpen.filter((r) => r.latencyMs < FAST_MS && r.status !== Status.UNAVAILABLE)).toEqual([]);
     expect(afterOpen.length).toBeGreaterThan(500);
     expect(fast).toBeGreaterThanOrEqual(afterOpen.length * 0.95);
     expect(node.output()).toContain("circuit breaker open");
@@ -173,6 +229,11 @@ describe("Redis faults under load", () => {
     const backAt = await load.waitForStatus(Status.ACCEPTED, resumedAt, 5_000);
     await Bun.sleep(500);
     const final = await finish(node, load, sub, log, auctions);
+    // What this test is for: an UNAVAILABLE bid is never stored, even once the paused Redis
+    // resumes and runs what it held; the UNCONFIRMED ones tell on resending whether they were.
+    expect(storedWith(log, final, Status.UNAVAILABLE)).toBe(0);
+    const resubmitted = await resubmitUnconfirmed(node.port, log, final);
+    expect(resubmitted.resent).toBe(load.count(Status.UNCONFIRMED));
 
     expect(node.proc.exitCode).toBeNull();
     // The bound: no bid waited much longer than the timeout.
@@ -180,9 +241,9 @@ describe("Redis faults under load", () => {
     expect(occurrences(node.output(), "circuit breaker open")).toBe(1);
     expect(occurrences(node.output(), "circuit breaker closed")).toBe(1);
     console.log(
-      `redis pause: ${load.sent} bids, ${unavailable.length} UNAVAILABLE during the pause (${fast} of the ${afterOpen.length} after the breaker opened within ${FAST_MS} ms), ` +
-        `longest wait ${load.maxWaitMs} ms, ACCEPTED again ${backAt - resumedAt} ms after the resume; ` +
-        `${storedThoughUnavailable(log, final)} UNAVAILABLE bids were stored`,
+      `redis pause: ${load.sent} bids, ${unavailable.length} UNAVAILABLE during the pause (none stored; ${fast} of the ${afterOpen.length} after the breaker opened within ${FAST_MS} ms), ` +
+        `${unconfirmed.length} UNCONFIRMED (${resubmitted.stored} of them stored, told apart on resending), ` +
+        `longest wait ${load.maxWaitMs} ms, ACCEPTED again ${backAt - resumedAt} ms after the resume`,
     );
   });
 
@@ -229,9 +290,10 @@ describe("Redis faults under load", () => {
     const grown = residentBytes(node.proc.pid) - rssBefore;
     expect(grown).toBeLessThan(MAX_RSS_GROWTH);
 
-    // The timeouts answer the hung batches UNAVAILABLE; once Redis is back, the rest go through.
+    // The timeouts answer the hung batches UNCONFIRMED (they were sent: the resumed Redis runs
+    // them); once Redis is back, the rest go through.
     await flood.waitFor(1, 5_000);
-    expect(flood.frames.every((f) => f.type === FrameType.RESULT && f.status === Status.UNAVAILABLE)).toBe(true);
+    expect(flood.frames.every((f) => f.type === FrameType.RESULT && f.status === Status.UNCONFIRMED)).toBe(true);
     redis.resume();
     await flood.waitFor(count, 30_000);
     for (const frame of flood.frames) bidder.observe(frame);
@@ -239,11 +301,12 @@ describe("Redis faults under load", () => {
     for (const r of bidder.records) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
     expect(statuses.get(Status.ACCEPTED)).toBeGreaterThan(count / 2);
     const final = await fetchFinalState(node.httpUrl, [auction!]);
-    assertConsistent(log, final, { unavailableMayBeStored: true });
+    assertConsistent(log, final);
     console.log(
       `redis paused under a flood of ${(total / 1e6).toFixed(1)} MB of bids: the server read ${(read / 1e3).toFixed(0)} kB; ` +
         `${(queues.serverUnread / 1e6).toFixed(1)} MB waited unread in its socket, ${(unsent / 1e6).toFixed(1)} MB on the client; RSS +${(grown / 1e6).toFixed(1)} MB; ` +
-        `then ${statuses.get(Status.UNAVAILABLE) ?? 0} UNAVAILABLE (${storedThoughUnavailable(log, final)} of them stored), ${statuses.get(Status.ACCEPTED)} ACCEPTED`,
+        `then ${statuses.get(Status.UNCONFIRMED) ?? 0} UNCONFIRMED (${storedWith(log, final, Status.UNCONFIRMED)} of them stored), ` +
+        `${statuses.get(Status.UNAVAILABLE) ?? 0} UNAVAILABLE, ${statuses.get(Status.ACCEPTED)} ACCEPTED`,
     );
   });
 });

@@ -3,7 +3,9 @@
 
 import { describe, expect, test } from "bun:test";
 import { BreakerState, CircuitBreakerStore } from "../../src/store/circuit-breaker.ts";
-import { StoreUnavailableError } from "../../src/store/errors.ts";
+import { StoreUnavailableError, StoreUnconfirmedError } from "../../src/store/errors.ts";
+import { failedBatchStatus } from "../../src/queue/drain.ts";
+import { Status } from "../../src/protocol/constants.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import type { StoreBatch } from "../../src/store/store.ts";
 import { BidBatch } from "../../src/queue/bid-batch.ts";
@@ -169,6 +171,43 @@ describe("circuit breaker", () => {
     apply();
     apply();
     expect(inner.hung.length).toBe(7); // both went to the store: no failure is on the books
+  });
+
+  test("what the drain answers: a refusal by the breaker is UNAVAILABLE; the store's own failure keeps its class", async () => {
+    const { inner, breaker, advance } = setup();
+    const batch = new BidBatch(4);
+    batch.count = 4;
+    const failureOf = async (): Promise<unknown> => {
+      try {
+        await breaker.applyBids(batch);
+      } catch (error) {
+        return error;
+      }
+      return null;
+    };
+    // A store that may have applied the batch (a timeout): passed through as it is, UNCONFIRMED.
+    inner.mode = "hang";
+    const timedOut = failureOf();
+    inner.hung[0]!.reject(new StoreUnconfirmedError("no reply from the store within 1000 ms"));
+    expect(failedBatchStatus(await timedOut)).toBe(Status.UNCONFIRMED);
+    // An unclassified error is UNCONFIRMED too: "nothing stored" only when the store is certain.
+    inner.mode = "fail";
+    expect(failedBatchStatus(await failureOf())).toBe(Status.UNCONFIRMED);
+    // A store certain it stored nothing (nothing sent, or a rollback): UNAVAILABLE.
+    inner.mode = "hang";
+    const refusedByStore = failureOf();
+    inner.hung[1]!.reject(new StoreUnavailableError("the connection is not ready: not sent"));
+    expect(failedBatchStatus(await refusedByStore)).toBe(Status.UNAVAILABLE);
+    expect(breaker.state).toBe(BreakerState.OPEN);
+    // The breaker's own refusals, open and half-open: the store was not asked.
+    const open = await failureOf();
+    expect(open).toBeInstanceOf(StoreUnavailableError);
+    expect(failedBatchStatus(open)).toBe(Status.UNAVAILABLE);
+    advance(COOLDOWN_MS);
+    const probe = failureOf();
+    expect(failedBatchStatus(await failureOf())).toBe(Status.UNAVAILABLE);
+    inner.hung[2]!.resolve();
+    expect(await probe).toBeNull();
   });
 
   test("passes the store's kind and feed through, so the server treats it as the store it wraps", () => {

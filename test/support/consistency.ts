@@ -332,6 +332,8 @@ export const ViolationKind = {
   FINAL_MISMATCH: "final-mismatch",
   /** A stored bid no client was told was accepted (or, after a crash, that no client sent). */
   PHANTOM_BID: "phantom-bid",
+  /** A stored bid that was answered UNAVAILABLE or OVERLOADED, which promise nothing was stored. */
+  REFUSED_BUT_STORED: "refused-but-stored",
   /** The history's seqs do not run 1..n, or it disagrees with the auction's seq/amount/leader. */
   HISTORY_BROKEN: "history-broken",
   /** Accepted amounts do not strictly increase with seq. */
@@ -386,11 +388,11 @@ export interface CheckOptions {
    */
   allowUnacknowledged?: boolean;
   /**
-   * A store call that timed out, or whose connection dropped, may have been applied all the
-   * same (Redis paused, then resumed; Redis killed after it ran the call): an UNAVAILABLE
-   * then hides a stored bid. With this, a bid answered UNAVAILABLE may be in the history, as
-   * if it had gone unanswered; the final amount may be above the highest ACCEPTED through
-   * such bids only. See docs/reliability.md ("The promises, and the one exception").
+   * For a server that predates the UNCONFIRMED status (the contract's first text), which
+   * answered UNAVAILABLE also when a store call timed out and may have been applied: a bid
+   * answered UNAVAILABLE may then be in the history, as if it had gone unanswered. Gavel does
+   * not need it: UNAVAILABLE means nothing was stored, and a stored UNAVAILABLE bid is a
+   * REFUSED_BUT_STORED violation. (UNCONFIRMED bids may always be stored or not.)
    */
   unavailableMayBeStored?: boolean;
   /** Slow subscribers may get conflated UPDATEs: seq gaps are allowed, repeats and decreases not. */
@@ -415,6 +417,8 @@ export interface CheckOptions {
 
 /** Statuses decided before the store is asked, and UNAVAILABLE (nothing stored): 0 and 0. */
 const PRE_STORE: ReadonlySet<number> = new Set([Status.FORBIDDEN, Status.INVALID, Status.RATE_LIMITED, Status.OVERLOADED, Status.UNAVAILABLE]);
+/** "Nothing was stored", says the contract: a stored bid answered so is a violation. */
+const REFUSED: ReadonlySet<number> = new Set([Status.OVERLOADED, Status.UNAVAILABLE]);
 /** Statuses that report the auction's state after the bid was applied. */
 const STATE_REPORTING: ReadonlySet<number> = new Set([Status.ACCEPTED, Status.OUTBID, Status.CLOSED, Status.NOT_STARTED]);
 const STATUS_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Status).map(([name, code]) => [code, name]));
@@ -489,11 +493,15 @@ export function check(log: ClientLog, final: FinalState, options: CheckOptions =
   // ---- Bids and their RESULTs ----
   /** Per auction: which record acknowledged each stored seq. */
   const claimed = new Map<number, Map<number, BidRecord>>();
-  const unanswered = new Map<number, BidRecord[]>();
+  /** Per auction: bids that may or may not be stored (UNCONFIRMED; unanswered ones after a crash). */
+  const indeterminate = new Map<number, BidRecord[]>();
+  /** Per auction: bids answered UNAVAILABLE or OVERLOADED, which must not be stored. */
+  const refused = new Map<number, BidRecord[]>();
   const highest = new Map<number, BidRecord>();
   for (const id of auctions.keys()) {
     claimed.set(id, new Map());
-    unanswered.set(id, []);
+    indeterminate.set(id, []);
+    refused.set(id, []);
   }
 
   for (const bidder of log.bidders) {
@@ -505,12 +513,13 @@ export function check(log: ClientLog, final: FinalState, options: CheckOptions =
       if (auction === undefined) continue;
       const what = describeBid(log.bidders, r);
       if (r.replies === 0) {
-        unanswered.get(r.auction)!.push(r);
+        if (allowUnacknowledged || unavailableMayBeStored) indeterminate.get(r.auction)!.push(r);
         if (!allowUnacknowledged) add(ViolationKind.UNANSWERED, r.auction, `${what} got no reply`);
         continue;
       }
       if (r.status === NO_RESULT) continue; // answered by an ERROR
-      if (r.status === Status.UNAVAILABLE && unavailableMayBeStored) unanswered.get(r.auction)!.push(r);
+      if (r.status === Status.UNCONFIRMED || (r.status === Status.UNAVAILABLE && unavailableMayBeStored)) indeterminate.get(r.auction)!.push(r);
+      else if (REFUSED.has(r.status)) refused.get(r.auction)!.push(r);
       if (r.resultAuction !== r.auction) {
         add(ViolationKind.RESULT_MISMATCH, r.auction, `${what}: RESULT ${statusName(r.status)} names auction ${r.resultAuction}`);
       }
@@ -526,6 +535,9 @@ export function check(log: ClientLog, final: FinalState, options: CheckOptions =
         if (r.status === Status.UNKNOWN) add(ViolationKind.WRONG_STATUS, r.auction, `${what}: UNKNOWN, but the auction exists`);
         continue;
       }
+      // Stored or not, nobody knows yet: the history decides (below). Its amount and leader
+      // claim nothing (the server did not hear back from the store).
+      if (r.status === Status.UNCONFIRMED) continue;
       if (!STATE_REPORTING.has(r.status)) {
         add(ViolationKind.WRONG_STATUS, r.auction, `${what}: unknown status ${r.status}`);
         continue;
@@ -594,7 +606,8 @@ export function check(log: ClientLog, final: FinalState, options: CheckOptions =
     const id = auction.id;
     const top = highest.get(id);
     if (top !== undefined) {
-      const exact = completeLog && !allowUnacknowledged && !unavailableMayBeStored;
+      // Bids of unknown fate may have raised the final amount above the highest ACCEPTED.
+      const exact = completeLog && indeterminate.get(id)!.length === 0;
       if (auction.amount < top.resultAmount) {
         add(ViolationKind.LOST_BID, id, `final amount ${auction.amount} is below the highest ACCEPTED bid, ${top.resultAmount} by user ${top.user}`);
       } else if (exact && auction.amount !== top.resultAmount) {
@@ -604,24 +617,27 @@ export function check(log: ClientLog, final: FinalState, options: CheckOptions =
       }
     }
     if (!completeLog) continue;
-    // Every stored bid was acknowledged (or, after a crash, sent and left unanswered).
+    // Every stored bid was acknowledged, or is one whose fate was left open (UNCONFIRMED, or
+    // after a crash sent and left unanswered); never one answered "nothing stored".
     const claims = claimed.get(id)!;
-    const candidates = unanswered.get(id)!;
     const used = new Set<BidRecord>();
+    const isThatBid = (r: BidRecord, entry: FinalHistoryEntry) =>
+      !used.has(r) && r.user === entry.user && (r.amount === entry.amount || (auction.buyNowPrice !== undefined && entry.amount === auction.buyNowPrice && r.amount >= entry.amount));
     for (const entry of auction.history) {
       if (claims.has(entry.seq)) continue;
-      if (allowUnacknowledged || unavailableMayBeStored) {
-        const match = candidates.find(
-          (r) => !used.has(r) && r.user === entry.user && (r.amount === entry.amount || (auction.buyNowPrice !== undefined && entry.amount === auction.buyNowPrice && r.amount >= entry.amount)),
-        );
-        if (match !== undefined) {
-          used.add(match);
-          continue;
-        }
-        add(ViolationKind.PHANTOM_BID, id, `seq ${entry.seq} (amount ${entry.amount}, user ${entry.user}) is stored, but no client sent that bid and went unanswered${unavailableMayBeStored ? " or got UNAVAILABLE" : ""}`);
-      } else {
-        add(ViolationKind.PHANTOM_BID, id, `seq ${entry.seq} (amount ${entry.amount}, user ${entry.user}) is stored, but no client was told it was ACCEPTED`);
+      const open = indeterminate.get(id)!.find((r) => isThatBid(r, entry));
+      if (open !== undefined) {
+        used.add(open);
+        continue;
       }
+      const denied = refused.get(id)!.find((r) => isThatBid(r, entry));
+      if (denied !== undefined) {
+        used.add(denied);
+        add(ViolationKind.REFUSED_BUT_STORED, id, `seq ${entry.seq} (amount ${entry.amount}, user ${entry.user}) is stored, but ${describeBid(log.bidders, denied)} was answered ${statusName(denied.status)}: nothing stored`);
+        continue;
+      }
+      const leftOpen = `UNCONFIRMED${allowUnacknowledged || unavailableMayBeStored ? " or no reply" : ""}${unavailableMayBeStored ? " or UNAVAILABLE" : ""}`;
+      add(ViolationKind.PHANTOM_BID, id, `seq ${entry.seq} (amount ${entry.amount}, user ${entry.user}) is stored, but no client was told it was ACCEPTED, nor sent it and got ${leftOpen}`);
     }
   }
 

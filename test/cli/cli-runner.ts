@@ -74,3 +74,66 @@ export function closedPort(): number {
   probe.stop(true);
   return port;
 }
+
+/** A CLI process still running (watch): its output as it comes. */
+export interface RunningCli {
+  /** Complete stdout lines so far. */
+  readonly lines: string[];
+  stderr(): string;
+  /** Resolves with the first line (present or coming) that matches; rejects after `timeoutMs`. */
+  waitForLine(match: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  exited: Promise<number>;
+  kill(): void;
+}
+
+const WAIT_LINE_MS = 20_000;
+const POLL_MS = 20;
+
+export function startCli(args: string[], options: { env?: Record<string, string>; command?: string[] } = {}): RunningCli {
+  const proc = Bun.spawn([...(options.command ?? ["bun", "run", CLI_MAIN]), ...args], {
+    cwd: REPO_ROOT,
+    env: cleanEnv(options.env ?? {}),
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const lines: string[] = [];
+  let partial = "";
+  let errors = "";
+  const decoder = new TextDecoder();
+  const out = (async () => {
+    for await (const chunk of proc.stdout) {
+      partial += decoder.decode(chunk, { stream: true });
+      const parts = partial.split("\n");
+      partial = parts.pop()!;
+      lines.push(...parts);
+    }
+  })();
+  void (async () => {
+    for await (const chunk of proc.stderr) errors += new TextDecoder().decode(chunk);
+  })();
+  const timer = setTimeout(() => proc.kill("SIGKILL"), RUN_TIMEOUT_MS * 2);
+  const exited = proc.exited.then(async (code) => {
+    clearTimeout(timer);
+    await out;
+    if (partial !== "") lines.push(partial);
+    return code;
+  });
+  return {
+    lines,
+    stderr: () => errors,
+    async waitForLine(match, timeoutMs = WAIT_LINE_MS) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = lines.find(match);
+        if (found !== undefined) return found;
+        if (proc.exitCode !== null || Date.now() > deadline) {
+          throw new Error(`no such line (exit ${proc.exitCode}):\n${lines.join("\n")}\n${errors}`);
+        }
+        await Bun.sleep(POLL_MS);
+      }
+    },
+    exited,
+    kill: () => proc.kill("SIGKILL"),
+  };
+}

@@ -11,6 +11,8 @@ export const FEED_SIZE = 10;
 /** ANSI: cursor to the start of the line n above, then clear to the end of the screen. */
 const up = (lines: number) => `\x1b[${lines}F\x1b[0J`;
 const NO_WINNER = 0;
+/** Nobody leads before the first bid. */
+const NO_LEADER = 0;
 
 /** What the watcher knows: the latest state, the recent bids, the clock and the connection. */
 export interface WatchModel {
@@ -53,9 +55,9 @@ export function applyEvent(model: WatchModel, event: StateEvent | UpdateEvent | 
   }
 }
 
-/** Nobody leads before the first bid: the amount means nothing yet. */
+/** Before the first bid the amount means nothing yet. */
 function formatPrice(model: WatchModel): string {
-  return model.leader === 0 ? "none yet" : String(model.amount);
+  return model.leader === NO_LEADER ? "none yet" : String(model.amount);
 }
 
 export function describeClosed(closed: ClosedEvent): string {

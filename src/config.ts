@@ -22,6 +22,8 @@ export interface Config {
   maxConnections: number;
   maxOutboundBytes: number;
   shutdownGraceMs: number;
+  /** After the grace period, how long closed connections wait for their clients to close. */
+  shutdownLingerMs: number;
   /** A subscriber with more unsent bytes than this gets conflated updates. */
   subscriberBufferBytes: number;
   /** A subscriber stuck over that mark this long is disconnected (0 = never). */
@@ -91,6 +93,8 @@ export const Defaults = {
   maxConnections: DEFAULT_MAX_CONNECTIONS,
   maxOutboundBytes: 4 * 1024 * 1024,
   shutdownGraceMs: 2000,
+  /** A client that reads its socket closes within a round trip of the server's FIN. */
+  shutdownLingerMs: 2000,
   subscriberBufferBytes: 256 * 1024,
   slowSubscriberMs: 10_000,
   closeIntervalMs: 250,
@@ -169,6 +173,7 @@ const KNOWN_SETTINGS = new Set([
   "GAVEL_MAX_CONNECTIONS",
   "GAVEL_MAX_OUTBOUND",
   "GAVEL_SHUTDOWN_GRACE_MS",
+  "GAVEL_SHUTDOWN_LINGER_MS",
   "GAVEL_SUBSCRIBER_BUFFER",
   "GAVEL_SLOW_SUBSCRIBER_MS",
   "GAVEL_CLOSE_INTERVAL_MS",
@@ -249,6 +254,7 @@ export function loadConfig(env: Source, argv: readonly string[] = []): Config {
     maxConnections: integer(source, "GAVEL_MAX_CONNECTIONS", Defaults.maxConnections, 0, 1_000_000),
     maxOutboundBytes: integer(source, "GAVEL_MAX_OUTBOUND", Defaults.maxOutboundBytes, 64 * 1024, 1 << 30),
     shutdownGraceMs: integer(source, "GAVEL_SHUTDOWN_GRACE_MS", Defaults.shutdownGraceMs, 0, 600_000),
+    shutdownLingerMs: integer(source, "GAVEL_SHUTDOWN_LINGER_MS", Defaults.shutdownLingerMs, 0, 600_000),
     subscriberBufferBytes: integer(source, "GAVEL_SUBSCRIBER_BUFFER", Defaults.subscriberBufferBytes, 1024, 1 << 30),
     slowSubscriberMs: integer(source, "GAVEL_SLOW_SUBSCRIBER_MS", Defaults.slowSubscriberMs, 0, 3_600_000),
     closeIntervalMs: integer(source, "GAVEL_CLOSE_INTERVAL_MS", Defaults.closeIntervalMs, 10, 60_000),

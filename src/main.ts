@@ -6,6 +6,7 @@ import packageJson from "../package.json" with { type: "json" };
 import { redact } from "./redact.ts";
 import { startServer } from "./server.ts";
 import { superviseWorkers, WORKER_ENV } from "./supervisor.ts";
+import { onStopSignals } from "./stop-signals.ts";
 
 const EXIT_BAD_CONFIG = 2;
 const EXIT_START_FAILED = 1;
@@ -46,15 +47,11 @@ try {
   process.exit(EXIT_START_FAILED);
 }
 
-const where = config.store === "sqlite" ? ` (${config.dbPath})` : config.store === "redis" ? ` (${redact(config.redisUrl)})` : "";
-const [bids, http] = config.tls ? ["TLS", "https"] : ["TCP", "http"];
-const auth = config.auth ? `; AUTH required (${config.auth.algorithm})` : "";
-console.log(
-  `gavel: listening on ${config.host}:${server.port} (bids, ${bids}) and ${http}://${config.host}:${server.httpPort} (admin); store ${config.store}${where}${auth}`,
-);
-
 const shutdown = async (signal: string) => {
   console.log(`gavel: ${signal}: answering what was received, then stopping`);
+  // Named in the log whatever happens next: a store that was down when the stop began.
+  const faultAtSignal = server.store.unavailableReason();
+  if (faultAtSignal !== null) console.warn(`gavel: warning: the store was failing when the stop began: ${faultAtSignal}`);
   try {
     await server.stop();
   } catch (error) {
@@ -69,5 +66,19 @@ const shutdown = async (signal: string) => {
   console.log("gavel: stopped");
   process.exit(0);
 };
-process.once("SIGTERM", () => void shutdown("SIGTERM"));
-process.once("SIGINT", () => void shutdown("SIGINT"));
+// Installed before the listening line: a process manager may signal as soon as it sees it.
+// A repeat within a second is the same request; a later one stops at once (src/stop-signals.ts).
+onStopSignals({
+  stop: (signal) => void shutdown(signal),
+  stopNow: (signal) => {
+    console.log(`gavel: ${signal} again: stopping now, dropping the connections still open`);
+    void server.stopNow();
+  },
+});
+
+const where = config.store === "sqlite" ? ` (${config.dbPath})` : config.store === "redis" ? ` (${redact(config.redisUrl)})` : "";
+const [bids, http] = config.tls ? ["TLS", "https"] : ["TCP", "http"];
+const auth = config.auth ? `; AUTH required (${config.auth.algorithm})` : "";
+console.log(
+  `gavel: listening on ${config.host}:${server.port} (bids, ${bids}) and ${http}://${config.host}:${server.httpPort} (admin); store ${config.store}${where}${auth}`,
+);

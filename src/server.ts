@@ -22,6 +22,7 @@ import { TokenVerifier } from "./auth/token-verifier.ts";
 import { BidRateLimiter } from "./net/limits/bid-rate-limiter.ts";
 import { ConnectionGuard } from "./net/limits/connection-guard.ts";
 import { redact } from "./redact.ts";
+import { closeConnectionsGracefully, ShutdownDeadlines } from "./net/connection-shutdown.ts";
 
 /**
  * Batches handed to an asynchronous store (Redis) at once. A synchronous store hands each back
@@ -33,7 +34,7 @@ const RING_HIGH_WATER_FRACTION = 0.75;
 const RING_LOW_WATER_FRACTION = 0.25;
 /** A connection pauses reading once this share of its outbound limit is queued. */
 const OUTBOUND_HIGH_WATER_FRACTION = 0.25;
-/** How often start-up (the feed) and shutdown (pending replies) look again. */
+/** How often start-up looks again whether the feed is live. */
 const POLL_MS = 10;
 /** How often slow subscribers are looked at (conflated updates sent, stuck ones dropped). */
 const SWEEP_INTERVAL_MS = 100;
@@ -47,8 +48,17 @@ export interface GavelServer {
   readonly httpPort: number;
   /** Live connections. */
   readonly connectionCount: number;
-  /** Stops accepting, answers what was received, closes the store. */
+  /**
+   * Stops accepting, keeps reading for the grace period and answers every request read, closes
+   * each connection without discarding a reply (FIN, then waits for the client's close up to the
+   * final deadline), closes the store. Calling it again returns the same promise.
+   */
   stop(): Promise<void>;
+  /**
+   * The same, but ends the grace period and the final deadline now: what is owed and written is
+   * sent, every connection still open is dropped, the store is closed.
+   */
+  stopNow(): Promise<void>;
 }
 
 /** The default log: every line the stores and the admin API write passes redact() on its way out. */
@@ -248,23 +258,19 @@ export async function startServer(config: Config, store?: Store, log: (message: 
   });
 
   let stopping: Promise<void> | null = null;
+  let deadlines: ShutdownDeadlines | null = null;
+  // The sequence: docs/reliability.md ("Graceful shutdown") and src/net/connection-shutdown.ts.
   const stop = async () => {
+    deadlines = new ShutdownDeadlines(Date.now(), config.shutdownGraceMs, config.shutdownLingerMs);
     listener.stop(false);
     accepting = false;
     handler.shuttingDown = true;
-    // Answer everything already received: queued bids, store round trips, unwritten replies.
-    const deadline = Date.now() + config.shutdownGraceMs;
-    await drain.whenIdle();
-    while (Date.now() < deadline) {
-      let busy = false;
-      for (const connection of connections) if (connection.pending > 0 || connection.queuedBytes > 0) busy = true;
-      if (!busy) break;
-      await Bun.sleep(POLL_MS);
-    }
-    for (const connection of connections) {
-      connection.closeAfterFlush();
-      connection.flush();
-    }
+    const { dropped } = await closeConnectionsGracefully(connections, deadlines);
+    if (dropped > 0) log(`gavel: ${dropped} connections still open at the shutdown deadline were dropped`);
+    // Bids of clients that left before their replies: let the store finish them (bounded by
+    // the store's own timeout) rather than close it under them.
+    const drainLeft = deadlines.finalEnd - Date.now();
+    if (drainLeft > 0) await Promise.race([drain.whenIdle(), Bun.sleep(drainLeft)]);
     listener.stop(true);
     closer.stop();
     clearInterval(sweeper);
@@ -282,5 +288,10 @@ export async function startServer(config: Config, store?: Store, log: (message: 
       return connections.size;
     },
     stop: () => (stopping ??= stop()),
+    stopNow: () => {
+      stopping ??= stop();
+      deadlines?.hurry();
+      return stopping;
+    },
   };
 }

@@ -1,10 +1,12 @@
 // GAVEL_WORKERS > 1: this process starts that many server processes on the same ports
 // (SO_REUSEPORT, so the kernel spreads connections over them), forwards SIGTERM and SIGINT
-// to them, and exits when they have all stopped. A worker that dies on its own takes the
+// to them (a repeat within a second is ignored, see stop-signals.ts), and exits when they have
+// all stopped. A worker that dies on its own takes the
 // others down with it (exit 1): a process manager restarts the whole, in one known state.
 
 import type { Subprocess } from "bun";
 import { WORKER_INDEX_ENV, type Config } from "./config.ts";
+import { onStopSignals } from "./stop-signals.ts";
 
 /** Set in a worker's environment, so it serves instead of supervising. */
 export const WORKER_ENV = WORKER_INDEX_ENV;
@@ -27,8 +29,9 @@ export async function superviseWorkers(config: Config, argv: readonly string[]):
     stopping = true;
     for (const worker of workers) worker.kill(signal);
   };
-  process.once("SIGTERM", () => stopAll("SIGTERM"));
-  process.once("SIGINT", () => stopAll("SIGINT"));
+  // Workers get a group signal directly as well as forwarded; they take the two for one. A
+  // later repeat is forwarded too: the workers then stop at once (src/stop-signals.ts).
+  onStopSignals({ stop: stopAll, stopNow: stopAll });
 
   const codes = await Promise.all(
     workers.map(async (worker, index) => {

@@ -231,6 +231,14 @@ export const SETTINGS = {
     max: TEN_MINUTES_MS,
     doc: "on SIGTERM/SIGINT, how long to finish answering before closing",
   },
+  shutdownLingerMs: {
+    env: "GAVEL_SHUTDOWN_LINGER_MS",
+    kind: SettingKind.INTEGER,
+    default: 2000,
+    min: 0,
+    max: TEN_MINUTES_MS,
+    doc: "after the grace period, how long a closed connection waits for its client to read the last replies and close, before it is dropped",
+  },
   subscriberBufferBytes: {
     env: "GAVEL_SUBSCRIBER_BUFFER",
     kind: SettingKind.INTEGER,

@@ -45,6 +45,10 @@ export class Connection {
   private pauseReasons = 0;
   /** The server has decided to close: after MALFORMED, shutdown, or a stuck client. */
   closing = false;
+  /** Shutdown: once everything owed is written, end only the server's side (`Transport.halfClose`). */
+  private halfCloseWhenDone = false;
+  /** The server's side has ended; the socket waits for the client's close (or the deadline). */
+  halfClosed = false;
   closed = false;
   /** Queued on the server's flush list this tick. */
   dirty = false;
@@ -158,7 +162,7 @@ export class Connection {
   /** Writes what is queued; keeps what the transport did not take. Called per tick and on drain. */
   flush(): void {
     if (this.closed || this.outLength === 0) {
-      if (this.closing && !this.closed && this.outLength === 0 && this.pending === 0) this.transport.end();
+      if (this.closing && !this.closed && this.outLength === 0 && this.pending === 0) this.endNow();
       return;
     }
     const written = this.transport.write(this.out, 0, this.outLength);
@@ -170,7 +174,15 @@ export class Connection {
     else if (this.pauseReasons & PauseReason.OUTBOUND) this.resumeReading(PauseReason.OUTBOUND);
 
     // Requests read before the close still get their replies (the drain answers them later).
-    if (this.closing && this.outLength === 0 && this.pending === 0) this.transport.end();
+    if (this.closing && this.outLength === 0 && this.pending === 0) this.endNow();
+  }
+
+  private endNow(): void {
+    if (!this.halfCloseWhenDone) this.transport.end();
+    else if (!this.halfClosed) {
+      this.halfClosed = true;
+      this.transport.halfClose();
+    }
   }
 
   pauseReading(reason: number): void {
@@ -192,6 +204,23 @@ export class Connection {
   /** Closes once everything queued is written. */
   closeAfterFlush(): void {
     this.closing = true;
+  }
+
+  /**
+   * Shutdown: reads nothing more; once every request read is answered and written, ends the
+   * server's side only (FIN, or a WebSocket close frame), so the client reads every reply.
+   */
+  closeGracefully(): void {
+    this.closing = true;
+    this.halfCloseWhenDone = true;
+  }
+
+  /**
+   * Nothing left between client and server: every request read is answered and written, no
+   * frame is half read, and reading is not held back (a paused socket may hold unread requests).
+   */
+  get owesNothing(): boolean {
+    return this.pending === 0 && this.outLength === 0 && this.pauseReasons === 0 && !this.assembler.isSuspended && !this.assembler.hasPartialFrame;
   }
 
   /** Drops the connection now: the client cannot keep up or the server is going away. */

@@ -10,6 +10,7 @@ type PausableSocket = Socket<unknown> & { pause(): boolean; resume(): boolean };
 
 export class TcpTransport implements Transport {
   private readonly socket: PausableSocket;
+  readonly closeWaitsForClient = true;
 
   constructor(socket: Socket<unknown>) {
     this.socket = socket as PausableSocket;
@@ -29,6 +30,16 @@ export class TcpTransport implements Transport {
 
   end(): void {
     this.socket.end();
+  }
+
+  /**
+   * shutdown(2) of the write side: a FIN after what was written. Bun's `end()` would also close
+   * the socket at once when nothing is left to write, and a close with unread input is a reset.
+   * The socket stays readable; the server drops what it reads and Bun closes it when the
+   * client's FIN arrives.
+   */
+  halfClose(): void {
+    this.socket.shutdown();
   }
 
   terminate(): void {

@@ -21,6 +21,20 @@ export interface Transport {
   resume(): void;
   /** Closes gracefully: what was taken is still delivered. */
   end(): void;
+  /**
+   * Ends the server's side and nothing else (shutdown): what was taken is still delivered, then
+   * the end of the stream (TCP: FIN; WebSocket: a normal close frame). The socket is released
+   * only when the client closes its side (the `close` event) or is terminated: releasing it with
+   * the client's bytes unread would make the kernel send a reset, which can destroy replies the
+   * client has received but not read yet.
+   */
+  halfClose(): void;
+  /**
+   * True when the `close` event after `halfClose` waits for the client's side (TCP). False when
+   * the runtime reports it at once and finishes the close out of sight (Bun's WebSocket): the
+   * server then gives the client a moment before it exits.
+   */
+  readonly closeWaitsForClient: boolean;
   /** Drops the connection now. */
   terminate(): void;
   readonly remoteAddress: string;

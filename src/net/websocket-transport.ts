@@ -35,6 +35,7 @@ export class WebSocketTransport implements Transport {
   private batchOffset = 0;
   private batchEnd = 0;
   private readonly sendBatch = (): number => this.sendFrames();
+  readonly closeWaitsForClient = false;
 
   constructor(private readonly ws: ServerWebSocket<unknown>) {}
 
@@ -87,6 +88,16 @@ export class WebSocketTransport implements Transport {
   }
 
   end(): void {
+    this.ws.close(NORMAL_CLOSURE);
+  }
+
+  /**
+   * A normal close frame after what was sent. Bun reports the close at once (the `close` event
+   * runs inside this call); underneath, the socket's write side is shut down and what the client
+   * still sends is read and dropped until its close arrives, so nothing is reset while the
+   * process lives (the server's stop sequence waits a little for that, see server-stop.ts).
+   */
+  halfClose(): void {
     this.ws.close(NORMAL_CLOSURE);
   }
 

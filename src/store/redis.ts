@@ -549,6 +549,8 @@ export class RedisStore implements Store {
   }
 
   unavailableReason(): string | null {
+    // Closed on purpose (the server stopped): not a fault.
+    if (this.closing) return null;
     if (!this.up) return "Redis is unreachable";
     if (this.refusal !== null) return this.refusal.message;
     if (this.unchecked !== null) return this.unchecked.message;

@@ -119,3 +119,74 @@ export async function runGavelExpectingFailure(env: Record<string, string>, args
   clearTimeout(timer);
   return { code, output: stdout + stderr };
 }
+
+const REPO_ROOT = join(import.meta.dir, "../..");
+
+export interface GavelProcessGroup {
+  /** The process group's id: the pid of `bun run start`, which leads it. */
+  pgid: number;
+  port: number;
+  httpPort: number;
+  httpUrl: string;
+  output(): string;
+  /** Sends `signal` to every process of the group (kill(-pgid)), as systemd or a terminal does. */
+  signalGroup(signal: NodeJS.Signals): void;
+  /** The exit code of `bun run start`. */
+  exited: Promise<number>;
+  /** SIGKILL to the whole group (cleanup). */
+  killGroup(): void;
+}
+
+/**
+ * Starts the server as the README says, `bun run start`, in its own process group (setsid), so a
+ * test can signal the whole group the way a process manager does: the wrapper and the server
+ * (and, with GAVEL_WORKERS, the supervisor's workers) all get the signal.
+ */
+export async function spawnGavelStartGroup(env: Record<string, string>): Promise<GavelProcessGroup> {
+  const setsid = Bun.which("setsid");
+  if (setsid === null) throw new Error("setsid (util-linux) is not on the PATH");
+  const proc = Bun.spawn([setsid, "bun", "run", "start"], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, GAVEL_PORT: "0", GAVEL_HTTP_PORT: "0", ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  // setsid execs in place (the child is no group leader yet), so the pid leads the new group.
+  const pgid = proc.pid;
+  let text = "";
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) text += decoder.decode(chunk);
+  };
+  void collect(proc.stdout);
+  void collect(proc.stderr);
+  const killGroup = () => {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      // the group is gone already
+    }
+  };
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  let match: RegExpExecArray | null = null;
+  while ((match = STARTUP_LINE.exec(text)) === null) {
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      killGroup();
+      throw new Error(`gavel did not start (exit ${proc.exitCode}):\n${text}`);
+    }
+    await Bun.sleep(20);
+  }
+  const port = Number(match[1]);
+  const httpPort = Number(match[2]);
+  return {
+    pgid,
+    port,
+    httpPort,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    output: () => text,
+    signalGroup: (signal) => process.kill(-pgid, signal),
+    exited: proc.exited,
+    killGroup,
+  };
+}

@@ -22,8 +22,11 @@ try:
             closed = True
             break
         data += chunk
-except (socket.timeout, ConnectionResetError):
-    closed = closed or False
+except socket.timeout:
+    pass
+except ConnectionResetError:
+    # Dropped by the server with unread data on the way: a reset, which is a close too.
+    closed = True
 seqs, i = [], 0
 while i + 2 <= len(data) and i + 2 + data[i + 1] <= len(data):
     if data[i] == 6:

@@ -429,7 +429,10 @@ for (const kind of ["memory", "sqlite"] as const) {
           return fetchFinalState(node.httpUrl, auctions);
         });
         for (const frame of subscriber.frames.splice(0)) subscriberLog.observe(frame);
-        assertConsistent(log, final);
+        // The subscriber reads in this busy test process, beside the floods: when it falls more
+        // than GAVEL_SUBSCRIBER_BUFFER behind, the server sends it the latest state instead (its
+        // seq jumps forward, as documented). Everything else is checked exactly.
+        assertConsistent(log, final, { conflationAllowed: true });
         expect(log.stats().accepted).toBe(HONEST_BIDDERS * HONEST_BURSTS * HONEST_BURST_BIDS);
 
         // ---- Memory stayed bounded, the stuck flood was held back, and the server still serves.

@@ -2,11 +2,19 @@
 // accepts and says how much, which is exactly the Transport contract. Bun is touched only
 // when a connection is made, so this module loads anywhere.
 
-import type { Socket } from "bun";
 import type { TcpTarget, Transport, TransportFactory, TransportHandlers } from "../transport.ts";
 
+/** The part of Bun's Socket this adapter uses (named here so the SDK's types need no bun-types). */
+export interface BunSocket {
+  write(bytes: Uint8Array, offset: number, length: number): number;
+  pause(): void;
+  resume(): void;
+  end(): void;
+  terminate(): void;
+}
+
 export class BunTcpTransport implements Transport {
-  constructor(readonly socket: Socket<undefined>) {}
+  constructor(readonly socket: BunSocket) {}
 
   write(bytes: Uint8Array, offset: number, length: number): number {
     return this.socket.write(bytes, offset, length);

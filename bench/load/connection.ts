@@ -1,12 +1,16 @@
-// One load connection: encodes BIDs into a reused buffer, writes them in one call per event,
-// and reads RESULTs straight out of the socket chunk (FrameAssembler + readU32). Nothing is
-// allocated per bid: no Promise, no object, no closure.
+// One load connection: encodes BIDs into the SDK's write queue (src/client/write-queue.ts),
+// writes them in one call per event, and reads RESULTs straight out of the socket chunk (the
+// SDK's FrameAssembler + readU32). Nothing is allocated per bid: no Promise, no object, no
+// closure. That is why it shares the client core's lower pieces (framing, codec, write queue)
+// but not its request correlation: the SDK's promise per request would cost the benchmark's
+// client more than the server it measures; Outstanding (a ring of typed arrays) does that here.
 
 import type { Socket } from "bun";
 import { FrameAssembler } from "../../src/protocol/assembler.ts";
 import { readU32 } from "../../src/protocol/bytes.ts";
 import { encodeBid } from "../../src/protocol/codec.ts";
 import { BID_FRAME_SIZE, ERROR_HEADER_PAYLOAD, FrameType, PayloadLength } from "../../src/protocol/constants.ts";
+import { WriteQueue } from "../../src/client/write-queue.ts";
 import { Outstanding, Reply } from "./outstanding.ts";
 import { OTHER_ERROR, OTHER_STATUS, type Tally } from "./tally.ts";
 
@@ -45,8 +49,8 @@ export class BidConnection {
   /** We asked for the close: not the server's doing. */
   closing = false;
 
-  private out: Uint8Array;
-  private outLength = 0;
+  /** Unbounded here: the window (closed loop) or Outstanding's span (open loop) bounds it. */
+  private readonly out: WriteQueue;
   readonly outstanding: Outstanding;
   private readonly assembler: FrameAssembler;
   /** The time of the event being handled: one clock read per socket chunk, not per frame. */
@@ -64,7 +68,7 @@ export class BidConnection {
     public budget: number,
   ) {
     this.outstanding = new Outstanding(window * 4);
-    this.out = new Uint8Array(Math.max(window, 16) * BID_FRAME_SIZE * 2);
+    this.out = new WriteQueue(Math.max(window, 16) * BID_FRAME_SIZE * 2, Number.POSITIVE_INFINITY);
     this.random = Math.imul(user, SEED_MULTIPLIER) >>> 0 || 1;
     this.assembler = new FrameAssembler((type, bytes, payload, length) => this.onFrame(type, bytes, payload, length));
   }
@@ -108,13 +112,13 @@ export class BidConnection {
     return true;
   }
 
-  /** Writes what is buffered; what the kernel did not take waits for `drain`. */
+  /**
+   * Writes what is buffered; what the kernel did not take stays queued. Called on data and on
+   * `drain` alike: Bun's write simply takes what fits, so offering again early costs nothing.
+   */
   flush(): void {
-    if (this.outLength === 0 || this.socket === null || !this.open) return;
-    const written = this.socket.write(this.out, 0, this.outLength);
-    if (written < 0) return; // closed: `close` does the accounting
-    if (written < this.outLength) this.out.copyWithin(0, written, this.outLength);
-    this.outLength -= written;
+    if (this.socket === null || !this.open) return;
+    this.out.drained(this.socket);
   }
 
   close(): void {
@@ -145,17 +149,11 @@ export class BidConnection {
       amount = 1 + (this.nextRandom() % RANDOM_AMOUNT_MAX);
     }
     const req = this.outstanding.add(intended, auction);
-    if (this.outLength + BID_FRAME_SIZE > this.out.length) this.growOut();
-    this.outLength = encodeBid(this.out, this.outLength, req, auction, this.user, amount);
+    this.out.reserve(BID_FRAME_SIZE);
+    this.out.tail = encodeBid(this.out.buffer, this.out.tail, req, auction, this.user, amount);
     this.budget--;
     tally.sent++;
     if (intended >= tally.measureFrom) tally.measuredSent++;
-  }
-
-  private growOut(): void {
-    const bigger = new Uint8Array(this.out.length * 2);
-    bigger.set(this.out.subarray(0, this.outLength));
-    this.out = bigger;
   }
 
   /** xorshift32: cheap, allocation-free, and reproducible per user. */

@@ -1,20 +1,24 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 /// <reference lib="dom.asynciterable" />
-// The live page's connection: the binary protocol (src/protocol/, bundled for the browser)
-// over a WebSocket to /ws, one frame per message; see docs/protocol.md ("WebSocket").
-// It keeps one auction subscribed across reconnects (resuming with `since` = the last seq it
-// saw) and tracks the server clock from PONG.
+// The live page's connection: the SDK's engine (src/client/core.ts, bundled for the browser)
+// over a WebSocket to /ws; see docs/protocol.md ("WebSocket"). The engine correlates requests,
+// reconnects with backoff and resumes the subscription from its last seq; this file only turns
+// that into the page's events and samples the server clock from PONG (which also keeps the
+// connection alive).
 
-import { FrameAssembler } from "../protocol/assembler.ts";
-import { decodeFrame, encodeBid, encodePing, encodeSubscribe, encodeUnsubscribe, Fit, serverFrameFit, type Frame } from "../protocol/codec.ts";
-import { FrameType, MAX_FRAME, NO_REPLAY } from "../protocol/constants.ts";
+import { ClientCore } from "../client/core.ts";
+import { GavelError } from "../client/errors.ts";
+import type { AuctionSubscription, ClosedEvent, StateEvent, UpdateEvent } from "../client/subscription.ts";
+import { webSocketTransport } from "../client/transports/websocket.ts";
+import type { BidResult } from "../client/core.ts";
 
-export type ResultFrame = Extract<Frame, { type: typeof FrameType.RESULT }>;
-export type StateFrame = Extract<Frame, { type: typeof FrameType.STATE }>;
-export type UpdateFrame = Extract<Frame, { type: typeof FrameType.UPDATE }>;
-export type ClosedFrame = Extract<Frame, { type: typeof FrameType.CLOSED }>;
-export type ErrorFrame = Extract<Frame, { type: typeof FrameType.ERROR }>;
+export type StateFrame = StateEvent;
+export type UpdateFrame = UpdateEvent;
+export type ClosedFrame = ClosedEvent;
+export type ResultFrame = BidResult;
+/** An ERROR tied to no request, or one that ended the subscription. */
+export type ErrorFrame = { code: number; message: string };
 
 export type LinkStatus = "connecting" | "live" | "offline";
 
@@ -30,28 +34,15 @@ export interface LiveEvents {
 }
 
 /** A request's reply was an ERROR frame. */
-export class ReplyError extends Error {
-  override name = "ReplyError";
-  constructor(readonly code: number, message: string) {
-    super(message);
-  }
-}
+export { GavelError as ReplyError };
 
 /** Reconnect delays: doubling from the first to the last. */
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 8000;
-/** How often the server clock is sampled. */
+/** How often the server clock is sampled (also the page's keepalive, well under GAVEL_IDLE_MS). */
 export const PING_INTERVAL_MS = 10_000;
 /** Clock samples kept; the one with the shortest round trip is trusted. */
 const CLOCK_SAMPLES = 6;
-const MAX_U32 = 0xffff_ffff;
-const WS_OPEN = 1;
-
-interface Pending {
-  expect: number;
-  resolve(frame: Frame): void;
-  reject(error: Error): void;
-}
 
 interface ClockSample {
   rtt: number;
@@ -59,17 +50,13 @@ interface ClockSample {
 }
 
 export class LiveSocket {
-  private ws: WebSocket | null = null;
-  private readonly pending = new Map<number, Pending>();
-  private nextReq = 1;
-  private readonly scratch = new Uint8Array(MAX_FRAME);
-  private retryMs = RETRY_FIRST_MS;
-  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private client: ClientCore | null = null;
+  private subscription: AuctionSubscription | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
   private readonly samples: ClockSample[] = [];
-  /** The auction followed, 0 for none, and the highest seq seen of it. */
+  /** The auction followed (0 for none) and the last seq already shown when it was picked. */
   private auction = 0;
-  private lastSeq = -1;
+  private since = 0;
   private stopped = false;
 
   constructor(
@@ -80,13 +67,13 @@ export class LiveSocket {
   /** Opens the connection (and reopens it whenever it drops, until `stop`). */
   start(): void {
     this.stopped = false;
-    this.connect();
+    void this.connect();
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
-    this.ws?.close();
+    if (this.pingTimer !== null) clearInterval(this.pingTimer);
+    void this.client?.close();
   }
 
   /**
@@ -94,78 +81,93 @@ export class LiveSocket {
    * already shown (from the bid history), or NO_REPLAY.
    */
   watch(auction: number, since: number): void {
-    if (this.auction !== 0 && this.auction !== auction && this.isOpen) {
-      this.request(FrameType.OK, (out, req) => encodeUnsubscribe(out, 0, req, this.auction)).catch(() => {});
-    }
     this.auction = auction;
-    this.lastSeq = since === NO_REPLAY ? -1 : since;
-    if (this.isOpen) this.subscribe();
+    this.since = since;
+    if (this.client !== null) this.follow(this.client);
   }
 
   /** Sends a BID; resolves with its RESULT. */
   bid(auction: number, user: number, amount: number): Promise<ResultFrame> {
-    return this.request(FrameType.RESULT, (out, req) => encodeBid(out, 0, req, auction, user, amount)) as Promise<ResultFrame>;
+    if (this.client === null) return Promise.reject(new Error("not connected"));
+    return this.client.bid(auction, user, amount);
   }
 
   get isOpen(): boolean {
-    return this.ws !== null && this.ws.readyState === WS_OPEN;
+    return this.client?.connected ?? false;
   }
 
   // ---- connection ----------------------------------------------------------------------------
 
-  private connect(): void {
-    this.retryTimer = null;
-    this.events.status("connecting");
-    const ws = new WebSocket(this.url);
-    ws.binaryType = "arraybuffer";
-    this.ws = ws;
-    const assembler = new FrameAssembler((type, bytes, payload, length) => this.receive(type, bytes, payload, length));
-    ws.onopen = () => {
-      this.retryMs = RETRY_FIRST_MS;
-      this.events.status("live");
-      this.samples.length = 0;
-      this.ping();
-      this.pingTimer = setInterval(() => this.ping(), PING_INTERVAL_MS);
-      if (this.auction !== 0) this.subscribe();
-    };
-    ws.onmessage = (event: MessageEvent) => {
-      if (event.data instanceof ArrayBuffer) assembler.push(new Uint8Array(event.data));
-    };
-    ws.onclose = () => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      if (this.pingTimer !== null) clearInterval(this.pingTimer);
-      this.pingTimer = null;
-      const lost = new Error("connection lost");
-      for (const p of this.pending.values()) p.reject(lost);
-      this.pending.clear();
-      this.events.status("offline");
-      if (this.stopped) return;
-      this.retryTimer = setTimeout(() => this.connect(), this.retryMs);
-      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-    };
+  /** The first connection: retried here with backoff; the engine reconnects after that. */
+  private async connect(): Promise<void> {
+    let delay = RETRY_FIRST_MS;
+    while (!this.stopped) {
+      this.events.status("connecting");
+      try {
+        const client = await ClientCore.connect({
+          transport: webSocketTransport(this.url),
+          reconnect: { delayMs: RETRY_FIRST_MS, maxDelayMs: RETRY_MAX_MS },
+          keepalive: false, // the clock's PINGs keep it alive
+        });
+        if (this.stopped) {
+          void client.close();
+          return;
+        }
+        this.attach(client);
+        return;
+      } catch {
+        this.events.status("offline");
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, RETRY_MAX_MS);
+      }
+    }
   }
 
-  private subscribe(): void {
-    const since = this.lastSeq < 0 ? NO_REPLAY : this.lastSeq;
-    const auction = this.auction;
-    this.request(FrameType.STATE, (out, req) => encodeSubscribe(out, 0, req, auction, since))
-      .then((frame) => {
-        const state = frame as StateFrame;
-        if (state.auction !== this.auction) return;
-        // With no replay asked, the snapshot is where the stream starts.
-        if (this.lastSeq < 0) this.lastSeq = state.seq;
-        this.events.state(state);
-      })
-      .catch(() => {});
+  private attach(client: ClientCore): void {
+    this.client = client;
+    client.onError((error) => this.events.error(error));
+    client.onDisconnect(() => {
+      this.events.status("offline");
+      this.events.status("connecting");
+    });
+    client.onReconnect(() => this.live());
+    this.live();
+    this.pingTimer = setInterval(() => this.ping(), PING_INTERVAL_MS);
+    if (this.auction !== 0) this.follow(client);
+  }
+
+  private live(): void {
+    this.events.status("live");
+    this.samples.length = 0;
+    this.ping();
+  }
+
+  /** Subscribes to the watched auction, replacing any earlier subscription. */
+  private follow(client: ClientCore): void {
+    void this.subscription?.close();
+    const subscription = client.subscribe(this.auction, this.since);
+    this.subscription = subscription;
+    void (async () => {
+      try {
+        for await (const event of subscription) {
+          if (event.type === "state") this.events.state(event);
+          else if (event.type === "update") this.events.update(event);
+          else this.events.closed(event);
+        }
+      } catch (error) {
+        if (error instanceof GavelError) this.events.error(error);
+      }
+    })();
   }
 
   private ping(): void {
+    const client = this.client;
+    if (client === null || !client.connected) return;
     const sent = Date.now();
-    this.request(FrameType.PONG, (out, req) => encodePing(out, 0, req))
-      .then((frame) => {
+    client
+      .ping()
+      .then(({ now }) => {
         const received = Date.now();
-        const now = (frame as Extract<Frame, { type: typeof FrameType.PONG }>).now;
         // The server read its clock about halfway through the round trip.
         this.samples.push({ rtt: received - sent, offset: now - (sent + received) / 2 });
         if (this.samples.length > CLOCK_SAMPLES) this.samples.shift();
@@ -173,58 +175,5 @@ export class LiveSocket {
         this.events.clock(best.offset);
       })
       .catch(() => {});
-  }
-
-  // ---- frames --------------------------------------------------------------------------------
-
-  private request(expect: number, encode: (out: Uint8Array, req: number) => number): Promise<Frame> {
-    const ws = this.ws;
-    if (ws === null || ws.readyState !== WS_OPEN) return Promise.reject(new Error("not connected"));
-    let req = this.nextReq;
-    while (this.pending.has(req)) req = req === MAX_U32 ? 1 : req + 1;
-    this.nextReq = req === MAX_U32 ? 1 : req + 1;
-    const end = encode(this.scratch, req);
-    return new Promise<Frame>((resolve, reject) => {
-      this.pending.set(req, { expect, resolve, reject });
-      ws.send(this.scratch.slice(0, end));
-    });
-  }
-
-  private receive(type: number, bytes: Uint8Array, payload: number, length: number): boolean {
-    if (serverFrameFit(type, length) !== Fit.OK) return true; // a newer server's frame: skip
-    const frame = decodeFrame(type, bytes, payload, length)!;
-    switch (frame.type) {
-      case FrameType.UPDATE:
-        if (frame.auction !== this.auction || frame.seq <= this.lastSeq) return true;
-        this.lastSeq = frame.seq;
-        this.events.update(frame);
-        return true;
-      case FrameType.CLOSED:
-        if (frame.auction === this.auction) this.events.closed(frame);
-        return true;
-      case FrameType.ERROR: {
-        const pending = frame.req === 0 ? undefined : this.pending.get(frame.req);
-        if (pending === undefined) {
-          this.events.error(frame);
-          return true;
-        }
-        this.pending.delete(frame.req);
-        pending.reject(new ReplyError(frame.code, frame.message));
-        return true;
-      }
-      case FrameType.RESULT:
-      case FrameType.STATE:
-      case FrameType.PONG:
-      case FrameType.OK: {
-        const pending = this.pending.get(frame.req);
-        if (pending === undefined) return true;
-        this.pending.delete(frame.req);
-        if (pending.expect === frame.type) pending.resolve(frame);
-        else pending.reject(new Error(`expected frame type ${pending.expect}, got ${frame.type}`));
-        return true;
-      }
-      default:
-        return true;
-    }
   }
 }

@@ -225,7 +225,8 @@ async function setup(
 
 /** Counts the client's socket writes and what each took. */
 function spyWrites(client: GavelClient): { offered: number; taken: number }[] {
-  const socket = (client as unknown as { socket: Socket<undefined> }).socket;
+  // Under Bun the client's transport is Bun's own TCP socket (transports/bun-tcp.ts).
+  const socket = (client as unknown as { transport: { socket: Socket<undefined> } }).transport.socket;
   const original = socket.write;
   const calls: { offered: number; taken: number }[] = [];
   socket.write = function (this: Socket<undefined>, data: never, offset?: number, length?: number) {
@@ -337,7 +338,7 @@ describe("requests and replies", () => {
 
   test("req is a u32 that wraps and skips 0", async () => {
     const { server, client } = await setup();
-    (client as unknown as { nextReq: number }).nextReq = 0xffff_fffe;
+    (client as unknown as { requests: { nextReq: number } }).requests.nextReq = 0xffff_fffe;
     await Promise.all([client.ping(), client.ping(), client.ping()]);
     expect(server.requests.map((f) => (f.type === FrameType.PING ? f.req : -1))).toEqual([0xffff_fffe, 0xffff_ffff, 1]);
   });
@@ -348,7 +349,7 @@ describe("requests and replies", () => {
     held.catch(() => {});
     await Bun.sleep(20);
     const heldReq = server.requests[0]!.type === FrameType.BID ? server.requests[0]!.req : -1;
-    (client as unknown as { nextReq: number }).nextReq = heldReq;
+    (client as unknown as { requests: { nextReq: number } }).requests.nextReq = heldReq;
     await client.ping();
     expect(server.requests[1]).toEqual({ type: FrameType.PING, req: heldReq + 1 });
   });

@@ -25,6 +25,7 @@ import { BidLogWriter, entryCount, readLoggedBid } from "./bid-log.ts";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.ts";
 import { SqliteFileLock } from "./sqlite-lock.ts";
 import { FileIdentity } from "./sqlite-file-identity.ts";
+import type { LogSink } from "../log/log-sink.ts";
 
 /** The largest drain batch (GAVEL_BATCH's upper bound): one log row holds one batch. */
 const MAX_BATCH = 65_536;
@@ -102,7 +103,7 @@ export interface SqliteStoreOptions {
   /** File path, or ":memory:". */
   path: string;
   /** Where faults are reported (the file deleted, writes failing); console.error by default. */
-  log?: (message: string) => void;
+  log?: LogSink;
   /** The highest auction id the store hands out (1..2^32-1 by default; tests use a small one). */
   maxAuctionId?: number;
 }
@@ -122,7 +123,7 @@ export class SqliteStore implements Store {
   /** Id of the last log row; this process is the only writer (sqlite-lock.ts). */
   private lastLogRow = 0;
   private readonly writeBatch: (batch: StoreBatch, now: number) => void;
-  private readonly log: (message: string) => void;
+  private readonly log: LogSink;
   private readonly lock: SqliteFileLock | null = null;
   /** The database and lock paths as opened, checked every FILE_CHECK_INTERVAL_MS. */
   private readonly watched: FileIdentity[] = [];
@@ -251,7 +252,7 @@ export class SqliteStore implements Store {
 
   private writesSucceedAgain(): void {
     this.writeFailure = null;
-    this.log(`gavel: the SQLite database at GAVEL_DB=${this.path} takes writes again`);
+    this.log(`gavel: the SQLite database at GAVEL_DB=${this.path} takes writes again`, { level: "info", event: "store_up", store: "sqlite" });
   }
 
   /** The timer's check: the database and its lock file must still be the files opened. */

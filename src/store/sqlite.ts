@@ -32,6 +32,9 @@ const MAX_BATCH = 65_536;
 /** How often the store checks that its paths still name the files it opened (one stat each). */
 const FILE_CHECK_INTERVAL_MS = 250;
 
+/** The file's layout, in PRAGMA user_version (0: a file from before it was kept, the same layout). */
+export const SCHEMA_VERSION = 1;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS auctions (
   id INTEGER PRIMARY KEY,
@@ -157,7 +160,10 @@ export class SqliteStore implements Store {
       this.db.exec("PRAGMA busy_timeout = 5000");
       // Checkpoints happen on a worker thread (sqlite-checkpointer.ts), not inside commits.
       this.db.exec("PRAGMA wal_autocheckpoint = 0");
+      const version = (this.db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+      if (version > SCHEMA_VERSION) throw new Error(`its schema version is ${version}, newer than this build's ${SCHEMA_VERSION}: run the Gavel release that wrote it, or a newer one`);
       this.db.exec(SCHEMA);
+      this.db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     } catch (error) {
       this.lock?.release();
       throw new StoreError(`cannot open the SQLite database at GAVEL_DB=${options.path}: ${(error as Error).message}`, { cause: error });

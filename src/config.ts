@@ -151,10 +151,14 @@ export function loadConfig(env: Source, argv: readonly string[] = []): Config {
   if ((queueCapacity & (queueCapacity - 1)) !== 0) throw new ConfigError("GAVEL_QUEUE", `must be a power of two, got ${queueCapacity}`);
   if (batchSize > queueCapacity) throw new ConfigError("GAVEL_BATCH", `must not exceed GAVEL_QUEUE (${queueCapacity})`);
   if (port !== 0 && port === httpPort) throw new ConfigError("GAVEL_HTTP_PORT", `must differ from GAVEL_PORT (${port})`);
+  const { adminPort } = plain;
+  if (adminPort > 0 && (adminPort === port || adminPort === httpPort)) {
+    throw new ConfigError("GAVEL_ADMIN_PORT", `must differ from GAVEL_PORT (${port}) and GAVEL_HTTP_PORT (${httpPort})`);
+  }
   if (workers > 1 && store !== "redis") {
     throw new ConfigError("GAVEL_WORKERS", `more than 1 needs GAVEL_STORE=redis: each worker would hold its own ${store} auctions`);
   }
-  if (workers > 1 && (port === 0 || httpPort === 0)) {
+  if (workers > 1 && (port === 0 || httpPort === 0 || adminPort === 0)) {
     throw new ConfigError("GAVEL_WORKERS", "more than 1 needs fixed ports (GAVEL_PORT, GAVEL_HTTP_PORT), not 0");
   }
   const burstSet = (source[SETTINGS.bidBurst.env]?.trim() ?? "") !== "";

@@ -7,6 +7,9 @@ import { redact } from "./redact.ts";
 import { startServer } from "./server.ts";
 import { superviseWorkers, WORKER_ENV } from "./supervisor.ts";
 import { onStopSignals } from "./stop-signals.ts";
+import { createLogger, LogFormats, type LogFormat, type LogLevel } from "./log/logger.ts";
+import { sinkFor } from "./log/log-sink.ts";
+import { settingsForLog } from "./log/settings-fields.ts";
 
 const EXIT_BAD_CONFIG = 2;
 const EXIT_START_FAILED = 1;
@@ -28,42 +31,46 @@ try {
   config = loadConfig(process.env, process.argv.slice(2));
 } catch (error) {
   if (error instanceof ConfigError) {
-    console.error(`gavel: bad setting ${error.message}`);
+    // The settings did not load: log as GAVEL_LOG_FORMAT says if it is valid, else as the terminal suits.
+    const format = LogFormats.find((f) => f === process.env.GAVEL_LOG_FORMAT);
+    createLogger({ level: "info", format }).fatal({ setting: error.setting }, `gavel: bad setting ${error.message}`);
     process.exit(EXIT_BAD_CONFIG);
   }
   throw error;
 }
-for (const warning of unknownSettingWarnings(process.env)) console.warn(`gavel: warning: ${warning}`);
+const logger = createLogger({ level: config.logLevel as LogLevel, format: config.logFormat === "" ? undefined : (config.logFormat as LogFormat) });
+const log = sinkFor(logger, "info");
+for (const warning of unknownSettingWarnings(process.env)) logger.warn(`gavel: warning: ${warning}`);
 
 if (config.workers > 1 && process.env[WORKER_ENV] === undefined) {
-  process.exit(await superviseWorkers(config, process.argv.slice(2)));
+  process.exit(await superviseWorkers(config, process.argv.slice(2), log));
 }
 
 let server;
 try {
-  server = await startServer(config);
+  server = await startServer(config, undefined, sinkFor(logger, "warn"));
 } catch (error) {
-  console.error(`gavel: cannot start: ${(error as Error).message}`);
+  logger.fatal(`gavel: cannot start: ${redact((error as Error).message)}`);
   process.exit(EXIT_START_FAILED);
 }
 
 const shutdown = async (signal: string) => {
-  console.log(`gavel: ${signal}: answering what was received, then stopping`);
+  log(`gavel: ${signal}: answering what was received, then stopping`, { event: "shutdown", step: "signal", signal });
   // Named in the log whatever happens next: a store that was down when the stop began.
   const faultAtSignal = server.store.unavailableReason();
-  if (faultAtSignal !== null) console.warn(`gavel: warning: the store was failing when the stop began: ${faultAtSignal}`);
+  if (faultAtSignal !== null) log(`gavel: warning: the store was failing when the stop began: ${faultAtSignal}`);
   try {
     await server.stop();
   } catch (error) {
-    console.error(`gavel: error: stopping failed: ${(error as Error).message}`);
+    log(`gavel: error: stopping failed: ${(error as Error).message}`);
     process.exit(EXIT_STORE_FAULT);
   }
   const fault = server.store.unavailableReason();
   if (fault !== null) {
-    console.error(`gavel: error: stopped with the store failing: ${fault}`);
+    log(`gavel: error: stopped with the store failing: ${fault}`, { event: "shutdown", step: "stopped", exit: EXIT_STORE_FAULT });
     process.exit(EXIT_STORE_FAULT);
   }
-  console.log("gavel: stopped");
+  log("gavel: stopped", { event: "shutdown", step: "stopped", exit: 0 });
   process.exit(0);
 };
 // Installed before the listening line: a process manager may signal as soon as it sees it.
@@ -71,7 +78,7 @@ const shutdown = async (signal: string) => {
 onStopSignals({
   stop: (signal) => void shutdown(signal),
   stopNow: (signal) => {
-    console.log(`gavel: ${signal} again: stopping now, dropping the connections still open`);
+    log(`gavel: ${signal} again: stopping now, dropping the connections still open`, { event: "shutdown", step: "stop_now", signal });
     void server.stopNow();
   },
 });
@@ -79,6 +86,19 @@ onStopSignals({
 const where = config.store === "sqlite" ? ` (${config.dbPath})` : config.store === "redis" ? ` (${redact(config.redisUrl)})` : "";
 const [bids, http] = config.tls ? ["TLS", "https"] : ["TCP", "http"];
 const auth = config.auth ? `; AUTH required (${config.auth.algorithm})` : "";
-console.log(
-  `gavel: listening on ${config.host}:${server.port} (bids, ${bids}) and ${http}://${config.host}:${server.httpPort} (admin); store ${config.store}${where}${auth}`,
+// The HTTP port comes last: readers of this line (tests, scripts) take the last URL as it.
+const listeners =
+  server.adminPort === null
+    ? `${http}://${config.host}:${server.httpPort} (admin)`
+    : `${http}://${config.adminHost}:${server.adminPort} (admin) and ${http}://${config.host}:${server.httpPort} (live page, /ws, health)`;
+logger.info(
+  {
+    event: "started",
+    version: packageJson.version,
+    port: server.port,
+    http_port: server.httpPort,
+    admin_port: server.adminPort,
+    settings: settingsForLog(config),
+  },
+  `gavel: listening on ${config.host}:${server.port} (bids, ${bids}) and ${listeners}; store ${config.store}${where}${auth}`,
 );

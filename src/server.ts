@@ -2,6 +2,7 @@
 
 import type { Socket, TCPSocketListener } from "bun";
 import type { Config } from "./config.ts";
+import { ADMIN_PORT_OFF } from "./config/settings.ts";
 import { Connection } from "./net/connection.ts";
 import { RequestHandler } from "./net/request-handler.ts";
 import { SubscriptionHub } from "./auction/subscription-hub.ts";
@@ -21,7 +22,9 @@ import { serveLivePage } from "./http/live-page.ts";
 import { TokenVerifier } from "./auth/token-verifier.ts";
 import { BidRateLimiter } from "./net/limits/bid-rate-limiter.ts";
 import { ConnectionGuard } from "./net/limits/connection-guard.ts";
-import { redact } from "./redact.ts";
+import { createLogger, type LogFormat, type LogLevel } from "./log/logger.ts";
+import { sinkFor, type LogSink } from "./log/log-sink.ts";
+import { Limit, LimitLog } from "./log/limit-log.ts";
 import { closeConnectionsGracefully, ShutdownDeadlines } from "./net/connection-shutdown.ts";
 
 /**
@@ -46,6 +49,8 @@ export interface GavelServer {
   /** The TCP port actually bound (useful with port 0). */
   readonly port: number;
   readonly httpPort: number;
+  /** The admin listener's port (GAVEL_ADMIN_PORT), or null when the admin API is on httpPort. */
+  readonly adminPort: number | null;
   /** Live connections. */
   readonly connectionCount: number;
   /**
@@ -61,9 +66,10 @@ export interface GavelServer {
   stopNow(): Promise<void>;
 }
 
-/** The default log: every line the stores and the admin API write passes redact() on its way out. */
-function logRedacted(message: string): void {
-  console.warn(redact(message));
+/** The default log: the settings' logger; every line passes redact() on its way out (log-sink.ts). */
+function configuredLog(config: Config): LogSink {
+  const format = config.logFormat === "" ? undefined : (config.logFormat as LogFormat);
+  return sinkFor(createLogger({ level: config.logLevel as LogLevel, format }), "warn");
 }
 
 /**
@@ -73,7 +79,7 @@ function logRedacted(message: string): void {
  * console.log(server.port);
  * await server.stop();
  */
-export async function startServer(config: Config, store?: Store, log: (message: string) => void = logRedacted): Promise<GavelServer> {
+export async function startServer(config: Config, store?: Store, log: LogSink = configuredLog(config)): Promise<GavelServer> {
   const activeStore = store ?? (await openStore(config, log));
   const ring = new BidRing(config.queueCapacity);
   const connections = new Set<Connection>();
@@ -142,6 +148,7 @@ export async function startServer(config: Config, store?: Store, log: (message: 
       if (!connection.closed) connection.assembler.resume();
     }
   };
+  const limitLog = new LimitLog(log);
   const drain = new Drain(
     ring,
     activeStore,
@@ -159,6 +166,7 @@ export async function startServer(config: Config, store?: Store, log: (message: 
     ringHighWater: Math.floor(config.queueCapacity * RING_HIGH_WATER_FRACTION),
     verifier: config.auth === null ? null : new TokenVerifier(config.auth),
     bidLimiter: config.bidRate > 0 ? new BidRateLimiter(config.bidRate, config.bidBurst) : null,
+    limitLog,
   });
 
   const limits = {
@@ -177,6 +185,7 @@ export async function startServer(config: Config, store?: Store, log: (message: 
     );
     const refusal = guard.admit(connection, connections.size);
     if (refusal !== null) {
+      limitLog.hit(Limit.CONNECTIONS);
       connection.queueError(0, ErrorCode.TOO_MANY_CONNECTIONS, refusal);
       connection.closeAfterFlush();
       // Written at the end of the tick: the caller first attaches the connection to its socket.
@@ -229,10 +238,13 @@ export async function startServer(config: Config, store?: Store, log: (message: 
     config.closeIntervalMs,
     (closed) => {
       if (fanOutLocally) hub.deliverClosed(closed.id, closed.seq, closed.winner, closed.amount);
+      const result = closed.winner === 0 ? "unsold" : "sold";
+      log(`gavel: auction ${closed.id} closed, ${result}`, { level: "info", event: "auction_closed", auction: closed.id, winner: closed.winner, amount: closed.amount, result });
     },
     log,
   );
   closer.start();
+  limitLog.start();
   guard.start(connections);
   const sweeper = setInterval(() => hub.sweep(Date.now()), SWEEP_INTERVAL_MS);
 
@@ -244,7 +256,8 @@ export async function startServer(config: Config, store?: Store, log: (message: 
     },
     maxOutbound: config.maxOutboundBytes,
   });
-  const admin = startAdminServer({ host: config.host, port: config.httpPort, adminToken: config.adminToken, reusePort: config.workers > 1, tls: config.tls }, activeStore, {
+  const adminListener = config.adminPort === ADMIN_PORT_OFF ? null : { host: config.adminHost, port: config.adminPort };
+  const admin = startAdminServer({ host: config.host, port: config.httpPort, adminListener, adminToken: config.adminToken, reusePort: config.workers > 1, tls: config.tls }, activeStore, {
     onCancelled(closed) {
       if (fanOutLocally) hub.deliverClosed(closed.id, closed.seq, closed.winner, closed.amount);
     },
@@ -265,25 +278,31 @@ export async function startServer(config: Config, store?: Store, log: (message: 
     listener.stop(false);
     accepting = false;
     handler.shuttingDown = true;
+    log(`gavel: stopping: listener closed, answering ${connections.size} connections`, { level: "info", event: "shutdown", step: "listener_closed", connections: connections.size });
     const { dropped } = await closeConnectionsGracefully(connections, deadlines);
     if (dropped > 0) log(`gavel: ${dropped} connections still open at the shutdown deadline were dropped`);
+    log("gavel: stopping: connections closed", { level: "info", event: "shutdown", step: "connections_closed", dropped });
     // Bids of clients that left before their replies: let the store finish them (bounded by
     // the store's own timeout) rather than close it under them.
     const drainLeft = deadlines.finalEnd - Date.now();
     if (drainLeft > 0) await Promise.race([drain.whenIdle(), Bun.sleep(drainLeft)]);
     listener.stop(true);
     closer.stop();
+    limitLog.stop();
     clearInterval(sweeper);
     guard.stop();
     await admin.stop(true);
+    log("gavel: stopping: HTTP closed, closing the store", { level: "info", event: "shutdown", step: "http_closed" });
     await activeStore.close();
+    log("gavel: stopping: store closed", { level: "info", event: "shutdown", step: "store_closed" });
   };
 
   return {
     config,
     store: activeStore,
     port: listener.port,
-    httpPort: admin.port ?? config.httpPort,
+    httpPort: admin.port,
+    adminPort: admin.adminPort,
     get connectionCount() {
       return connections.size;
     },

@@ -7,11 +7,12 @@
 import type { Subprocess } from "bun";
 import { WORKER_INDEX_ENV, type Config } from "./config.ts";
 import { onStopSignals } from "./stop-signals.ts";
+import type { LogSink } from "./log/log-sink.ts";
 
 /** Set in a worker's environment, so it serves instead of supervising. */
 export const WORKER_ENV = WORKER_INDEX_ENV;
 
-export async function superviseWorkers(config: Config, argv: readonly string[]): Promise<number> {
+export async function superviseWorkers(config: Config, argv: readonly string[], log: LogSink): Promise<number> {
   const main = `${import.meta.dir}/main.ts`;
   let stopping = false;
   const workers: Subprocess[] = [];
@@ -23,7 +24,7 @@ export async function superviseWorkers(config: Config, argv: readonly string[]):
       }),
     );
   }
-  console.log(`gavel: supervising ${config.workers} workers on ${config.host}:${config.port} and :${config.httpPort}`);
+  log(`gavel: supervising ${config.workers} workers on ${config.host}:${config.port} and :${config.httpPort}`, { event: "supervising", workers: config.workers });
 
   const stopAll = (signal: NodeJS.Signals) => {
     stopping = true;
@@ -37,7 +38,7 @@ export async function superviseWorkers(config: Config, argv: readonly string[]):
     workers.map(async (worker, index) => {
       const code = await worker.exited;
       if (!stopping) {
-        console.error(`gavel: worker ${index} exited on its own (code ${code}); stopping the others`);
+        log(`gavel: error: worker ${index} exited on its own (code ${code}); stopping the others`, { event: "worker_exited", worker: index, code });
         stopAll("SIGTERM");
         return 1;
       }

@@ -2,6 +2,7 @@
 // decides which node closes each auction, so there is exactly one CLOSED per auction.
 
 import type { ClosedAuction } from "./auction.ts";
+import type { LogSink } from "../log/log-sink.ts";
 
 /**
  * The store's closing step: atomically closes up to `limit` auctions whose ends_at has passed and
@@ -23,7 +24,7 @@ export class Closer {
     private readonly intervalMs: number,
     /** Told about each auction this node closed (in-process stores fan CLOSED out from here). */
     private readonly onClosed: (closed: ClosedAuction) => void,
-    private readonly log: (message: string) => void,
+    private readonly log: LogSink,
   ) {}
 
   start(): void {
@@ -45,11 +46,11 @@ export class Closer {
         for (const auction of closed) this.onClosed(auction);
         if (closed.length < CLOSE_PAGE) break;
       }
-      if (this.failing) this.log("closer: the store answers again");
+      if (this.failing) this.log("closer: the store answers again", { level: "info", event: "closer_recovered" });
       this.failing = false;
     } catch (error) {
       // The store is away; the next tick tries again, and the phase is CLOSED by the clock anyway.
-      if (!this.failing) this.log(`closer: ${(error as Error).message} (retrying every ${this.intervalMs} ms)`);
+      if (!this.failing) this.log(`closer: ${(error as Error).message} (retrying every ${this.intervalMs} ms)`, { level: "warn", event: "closer_failing" });
       this.failing = true;
     } finally {
       this.running = false;

@@ -35,6 +35,8 @@ const MIN_CLOSE_INTERVAL_MS = 10;
 const MAX_SUBSCRIPTIONS = 10_000_000;
 /** Each worker is a whole Bun process; past the core count they only contend. */
 const MAX_WORKERS = 64;
+/** GAVEL_ADMIN_PORT when unset: no admin listener of its own (the admin API is on GAVEL_HTTP_PORT). */
+export const ADMIN_PORT_OFF = -1;
 
 /** How a setting's text becomes a value. */
 export const SettingKind = {
@@ -97,6 +99,16 @@ export const SETTINGS = {
     doc: "TCP port for bidders (binary protocol, `docs/protocol.md`)",
   },
   httpPort: { env: "GAVEL_HTTP_PORT", kind: SettingKind.INTEGER, default: 7401, min: 0, max: MAX_PORT, doc: "admin HTTP API" },
+  adminPort: {
+    env: "GAVEL_ADMIN_PORT",
+    kind: SettingKind.INTEGER,
+    default: ADMIN_PORT_OFF,
+    min: 0,
+    max: MAX_PORT,
+    defaultDoc: "unset (the admin API is on `GAVEL_HTTP_PORT`)",
+    doc: "when set, the admin API (writes, listing, bid history, `/metrics`) is served only on this port, every route needing `GAVEL_ADMIN_TOKEN` when that is set; `GAVEL_HTTP_PORT` keeps the live page, `/ws`, `/healthz`, `/readyz` and `GET /v1/auctions/:id`",
+  },
+  adminHost: { env: "GAVEL_ADMIN_HOST", kind: SettingKind.TEXT, default: "127.0.0.1", doc: "address the admin listener binds (with `GAVEL_ADMIN_PORT`)" },
   store: {
     env: "GAVEL_STORE",
     kind: SettingKind.CHOICE,
@@ -303,6 +315,21 @@ export const SETTINGS = {
     min: MIN_BREAKER_COOLDOWN_MS,
     max: DAY_MS,
     doc: "how long the open breaker waits before it lets one probe batch through",
+  },
+  logLevel: {
+    env: "GAVEL_LOG_LEVEL",
+    kind: SettingKind.CHOICE,
+    default: "info",
+    choices: ["trace", "debug", "info", "warn", "error", "fatal", "silent"],
+    doc: "the least severe log lines written (`docs/operations.md`, Logs)",
+  },
+  logFormat: {
+    env: "GAVEL_LOG_FORMAT",
+    kind: SettingKind.CHOICE,
+    default: "",
+    choices: ["json", "pretty"],
+    defaultDoc: "`pretty` on a terminal, else `json`",
+    doc: "`json`: one JSON object per line on stdout (`level`, `time`, `msg`, fields); `pretty`: readable lines",
   },
 } as const satisfies Record<string, Setting>;
 

@@ -1,5 +1,6 @@
 // The admin HTTP API (Bun.serve): create, read, list and cancel auctions, their bid history,
-// liveness and readiness. See README.md ("Admin API").
+// liveness and readiness. See README.md ("Admin API"). With GAVEL_ADMIN_PORT the admin routes
+// (isAdminRoute) move to a listener of their own and the HTTP port keeps the public ones.
 
 import type { Server } from "bun";
 import { auctionToJson } from "../auction/auction.ts";
@@ -9,10 +10,16 @@ import { redact } from "../redact.ts";
 import type { ClosedAuction, Store } from "../store/store.ts";
 import { AdminToken } from "./admin-token.ts";
 import { StoreRefusedError } from "../store/errors.ts";
+import type { LogSink } from "../log/log-sink.ts";
 
 export interface AdminOptions {
   host: string;
   port: number;
+  /**
+   * GAVEL_ADMIN_HOST / GAVEL_ADMIN_PORT: serve the admin routes on this listener only (each one
+   * needing the token, when there is one); null: every route on `port`, the token on writes.
+   */
+  adminListener?: { host: string; port: number } | null;
   /** When set, every write needs `Authorization: Bearer <token>`. */
   adminToken: string;
   /** Several worker processes share the port (Linux SO_REUSEPORT). */
@@ -32,8 +39,16 @@ export interface AdminHooks {
   websocket?: Bun.WebSocketHandler<unknown>;
   /** True once the server is stopping: /readyz answers 503 from then on. */
   shuttingDown?(): boolean;
-  /** Where a failed request's own error goes (never to the client). Default console.warn. */
-  log?(message: string): void;
+  /** Where a failed request's own error, and auctions created and cancelled, go. Default console.warn. */
+  log?: LogSink;
+}
+
+/** The listeners started: the HTTP port, and the admin port when it is separate. */
+export interface AdminListeners {
+  readonly port: number;
+  /** null when the admin API is served on `port`. */
+  readonly adminPort: number | null;
+  stop(closeActiveConnections: boolean): Promise<void>;
 }
 
 const MAX_ID = 0xffff_ffff;
@@ -50,6 +65,17 @@ const STORE_UNAVAILABLE = "the store is unavailable; retry later";
 const AUCTION = /^\/v1\/auctions\/(\d+)$/;
 const AUCTION_BIDS = /^\/v1\/auctions\/(\d+)\/bids$/;
 const AUCTION_CANCEL = /^\/v1\/auctions\/(\d+)\/cancel$/;
+/** Served on the admin listener alone when there is one: the metrics. */
+const ADMIN_ONLY_PATHS: ReadonlySet<string> = new Set(["/metrics"]);
+
+/**
+ * The routes that move to the admin listener when GAVEL_ADMIN_PORT is set: every write, the
+ * listing, the bid history and the metrics. The rest stay public on the HTTP port: /healthz,
+ * /readyz, `GET /v1/auctions/:id` (the live page reads it), the page and /ws.
+ */
+export function isAdminRoute(path: string): boolean {
+  return path === "/v1/auctions" || ADMIN_ONLY_PATHS.has(path) || AUCTION_BIDS.test(path) || AUCTION_CANCEL.test(path);
+}
 
 function json(status: number, body: unknown): Response {
   return Response.json(body, { status });
@@ -78,10 +104,10 @@ function describeFailure(error: Error): string {
   return redact(`${error.message}${cause}`);
 }
 
-export function startAdminServer(options: AdminOptions, store: Store, hooks: AdminHooks) {
+export function startAdminServer(options: AdminOptions, store: Store, hooks: AdminHooks): AdminListeners {
   const adminToken = new AdminToken(options.adminToken);
   const authorized = (request: Request) => adminToken.allows(request.headers.get("authorization"));
-  const log = hooks.log ?? ((message: string) => console.warn(message));
+  const log: LogSink = hooks.log ?? ((message: string) => console.warn(message));
 
   let lastFailureLogAt = -Infinity;
   let failuresNotLogged = 0;
@@ -115,6 +141,7 @@ export function startAdminServer(options: AdminOptions, store: Store, hooks: Adm
     if (!parsed.ok) return problem(400, parsed.error);
     const result = await store.createAuction(parsed.spec);
     if (!result.created) return problem(409, `auction ${parsed.spec.id} already exists`);
+    log(`gavel: auction ${result.auction.id} created`, { level: "info", event: "auction_created", auction: result.auction.id, ends_at: result.auction.endsAt });
     return json(201, auctionToJson(result.auction, store.now()));
   }
 
@@ -157,6 +184,7 @@ export function startAdminServer(options: AdminOptions, store: Store, hooks: Adm
       return result.reason === "unknown" ? problem(404, `no auction ${id}`) : problem(409, `auction ${id} has already ended`);
     }
     hooks.onCancelled(result.closed);
+    log(`gavel: auction ${id} cancelled`, { level: "info", event: "auction_cancelled", auction: id });
     const auction = await store.getAuction(id);
     return json(200, auctionToJson(auction!, store.now()));
   }
@@ -195,30 +223,55 @@ export function startAdminServer(options: AdminOptions, store: Store, hooks: Adm
     return problem(404, `no route ${method} ${path}`);
   }
 
-  return Bun.serve({
-    hostname: options.host,
-    port: options.port,
-    reusePort: options.reusePort,
-    tls: options.tls ?? undefined,
-    websocket: hooks.websocket,
-    async fetch(request, server) {
-      const extra = await hooks.extraFetch?.(request, server);
-      if (extra === null) return undefined; // upgraded: Bun answers the handshake
-      if (extra !== undefined) return extra;
-      return route(request, new URL(request.url));
+  const serve = (host: string, port: number, fetch: (request: Request, server: Server<unknown>) => Promise<Response | undefined>) =>
+    Bun.serve({
+      hostname: host,
+      port,
+      reusePort: options.reusePort,
+      tls: options.tls ?? undefined,
+      websocket: hooks.websocket,
+      fetch,
+      // A request fails only when the store does (its one I/O). The client is told what it can
+      // do; the library's own words, which may name internals, go to the log.
+      error(error: Error) {
+        // Gavel's own words, written for the operator: they say what to fix.
+        if (error instanceof StoreRefusedError) {
+          return Response.json({ error: error.message, retry_after_s: STORE_RETRY_AFTER_S }, { status: 503, headers: { "retry-after": String(STORE_RETRY_AFTER_S) } });
+        }
+        logFailure(error);
+        return Response.json(
+          { error: STORE_UNAVAILABLE, retry_after_s: STORE_RETRY_AFTER_S },
+          { status: 503, headers: { "retry-after": String(STORE_RETRY_AFTER_S) } },
+        );
+      },
+    } as Parameters<typeof Bun.serve>[0]);
+
+  const separate = options.adminListener ?? null;
+  const publicServer = serve(options.host, options.port, async (request, server) => {
+    const extra = await hooks.extraFetch?.(request, server);
+    if (extra === null) return undefined; // upgraded: Bun answers the handshake
+    if (extra !== undefined) return extra;
+    const url = new URL(request.url);
+    // The admin routes live on the admin listener: here they do not exist.
+    if (separate !== null && isAdminRoute(url.pathname)) return problem(404, `no route ${request.method} ${url.pathname}`);
+    return route(request, url);
+  });
+  const adminServer =
+    separate === null
+      ? null
+      : serve(separate.host, separate.port, async (request) => {
+          const url = new URL(request.url);
+          if (!isAdminRoute(url.pathname)) return problem(404, `no route ${request.method} ${url.pathname} on the admin port`);
+          // On its own listener every admin route, reads too, needs the token when one is set.
+          if (!authorized(request)) return problem(401, "missing or wrong admin token");
+          return route(request, url);
+        });
+
+  return {
+    port: publicServer.port ?? options.port,
+    adminPort: adminServer === null ? null : (adminServer.port ?? separate!.port),
+    async stop(closeActiveConnections: boolean) {
+      await Promise.all([publicServer.stop(closeActiveConnections), adminServer?.stop(closeActiveConnections)]);
     },
-    // A request fails only when the store does (its one I/O). The client is told what it can
-    // do; the library's own words, which may name internals, go to the log.
-    error(error: Error) {
-      // Gavel's own words, written for the operator: they say what to fix.
-      if (error instanceof StoreRefusedError) {
-        return Response.json({ error: error.message, retry_after_s: STORE_RETRY_AFTER_S }, { status: 503, headers: { "retry-after": String(STORE_RETRY_AFTER_S) } });
-      }
-      logFailure(error);
-      return Response.json(
-        { error: STORE_UNAVAILABLE, retry_after_s: STORE_RETRY_AFTER_S },
-        { status: 503, headers: { "retry-after": String(STORE_RETRY_AFTER_S) } },
-      );
-    },
-  } as Parameters<typeof Bun.serve>[0]);
+  } satisfies AdminListeners;
 }

@@ -2,6 +2,7 @@
 // The hot path (BID) decodes straight into the ring and allocates nothing.
 
 import { decodeBid, clientFrameFit, Fit, isInvalidBid, readReq, type BidFields } from "../protocol/codec.ts";
+import { Limit, type LimitLog } from "../log/limit-log.ts";
 import { readU32 } from "../protocol/bytes.ts";
 import { ErrorCode, FrameType, Phase, PayloadLength, Status, AUTH_MIN_PAYLOAD, MAX_PAYLOAD } from "../protocol/constants.ts";
 import { phaseAt } from "../auction/auction.ts";
@@ -53,6 +54,8 @@ export interface RequestContext {
   verifier?: TokenVerifier | null;
   /** GAVEL_BID_RATE: the per-user buckets; null when there is no limit. */
   bidLimiter?: BidRateLimiter | null;
+  /** Counts limits hit, for the sampled log line (never a line per bid). */
+  limitLog?: LimitLog;
 }
 
 export class RequestHandler {
@@ -144,11 +147,13 @@ export class RequestHandler {
       return;
     }
     if (this.bidLimiter !== null && !this.bidLimiter.take(bid.user, Date.now())) {
+      this.ctx.limitLog?.hit(Limit.BID_RATE);
       connection.queueResult(bid.req, Status.RATE_LIMITED, bid.auction, 0, 0);
       this.ctx.markDirty(connection);
       return;
     }
     if (!ring.push(connection, bid.req, bid.auction, bid.user, bid.amount)) {
+      this.ctx.limitLog?.hit(Limit.QUEUE);
       connection.queueResult(bid.req, Status.OVERLOADED, bid.auction, 0, 0);
       this.ctx.markDirty(connection);
       return;

@@ -11,6 +11,7 @@
 
 import type { ClosedAuction, NewAuction, Store, StoreBatch, UpdateFeed } from "./store.ts";
 import { StoreUnavailableError } from "./errors.ts";
+import type { LogSink } from "../log/log-sink.ts";
 
 export const BreakerState = { CLOSED: "closed", OPEN: "open", HALF_OPEN: "half-open" } as const;
 export type BreakerState = (typeof BreakerState)[keyof typeof BreakerState];
@@ -21,7 +22,7 @@ export interface CircuitBreakerOptions {
   /** How long it stays open before one probe batch (GAVEL_BREAKER_COOLDOWN_MS). */
   cooldownMs: number;
   /** Told when the breaker opens and when it closes again: one line each, never per bid. */
-  log: (message: string) => void;
+  log: LogSink;
   /** The clock (ms); tests pass their own. */
   now?: () => number;
 }
@@ -124,6 +125,7 @@ export class CircuitBreakerStore implements Store {
       const seconds = ((this.clock() - this.openedAt) / 1000).toFixed(1);
       this.options.log(
         `${this.kind}: circuit breaker closed, the store answers again (open ${seconds} s; ${this.refusedBids} bids answered UNAVAILABLE without asking it; probes failed: ${this.failedProbes})`,
+        { level: "info", event: "breaker_closed", store: this.kind, open_s: Number(seconds), refused_bids: this.refusedBids, failed_probes: this.failedProbes },
       );
       this.current = BreakerState.CLOSED;
       this.failedInRow = 0;
@@ -151,6 +153,7 @@ export class CircuitBreakerStore implements Store {
     this.failedProbes = 0;
     this.options.log(
       `${this.kind}: circuit breaker open after ${this.failedInRow} failed batches in a row (${describeError(error)}): bids are answered UNAVAILABLE at once, one probe every ${this.options.cooldownMs} ms`,
+      { level: "warn", event: "breaker_open", store: this.kind, failed_batches: this.failedInRow, cooldown_ms: this.options.cooldownMs },
     );
   }
 

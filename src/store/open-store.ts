@@ -1,6 +1,7 @@
 // Chooses and opens the store the configuration names.
 
 import type { Config } from "../config.ts";
+import type { LogSink } from "../log/log-sink.ts";
 import { CircuitBreakerStore } from "./circuit-breaker.ts";
 import { MemoryStore } from "./memory.ts";
 import { SqliteStore } from "./sqlite.ts";
@@ -11,12 +12,12 @@ import type { Store } from "./store.ts";
  * (unless GAVEL_BREAKER_FAILURES is 0), and a warning through `log` when its persistence
  * settings let acknowledged bids be lost (docs/reliability.md).
  */
-export async function openStore(config: Config, log: (message: string) => void = console.warn): Promise<Store> {
+export async function openStore(config: Config, log: LogSink = console.warn): Promise<Store> {
   switch (config.store) {
     case "memory":
       return new MemoryStore();
     case "sqlite":
-      return new SqliteStore({ path: config.dbPath });
+      return new SqliteStore({ path: config.dbPath, log });
     case "redis": {
       const [{ RedisStore }, { persistenceWarning, readRedisPersistence }] = await Promise.all([
         import("./redis.ts"),

@@ -25,6 +25,7 @@ import { Status, type Phase } from "../protocol/constants.ts";
 import { readU32, readU64, writeU32, writeU64 } from "../protocol/bytes.ts";
 import { redact } from "../redact.ts";
 import { IdsExhaustedError, StoreError, StoreRefusedError, StoreUnavailableError, StoreUnconfirmedError } from "./errors.ts";
+import type { LogSink } from "../log/log-sink.ts";
 import { EpochMemory, epochKeyOf, isEpochMismatch, isEpochNotice, newEpoch, parseEpochNotice } from "./redis-epoch.ts";
 import { evictionRefusal, evictionWarning, readEvictionPolicy, type EvictionPolicy } from "./redis-policy.ts";
 import type {
@@ -129,7 +130,7 @@ export interface RedisStoreOptions {
   /** Default {@link DEFAULT_CLOCK_REFRESH_MS}. */
   clockRefreshMs?: number;
   /** Told when the connection is lost and when it is back. Default console.warn. */
-  log?: (message: string) => void;
+  log?: LogSink;
 }
 
 /** The client with the scripts of lua/ defined on it (ioredis adds the methods at run time). */
@@ -217,7 +218,7 @@ export class RedisStore implements Store {
   private constructor(
     private readonly client: ScriptedRedis,
     readonly shards: number,
-    private readonly log: (message: string) => void,
+    private readonly log: LogSink,
   ) {
     this.keyPrefixes = Array.from({ length: shards }, (_, g) => `${groupPrefix(g)}:a:`);
     this.endsKeys = Array.from({ length: shards }, (_, g) => endsKey(g));
@@ -237,7 +238,7 @@ export class RedisStore implements Store {
     client.on("ready", () => {
       this.up = true;
       if (!this.started) return;
-      this.log("redis: connection restored");
+      this.log("redis: connection restored", { level: "info", event: "store_up", store: "redis" });
       // After a failover the server, and so the clock, may be another one; a restarted Redis
       // may have lost its data or come back with another eviction policy.
       void this.recheck();
@@ -642,7 +643,7 @@ export class RedisStore implements Store {
   }
 
   private connectionLost(): void {
-    if (this.up && !this.closing) this.log("redis: connection lost, reconnecting");
+    if (this.up && !this.closing) this.log("redis: connection lost, reconnecting", { level: "warn", event: "store_down", store: "redis" });
     this.up = false;
     if (this.started) this.unchecked = this.uncheckedError;
   }

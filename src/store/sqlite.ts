@@ -25,11 +25,15 @@ import { BidLogWriter, entryCount, readLoggedBid } from "./bid-log.ts";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.ts";
 import { SqliteFileLock } from "./sqlite-lock.ts";
 import { FileIdentity } from "./sqlite-file-identity.ts";
+import type { LogSink } from "../log/log-sink.ts";
 
 /** The largest drain batch (GAVEL_BATCH's upper bound): one log row holds one batch. */
 const MAX_BATCH = 65_536;
 /** How often the store checks that its paths still name the files it opened (one stat each). */
 const FILE_CHECK_INTERVAL_MS = 250;
+
+/** The file's layout, in PRAGMA user_version (0: a file from before it was kept, the same layout). */
+export const SCHEMA_VERSION = 1;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS auctions (
@@ -102,7 +106,7 @@ export interface SqliteStoreOptions {
   /** File path, or ":memory:". */
   path: string;
   /** Where faults are reported (the file deleted, writes failing); console.error by default. */
-  log?: (message: string) => void;
+  log?: LogSink;
   /** The highest auction id the store hands out (1..2^32-1 by default; tests use a small one). */
   maxAuctionId?: number;
 }
@@ -122,7 +126,7 @@ export class SqliteStore implements Store {
   /** Id of the last log row; this process is the only writer (sqlite-lock.ts). */
   private lastLogRow = 0;
   private readonly writeBatch: (batch: StoreBatch, now: number) => void;
-  private readonly log: (message: string) => void;
+  private readonly log: LogSink;
   private readonly lock: SqliteFileLock | null = null;
   /** The database and lock paths as opened, checked every FILE_CHECK_INTERVAL_MS. */
   private readonly watched: FileIdentity[] = [];
@@ -156,7 +160,10 @@ export class SqliteStore implements Store {
       this.db.exec("PRAGMA busy_timeout = 5000");
       // Checkpoints happen on a worker thread (sqlite-checkpointer.ts), not inside commits.
       this.db.exec("PRAGMA wal_autocheckpoint = 0");
+      const version = (this.db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+      if (version > SCHEMA_VERSION) throw new Error(`its schema version is ${version}, newer than this build's ${SCHEMA_VERSION}: run the Gavel release that wrote it, or a newer one`);
       this.db.exec(SCHEMA);
+      this.db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     } catch (error) {
       this.lock?.release();
       throw new StoreError(`cannot open the SQLite database at GAVEL_DB=${options.path}: ${(error as Error).message}`, { cause: error });
@@ -251,7 +258,7 @@ export class SqliteStore implements Store {
 
   private writesSucceedAgain(): void {
     this.writeFailure = null;
-    this.log(`gavel: the SQLite database at GAVEL_DB=${this.path} takes writes again`);
+    this.log(`gavel: the SQLite database at GAVEL_DB=${this.path} takes writes again`, { level: "info", event: "store_up", store: "sqlite" });
   }
 
   /** The timer's check: the database and its lock file must still be the files opened. */

@@ -11,6 +11,7 @@ import { Status } from "../../src/protocol/constants.ts";
 import { allBids, Bidder } from "../support/bidder.ts";
 import { spawnGavel, type GavelProcess } from "../support/process.ts";
 import { allowSlowTests } from "../support/timeouts.ts";
+import { logMessages } from "../support/log-lines.ts";
 
 allowSlowTests();
 
@@ -108,7 +109,7 @@ describe("sqlite on a full disk", () => {
     expect(((await refused.json()) as { error: string }).error).toContain("disk is full");
     // One line per run of failed writes (a write that fits in between ends a run), each naming
     // the file and the cause.
-    const errorLines = node.output().split("\n").filter((line) => line.startsWith("gavel: error:"));
+    const errorLines = logMessages(node.output()).filter((line) => line.startsWith("gavel: error:"));
     expect(errorLines.length).toBeGreaterThanOrEqual(1);
     for (const line of errorLines) {
       expect(line).toContain(dbPath);

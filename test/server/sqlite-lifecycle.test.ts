@@ -11,6 +11,7 @@ import { Status } from "../../src/protocol/constants.ts";
 import { allBids, Bidder } from "../support/bidder.ts";
 import { runGavelExpectingFailure, spawnGavel, spawnGavelGroup, type GavelProcess } from "../support/process.ts";
 import { allowSlowTests } from "../support/timeouts.ts";
+import { logMessages } from "../support/log-lines.ts";
 
 allowSlowTests();
 
@@ -119,7 +120,7 @@ async function expectRefusingWrites(node: GavelProcess, env: Record<string, stri
   const create = await fetch(`${node.httpUrl}/v1/auctions`, { method: "POST", body: JSON.stringify({ ends_at: Date.now() + 60_000 }) });
   expect(create.status).toBe(503);
   expect(((await create.json()) as { error: string }).error).toContain(what);
-  const errorLines = node.output().split("\n").filter((line) => line.startsWith("gavel: error:"));
+  const errorLines = logMessages(node.output()).filter((line) => line.startsWith("gavel: error:"));
   expect(errorLines.length).toBe(1);
   expect(errorLines[0]).toContain(env.GAVEL_DB!);
   expect(errorLines[0]).toContain(what);

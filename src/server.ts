@@ -4,7 +4,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import type { Config } from "./config.ts";
 import { Connection } from "./net/connection.ts";
 import { RequestHandler } from "./net/request-handler.ts";
-import { SubscriptionHub } from "./auction/subscription-hub.ts";
+import { SubscriptionHub } from "./live/subscription-hub.ts";
 import { BidRing } from "./queue/bid-ring.ts";
 import { Drain } from "./queue/drain.ts";
 import type { BidBatch } from "./queue/bid-batch.ts";
@@ -21,7 +21,7 @@ import { serveLivePage } from "./http/live-page.ts";
 import { TokenVerifier } from "./auth/token-verifier.ts";
 import { BidRateLimiter } from "./net/limits/bid-rate-limiter.ts";
 import { ConnectionGuard } from "./net/limits/connection-guard.ts";
-import { redact } from "./redact.ts";
+import { redact } from "./log/redact.ts";
 import { closeConnectionsGracefully, ShutdownDeadlines } from "./net/connection-shutdown.ts";
 
 /**
@@ -75,7 +75,7 @@ function logRedacted(message: string): void {
  */
 export async function startServer(config: Config, store?: Store, log: (message: string) => void = logRedacted): Promise<GavelServer> {
   const activeStore = store ?? (await openStore(config, log));
-  const ring = new BidRing(config.queueCapacity);
+  const ring = new BidRing<Connection>(config.queueCapacity);
   const connections = new Set<Connection>();
   const dirty: Connection[] = [];
   let flushScheduled = false;
@@ -101,7 +101,7 @@ export async function startServer(config: Config, store?: Store, log: (message: 
     }
   };
 
-  const hub = new SubscriptionHub(
+  const hub = new SubscriptionHub<Connection>(
     activeStore,
     { subscriberHighWater: config.subscriberBufferBytes, slowSubscriberMs: config.slowSubscriberMs, maxSubscriptions: config.maxSubscriptions },
     markDirty,
@@ -121,13 +121,13 @@ export async function startServer(config: Config, store?: Store, log: (message: 
       await Bun.sleep(POLL_MS);
     }
   }
-  const deliver = (batch: BidBatch) => {
+  const deliver = (batch: BidBatch<Connection>) => {
     for (let i = 0; i < batch.count; i++) {
       const status = batch.status[i]!;
       if (status === Status.ACCEPTED && fanOutLocally) {
         hub.deliverUpdate(batch.auction[i]!, batch.seq[i]!, batch.resultAmount[i]!, batch.resultLeader[i]!, batch.endsAt[i]!);
       }
-      const connection = batch.connection[i]!;
+      const connection = batch.replyTo[i]!;
       connection.pending--;
       if (connection.closed) continue;
       connection.queueResult(batch.req[i]!, status, batch.auction[i]!, batch.resultAmount[i]!, batch.resultLeader[i]!);

@@ -5,7 +5,7 @@ import type { Server } from "bun";
 import { auctionToJson } from "../auction/auction.ts";
 import { parseNewAuction } from "../auction/new-auction.ts";
 import { Phase } from "../protocol/constants.ts";
-import { redact } from "../redact.ts";
+import { redact } from "../log/redact.ts";
 import type { ClosedAuction, Store } from "../store/store.ts";
 import { AdminToken } from "./admin-token.ts";
 import { StoreRefusedError } from "../store/errors.ts";

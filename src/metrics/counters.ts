@@ -42,6 +42,18 @@ export class ServerCounters {
   countClosed(result: CloseResult): void {
     this.auctionsClosed[result]!++;
   }
+
+  updateSent(): void {
+    this.updatesSent++;
+  }
+
+  conflatedUpdate(): void {
+    this.conflated++;
+  }
+
+  slowSubscriberDisconnected(): void {
+    this.slowSubscriberDisconnects++;
+  }
 }
 
 /** Lower-case status names by code, for the `status` label. */

@@ -9,7 +9,7 @@ import type { BidRing } from "../queue/bid-ring.ts";
 import type { Drain } from "../queue/drain.ts";
 import type { Store } from "../store/store.ts";
 import { PauseReason, type Connection } from "./connection.ts";
-import type { SubscriptionHub } from "../auction/subscription-hub.ts";
+import type { SubscriptionHub } from "../live/subscription-hub.ts";
 import type { TokenVerifier } from "../auth/token-verifier.ts";
 import type { BidRateLimiter } from "./limits/bid-rate-limiter.ts";
 
@@ -40,10 +40,10 @@ const STORE_UNAVAILABLE = "the store could not answer; retry";
 const AUTH_TOKEN_OFFSET = 4;
 
 export interface RequestContext {
-  ring: BidRing;
-  drain: Drain;
+  ring: BidRing<Connection>;
+  drain: Drain<Connection>;
   store: Store;
-  hub: SubscriptionHub;
+  hub: SubscriptionHub<Connection>;
   /** Connections to write to at the end of this tick. */
   markDirty(connection: Connection): void;
   /** Connections paused because the ring passed its high-water mark. */

@@ -17,23 +17,23 @@ export interface DrainOptions {
 }
 
 /** Receives each finished batch; `batch` is reused once this returns. */
-export type BatchListener = (batch: BidBatch) => void;
+export type BatchListener<T> = (batch: BidBatch<T>) => void;
 
-export class Drain {
-  private readonly idle: BidBatch[] = [];
+export class Drain<T = unknown> {
+  private readonly idle: BidBatch<T>[] = [];
   private inFlight = 0;
   private scheduled = false;
   private readonly waiters: (() => void)[] = [];
 
   constructor(
-    private readonly ring: BidRing,
+    private readonly ring: BidRing<T>,
     private readonly store: Store,
     options: DrainOptions,
-    private readonly onBatchDone: BatchListener,
+    private readonly onBatchDone: BatchListener<T>,
     /** Called after a run, once the results are handed over (flush sockets, resume readers). */
     private readonly onRunDone: () => void,
   ) {
-    for (let i = 0; i < options.maxInFlight; i++) this.idle.push(new BidBatch(options.batchSize));
+    for (let i = 0; i < options.maxInFlight; i++) this.idle.push(new BidBatch<T>(options.batchSize));
   }
 
   /** Runs the drain soon; many socket reads in one tick share its batches. */
@@ -65,7 +65,7 @@ export class Drain {
     this.notifyIfIdle();
   };
 
-  private apply(batch: BidBatch): void {
+  private apply(batch: BidBatch<T>): void {
     let pending: void | Promise<void>;
     try {
       pending = this.store.applyBids(batch);
@@ -90,15 +90,15 @@ export class Drain {
   }
 
   /** An asynchronous batch came back: hand it over and keep the drain going. */
-  private settle(batch: BidBatch): void {
+  private settle(batch: BidBatch<T>): void {
     this.inFlight--;
     this.finish(batch);
     this.run();
   }
 
-  private finish(batch: BidBatch): void {
+  private finish(batch: BidBatch<T>): void {
     this.onBatchDone(batch);
-    for (let i = 0; i < batch.count; i++) batch.connection[i] = null;
+    for (let i = 0; i < batch.count; i++) batch.replyTo[i] = null;
     batch.count = 0;
     this.idle.push(batch);
   }

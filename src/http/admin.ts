@@ -34,6 +34,14 @@ export interface AdminHooks {
   shuttingDown?(): boolean;
   /** Where a failed request's own error goes (never to the client). Default console.warn. */
   log?(message: string): void;
+  /** What GET /metrics serves (a prom-client Registry); absent or null: /metrics is 404 (GAVEL_METRICS=off). */
+  metrics?: MetricsExposition | null;
+}
+
+/** The Prometheus text of the server's metrics. */
+export interface MetricsExposition {
+  metrics(): Promise<string>;
+  readonly contentType: string;
 }
 
 const MAX_ID = 0xffff_ffff;
@@ -167,6 +175,10 @@ export function startAdminServer(options: AdminOptions, store: Store, hooks: Adm
     // Liveness: the process serves HTTP. Whether it can do its work is /readyz.
     if (path === "/healthz") return json(200, { ok: true, store: store.kind, pid: process.pid });
     if (path === "/readyz") return readiness();
+    if (path === "/metrics" && method === "GET" && hooks.metrics) {
+      if (!authorized(request)) return problem(401, "missing or wrong admin token");
+      return new Response(await hooks.metrics.metrics(), { headers: { "content-type": hooks.metrics.contentType } });
+    }
     if (path === "/v1/auctions") {
       if (method === "POST") return createAuction(request);
       if (method === "GET") return listAuctions(url);

@@ -52,6 +52,8 @@ export class Connection implements Subscriber {
   lastActivity = Date.now();
   /** When the partial frame the assembler holds was begun, ms; 0 when none (slowloris). */
   partialSince = 0;
+  /** When the chunk being read arrived (performance.now(), ms), with `timeReads`; else 0. */
+  chunkReadAt = 0;
   /** Whole frames read so far. */
   framesRead = 0;
   /** The address this connection counts against (GAVEL_MAX_CONN_PER_IP); null when not counted. */
@@ -65,6 +67,8 @@ export class Connection implements Subscriber {
     readonly transport: Transport,
     private readonly limits: OutboundLimits,
     onFrame: FrameHandler,
+    /** Stamp each chunk with its read time (for the bid latency metric); off costs nothing. */
+    private readonly timeReads = false,
   ) {
     this.assembler = new FrameAssembler((type, bytes, payload, length) => {
       this.framesRead++;
@@ -76,6 +80,7 @@ export class Connection implements Subscriber {
   receive(chunk: Uint8Array): void {
     const now = Date.now();
     this.lastActivity = now;
+    if (this.timeReads) this.chunkReadAt = performance.now();
     const framesBefore = this.framesRead;
     this.assembler.push(chunk);
     if (!this.assembler.hasPartialFrame) this.partialSince = 0;

@@ -12,6 +12,7 @@ import { PauseReason, type Connection } from "./connection.ts";
 import type { SubscriptionHub } from "../live/subscription-hub.ts";
 import type { TokenVerifier } from "../auth/token-verifier.ts";
 import type { BidRateLimiter } from "./limits/bid-rate-limiter.ts";
+import type { ReplyPath } from "./reply-path.ts";
 
 const TYPE_NAMES: Record<number, string> = {
   [FrameType.BID]: "BID",
@@ -46,9 +47,8 @@ export interface RequestContext {
   hub: SubscriptionHub<Connection>;
   /** Connections to write to at the end of this tick. */
   markDirty(connection: Connection): void;
-  /** Connections paused because the ring passed its high-water mark. */
-  pausedForRing: Connection[];
-  ringHighWater: number;
+  /** Pre-store RESULTs, and the ring's backpressure on this reader. */
+  replyPath: ReplyPath;
   /** GAVEL_AUTH=jwt: verifies AUTH tokens; null when authentication is off. */
   verifier?: TokenVerifier | null;
   /** GAVEL_BID_RATE: the per-user buckets; null when there is no limit. */
@@ -131,36 +131,25 @@ export class RequestHandler {
 
   private handleBid(connection: Connection, bytes: Uint8Array, payload: number): void {
     const bid = decodeBid(bytes, payload, this.bid);
-    const { ring } = this.ctx;
+    const { ring, replyPath } = this.ctx;
     // The contract's order: FORBIDDEN, INVALID, RATE_LIMITED, OVERLOADED, then the store.
     if (this.verifier !== null && bid.user !== connection.authUser) {
-      connection.queueResult(bid.req, Status.FORBIDDEN, bid.auction, 0, 0);
-      this.ctx.markDirty(connection);
+      replyPath.answer(connection, bid.req, Status.FORBIDDEN, bid.auction);
       return;
     }
     if (isInvalidBid(bid)) {
-      connection.queueResult(bid.req, Status.INVALID, bid.auction, 0, 0);
-      this.ctx.markDirty(connection);
+      replyPath.answer(connection, bid.req, Status.INVALID, bid.auction);
       return;
     }
     if (this.bidLimiter !== null && !this.bidLimiter.take(bid.user, Date.now())) {
-      connection.queueResult(bid.req, Status.RATE_LIMITED, bid.auction, 0, 0);
-      this.ctx.markDirty(connection);
+      replyPath.answer(connection, bid.req, Status.RATE_LIMITED, bid.auction);
       return;
     }
-    if (!ring.push(connection, bid.req, bid.auction, bid.user, bid.amount)) {
-      connection.queueResult(bid.req, Status.OVERLOADED, bid.auction, 0, 0);
-      this.ctx.markDirty(connection);
+    if (!ring.push(connection, bid.req, bid.auction, bid.user, bid.amount, connection.chunkReadAt)) {
+      replyPath.answer(connection, bid.req, Status.OVERLOADED, bid.auction);
       return;
     }
-    connection.pending++;
-    if (ring.length >= this.ctx.ringHighWater && !connection.assembler.isSuspended) {
-      // Backpressure rather than OVERLOADED: stop reading this socket and leave the rest of
-      // the chunk unparsed until the drain has made room.
-      connection.pauseReading(PauseReason.RING);
-      connection.assembler.suspend();
-      this.ctx.pausedForRing.push(connection);
-    }
+    replyPath.queued(connection);
     this.ctx.drain.schedule();
   }
 
@@ -170,10 +159,12 @@ export class RequestHandler {
    */
   private handleMaxBid(connection: Connection, bytes: Uint8Array, payload: number): void {
     const bid = decodeBid(bytes, payload, this.bid);
-    if (this.verifier !== null && bid.user !== connection.authUser) connection.queueResult(bid.req, Status.FORBIDDEN, bid.auction, 0, 0);
-    else if (isInvalidBid(bid)) connection.queueResult(bid.req, Status.INVALID, bid.auction, 0, 0);
-    else connection.queueError(bid.req, ErrorCode.UNKNOWN_TYPE, "MAX_BID (proxy bidding) is not supported by this server");
-    this.ctx.markDirty(connection);
+    if (this.verifier !== null && bid.user !== connection.authUser) this.ctx.replyPath.answer(connection, bid.req, Status.FORBIDDEN, bid.auction);
+    else if (isInvalidBid(bid)) this.ctx.replyPath.answer(connection, bid.req, Status.INVALID, bid.auction);
+    else {
+      connection.queueError(bid.req, ErrorCode.UNKNOWN_TYPE, "MAX_BID (proxy bidding) is not supported by this server");
+      this.ctx.markDirty(connection);
+    }
   }
 
   /**

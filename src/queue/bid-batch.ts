@@ -10,6 +10,8 @@ import type { StoreBatch } from "../store/store.ts";
  */
 export class BidBatch<T = unknown> implements StoreBatch {
   count = 0;
+  /** When the drain handed it to the store (performance.now(), ms; only while metrics count). */
+  sentAt = 0;
   // Inputs.
   /** Where each result goes; opaque to the queue. */
   readonly replyTo: (T | null)[];

@@ -3,6 +3,7 @@
 import { Status } from "../protocol/constants.ts";
 import { StoreUnavailableError } from "../store/errors.ts";
 import type { Store } from "../store/store.ts";
+import type { ServerCounters } from "../metrics/counters.ts";
 import { BidBatch } from "./bid-batch.ts";
 import type { BidRing } from "./bid-ring.ts";
 
@@ -14,7 +15,11 @@ export interface DrainOptions {
    * the store issues calls in order on one connection, so Redis runs them in order.
    */
   maxInFlight: number;
+  /** Counts each store call's seconds and size; null or absent counts nothing. */
+  counters?: ServerCounters | null;
 }
+
+const MS_PER_SECOND = 1000;
 
 /** Receives each finished batch; `batch` is reused once this returns. */
 export type BatchListener<T> = (batch: BidBatch<T>) => void;
@@ -24,6 +29,7 @@ export class Drain<T = unknown> {
   private inFlight = 0;
   private scheduled = false;
   private readonly waiters: (() => void)[] = [];
+  private readonly counters: ServerCounters | null;
 
   constructor(
     private readonly ring: BidRing<T>,
@@ -34,6 +40,7 @@ export class Drain<T = unknown> {
     private readonly onRunDone: () => void,
   ) {
     for (let i = 0; i < options.maxInFlight; i++) this.idle.push(new BidBatch<T>(options.batchSize));
+    this.counters = options.counters ?? null;
   }
 
   /** Runs the drain soon; many socket reads in one tick share its batches. */
@@ -66,6 +73,7 @@ export class Drain<T = unknown> {
   };
 
   private apply(batch: BidBatch<T>): void {
+    if (this.counters !== null) batch.sentAt = performance.now();
     let pending: void | Promise<void>;
     try {
       pending = this.store.applyBids(batch);
@@ -97,6 +105,11 @@ export class Drain<T = unknown> {
   }
 
   private finish(batch: BidBatch<T>): void {
+    const counters = this.counters;
+    if (counters !== null) {
+      counters.storeBatchSeconds.observe((performance.now() - batch.sentAt) / MS_PER_SECOND);
+      counters.storeBatchSize.observe(batch.count);
+    }
     this.onBatchDone(batch);
     for (let i = 0; i < batch.count; i++) batch.replyTo[i] = null;
     batch.count = 0;

@@ -1,8 +1,7 @@
 // The errors a GavelClient rejects with; see docs/protocol.md ("ERROR code").
 
 import { ErrorCode } from "../protocol/constants.ts";
-
-const codeNames = new Map<number, string>(Object.entries(ErrorCode).map(([name, code]) => [code, name]));
+import { errorCodeName } from "../protocol/names.ts";
 
 /**
  * The server answered with an ERROR frame. `code` is one of {@link ErrorCode}; `req` is the
@@ -26,12 +25,12 @@ export class GavelError extends Error {
     message: string,
     readonly req: number,
   ) {
-    super(message === "" ? (codeNames.get(code) ?? `ERROR ${code}`) : message);
+    super(message === "" ? (errorCodeName(code) ?? `ERROR ${code}`) : message);
   }
 
   /** The code's name in the contract ("MALFORMED", ...), or undefined for a code it lacks. */
   get codeName(): string | undefined {
-    return codeNames.get(this.code);
+    return errorCodeName(this.code);
   }
 }
 

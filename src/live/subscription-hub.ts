@@ -15,8 +15,7 @@
 
 import { phaseAt, type AuctionState, type HistoryEntry } from "../auction/auction.ts";
 import { Defaults } from "../config.ts";
-import { readU32, readU64 } from "../protocol/bytes.ts";
-import { encodeUpdate } from "../protocol/codec.ts";
+import { decodeClosed, decodeUpdate, encodeUpdate, type ClosedFields, type UpdateFields } from "../protocol/codec.ts";
 import { ErrorCode, FrameType, HEADER_SIZE, NO_REPLAY, Phase, UPDATE_FRAME_SIZE } from "../protocol/constants.ts";
 import type { ServerCounters } from "../metrics/counters.ts";
 import type { MarkDirty, Subscriber } from "./subscriber.ts";
@@ -61,6 +60,9 @@ export class SubscriptionHub<S extends Subscriber = Subscriber> {
   /** Subscribers holding conflated updates, flushed by `sweep`. */
   private readonly conflatedConnections = new Set<S>();
   private readonly frame = new Uint8Array(UPDATE_FRAME_SIZE);
+  /** The feed's frames are decoded into these (reused: nothing allocated per frame). */
+  private readonly update: UpdateFields = { auction: 0, seq: 0, amount: 0, leader: 0, endsAt: 0 };
+  private readonly closed: ClosedFields = { auction: 0, seq: 0, winner: 0, amount: 0 };
   private readonly maxSubscriptions: number;
 
   constructor(
@@ -410,13 +412,15 @@ export class SubscriptionHub<S extends Subscriber = Subscriber> {
     let offset = 0;
     while (offset + HEADER_SIZE <= frames.length) {
       const type = frames[offset]!;
-      const p = offset + HEADER_SIZE;
-      offset = p + frames[offset + 1]!;
+      const payload = offset + HEADER_SIZE;
+      offset = payload + frames[offset + 1]!;
       if (offset > frames.length) break;
       if (type === FrameType.UPDATE) {
-        this.deliverUpdate(readU32(frames, p), readU32(frames, p + 4), readU64(frames, p + 8), readU32(frames, p + 16), readU64(frames, p + 20), true);
+        const u = decodeUpdate(frames, payload, this.update);
+        this.deliverUpdate(u.auction, u.seq, u.amount, u.leader, u.endsAt, true);
       } else if (type === FrameType.CLOSED) {
-        this.deliverClosed(readU32(frames, p), readU32(frames, p + 4), readU32(frames, p + 8), readU64(frames, p + 12), true);
+        const c = decodeClosed(frames, payload, this.closed);
+        this.deliverClosed(c.auction, c.seq, c.winner, c.amount, true);
       }
     }
   }

@@ -3,7 +3,7 @@
 import { ConfigError, loadConfig, unknownSettingWarnings } from "./config.ts";
 import { helpText } from "./config/help.ts";
 import packageJson from "../package.json" with { type: "json" };
-import { redact } from "./redact.ts";
+import { redact } from "./log/redact.ts";
 import { startServer } from "./server.ts";
 import { superviseWorkers, WORKER_ENV } from "./supervisor.ts";
 import { onStopSignals } from "./stop-signals.ts";

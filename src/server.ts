@@ -5,15 +5,15 @@ import type { Config } from "./config.ts";
 import { ADMIN_PORT_OFF } from "./config/settings.ts";
 import { Connection } from "./net/connection.ts";
 import { RequestHandler } from "./net/request-handler.ts";
-import { SubscriptionHub } from "./auction/subscription-hub.ts";
+import { SubscriptionHub } from "./live/subscription-hub.ts";
 import { BidRing } from "./queue/bid-ring.ts";
 import { Drain } from "./queue/drain.ts";
-import type { BidBatch } from "./queue/bid-batch.ts";
-import { ErrorCode, Status } from "./protocol/constants.ts";
+import { ErrorCode } from "./protocol/constants.ts";
 import { openStore } from "./store/open-store.ts";
 import type { Store } from "./store/store.ts";
 import { startAdminServer } from "./http/admin.ts";
-import { PauseReason } from "./net/connection.ts";
+import { Outbox } from "./net/outbox.ts";
+import { ReplyPath } from "./net/reply-path.ts";
 import { Closer } from "./auction/closer.ts";
 import { TcpTransport } from "./net/tcp-transport.ts";
 import type { Transport } from "./net/transport.ts";
@@ -26,15 +26,15 @@ import { createLogger, type LogFormat, type LogLevel } from "./log/logger.ts";
 import { sinkFor, type LogSink } from "./log/log-sink.ts";
 import { Limit, LimitLog } from "./log/limit-log.ts";
 import { closeConnectionsGracefully, ShutdownDeadlines } from "./net/connection-shutdown.ts";
+import { CloseResult, ServerCounters } from "./metrics/counters.ts";
+import { createMetricsRegistry } from "./metrics/registry.ts";
+import { CircuitBreakerStore } from "./store/circuit-breaker.ts";
 
 /**
  * Batches handed to an asynchronous store (Redis) at once. A synchronous store hands each back
  * before the next is taken, so for it this only sizes the batch pool.
  */
 const BATCHES_IN_FLIGHT = 8;
-/** Reading pauses at 3/4 of the ring and resumes at 1/4. */
-const RING_HIGH_WATER_FRACTION = 0.75;
-const RING_LOW_WATER_FRACTION = 0.25;
 /** A connection pauses reading once this share of its outbound limit is queued. */
 const OUTBOUND_HIGH_WATER_FRACTION = 0.25;
 /** How often start-up looks again whether the feed is live. */
@@ -81,36 +81,18 @@ function configuredLog(config: Config): LogSink {
  */
 export async function startServer(config: Config, store?: Store, log: LogSink = configuredLog(config)): Promise<GavelServer> {
   const activeStore = store ?? (await openStore(config, log));
-  const ring = new BidRing(config.queueCapacity);
+  const ring = new BidRing<Connection>(config.queueCapacity);
+  // GAVEL_METRICS=off: null, and every counting site is one null check.
+  const counters = config.metrics === "on" ? new ServerCounters() : null;
   const connections = new Set<Connection>();
-  const dirty: Connection[] = [];
-  let flushScheduled = false;
-  const pausedForRing: Connection[] = [];
-  const ringLowWater = Math.floor(config.queueCapacity * RING_LOW_WATER_FRACTION);
+  const outbox = new Outbox();
+  const { markDirty } = outbox;
 
-  const flushDirty = () => {
-    flushScheduled = false;
-    for (let i = 0; i < dirty.length; i++) {
-      const connection = dirty[i]!;
-      connection.dirty = false;
-      connection.flush();
-    }
-    dirty.length = 0;
-  };
-  const markDirty = (connection: Connection) => {
-    if (connection.dirty) return;
-    connection.dirty = true;
-    dirty.push(connection);
-    if (!flushScheduled) {
-      flushScheduled = true;
-      queueMicrotask(flushDirty);
-    }
-  };
-
-  const hub = new SubscriptionHub(
+  const hub = new SubscriptionHub<Connection>(
     activeStore,
     { subscriberHighWater: config.subscriberBufferBytes, slowSubscriberMs: config.slowSubscriberMs, maxSubscriptions: config.maxSubscriptions },
     markDirty,
+    counters,
   );
   // With a shared store the UPDATEs come back through its feed, to every node alike.
   const feed = activeStore.feed;
@@ -127,34 +109,14 @@ export async function startServer(config: Config, store?: Store, log: LogSink = 
       await Bun.sleep(POLL_MS);
     }
   }
-  const deliver = (batch: BidBatch) => {
-    for (let i = 0; i < batch.count; i++) {
-      const status = batch.status[i]!;
-      if (status === Status.ACCEPTED && fanOutLocally) {
-        hub.deliverUpdate(batch.auction[i]!, batch.seq[i]!, batch.resultAmount[i]!, batch.resultLeader[i]!, batch.endsAt[i]!);
-      }
-      const connection = batch.connection[i]!;
-      connection.pending--;
-      if (connection.closed) continue;
-      connection.queueResult(batch.req[i]!, status, batch.auction[i]!, batch.resultAmount[i]!, batch.resultLeader[i]!);
-      markDirty(connection);
-    }
-  };
-  const resumeReaders = () => {
-    if (pausedForRing.length === 0 || ring.length > ringLowWater) return;
-    const resuming = pausedForRing.splice(0);
-    for (const connection of resuming) {
-      connection.resumeReading(PauseReason.RING);
-      if (!connection.closed) connection.assembler.resume();
-    }
-  };
+  const replyPath = new ReplyPath({ ring, outbox, fanOut: fanOutLocally ? hub : null, counters });
   const limitLog = new LimitLog(log);
   const drain = new Drain(
     ring,
     activeStore,
-    { batchSize: config.batchSize, maxInFlight: BATCHES_IN_FLIGHT },
-    deliver,
-    resumeReaders,
+    { batchSize: config.batchSize, maxInFlight: BATCHES_IN_FLIGHT, counters },
+    replyPath.deliver,
+    replyPath.resumeReaders,
   );
   const handler = new RequestHandler({
     ring,
@@ -162,8 +124,7 @@ export async function startServer(config: Config, store?: Store, log: LogSink = 
     store: activeStore,
     hub,
     markDirty,
-    pausedForRing,
-    ringHighWater: Math.floor(config.queueCapacity * RING_HIGH_WATER_FRACTION),
+    replyPath,
     verifier: config.auth === null ? null : new TokenVerifier(config.auth),
     bidLimiter: config.bidRate > 0 ? new BidRateLimiter(config.bidRate, config.bidBurst) : null,
     limitLog,
@@ -182,6 +143,7 @@ export async function startServer(config: Config, store?: Store, log: LogSink = 
   const accept = (transport: Transport): Connection => {
     const connection: Connection = new Connection(transport, limits, (type, bytes, payload, length): boolean =>
       handler.handleFrame(connection, type, bytes, payload, length),
+      counters !== null,
     );
     const refusal = guard.admit(connection, connections.size);
     if (refusal !== null) {
@@ -237,6 +199,7 @@ export async function startServer(config: Config, store?: Store, log: LogSink = 
     (limit) => activeStore.closeDue(limit),
     config.closeIntervalMs,
     (closed) => {
+      counters?.countClosed(closed.winner === 0 ? CloseResult.UNSOLD : CloseResult.SOLD);
       if (fanOutLocally) hub.deliverClosed(closed.id, closed.seq, closed.winner, closed.amount);
       const result = closed.winner === 0 ? "unsold" : "sold";
       log(`gavel: auction ${closed.id} closed, ${result}`, { level: "info", event: "auction_closed", auction: closed.id, winner: closed.winner, amount: closed.amount, result });
@@ -259,6 +222,7 @@ export async function startServer(config: Config, store?: Store, log: LogSink = 
   const adminListener = config.adminPort === ADMIN_PORT_OFF ? null : { host: config.adminHost, port: config.adminPort };
   const admin = startAdminServer({ host: config.host, port: config.httpPort, adminListener, adminToken: config.adminToken, reusePort: config.workers > 1, tls: config.tls }, activeStore, {
     onCancelled(closed) {
+      counters?.countClosed(CloseResult.CANCELLED);
       if (fanOutLocally) hub.deliverClosed(closed.id, closed.seq, closed.winner, closed.amount);
     },
     extraFetch(request, server) {
@@ -268,6 +232,21 @@ export async function startServer(config: Config, store?: Store, log: LogSink = 
     websocket: gateway.websocket,
     shuttingDown: () => !accepting,
     log,
+    metrics:
+      counters === null
+        ? null
+        : createMetricsRegistry({
+            counters,
+            ringDepth: () => ring.length,
+            connections: () => {
+              let tcp = 0;
+              for (const connection of connections) if (connection.transport instanceof TcpTransport) tcp++;
+              return { tcp, ws: connections.size - tcp };
+            },
+            subscriptions: () => hub.subscriptionCount,
+            storeUp: () => activeStore.unavailableReason() === null,
+            circuitOpen: () => activeStore instanceof CircuitBreakerStore && activeStore.state === "open",
+          }),
   });
 
   let stopping: Promise<void> | null = null;

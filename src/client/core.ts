@@ -130,7 +130,7 @@ class NamedBidResult implements BidResult {
   ) {}
 
   get statusName(): string {
-    return statusName(this.status);
+    return statusName(this.status) ?? `STATUS_${this.status}`;
   }
 }
 
@@ -146,7 +146,7 @@ class NamedSnapshot implements AuctionSnapshot {
   ) {}
 
   get phaseName(): string {
-    return phaseName(this.phase);
+    return phaseName(this.phase) ?? `PHASE_${this.phase}`;
   }
 }
 

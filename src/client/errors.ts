@@ -1,5 +1,6 @@
 // The errors a GavelClient rejects with; see docs/protocol.md ("ERROR code").
 
+import { ErrorCode } from "../protocol/constants.ts";
 import { errorCodeName } from "../protocol/names.ts";
 
 /**

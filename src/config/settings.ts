@@ -148,6 +148,13 @@ export const SETTINGS = {
     secret: true,
     doc: "when set, admin writes need `Authorization: Bearer <token>`",
   },
+  metrics: {
+    env: "GAVEL_METRICS",
+    kind: SettingKind.CHOICE,
+    default: "on",
+    choices: ["on", "off"],
+    doc: "`off`: nothing is counted on the bid path and `GET /metrics` answers 404",
+  },
   maxConnections: {
     env: "GAVEL_MAX_CONNECTIONS",
     kind: SettingKind.INTEGER,

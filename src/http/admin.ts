@@ -6,7 +6,7 @@ import type { Server } from "bun";
 import { auctionToJson } from "../auction/auction.ts";
 import { parseNewAuction } from "../auction/new-auction.ts";
 import { Phase } from "../protocol/constants.ts";
-import { redact } from "../redact.ts";
+import { redact } from "../log/redact.ts";
 import type { ClosedAuction, Store } from "../store/store.ts";
 import { AdminToken } from "./admin-token.ts";
 import { StoreRefusedError } from "../store/errors.ts";
@@ -41,6 +41,14 @@ export interface AdminHooks {
   shuttingDown?(): boolean;
   /** Where a failed request's own error, and auctions created and cancelled, go. Default console.warn. */
   log?: LogSink;
+  /** What GET /metrics serves (a prom-client Registry); absent or null: /metrics is 404 (GAVEL_METRICS=off). */
+  metrics?: MetricsExposition | null;
+}
+
+/** The Prometheus text of the server's metrics. */
+export interface MetricsExposition {
+  metrics(): Promise<string>;
+  readonly contentType: string;
 }
 
 /** The listeners started: the HTTP port, and the admin port when it is separate. */
@@ -195,6 +203,10 @@ export function startAdminServer(options: AdminOptions, store: Store, hooks: Adm
     // Liveness: the process serves HTTP. Whether it can do its work is /readyz.
     if (path === "/healthz") return json(200, { ok: true, store: store.kind, pid: process.pid });
     if (path === "/readyz") return readiness();
+    if (path === "/metrics" && method === "GET" && hooks.metrics) {
+      if (!authorized(request)) return problem(401, "missing or wrong admin token");
+      return new Response(await hooks.metrics.metrics(), { headers: { "content-type": hooks.metrics.contentType } });
+    }
     if (path === "/v1/auctions") {
       if (method === "POST") return createAuction(request);
       if (method === "GET") return listAuctions(url);

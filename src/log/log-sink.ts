@@ -3,7 +3,7 @@
 // optionally, fields. The message stays a sentence a person reads ("redis: connection lost,
 // reconnecting"); the fields carry the data a collector filters on.
 
-import { redact } from "../redact.ts";
+import { redact } from "./redact.ts";
 import type { Logger, LogLevel } from "./logger.ts";
 
 /** Data logged beside a message; `level` picks the line's level (else it is read off the message). */

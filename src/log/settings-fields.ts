@@ -3,7 +3,7 @@
 
 import type { Config } from "../config.ts";
 import { ADMIN_PORT_OFF, SETTING_LIST } from "../config/settings.ts";
-import { REDACTED, redact } from "../redact.ts";
+import { REDACTED, redact } from "./redact.ts";
 
 /** Settings whose value Config keeps in another form: what the log shows for each. */
 function special(config: Config, name: string): string | number | undefined {

@@ -1,7 +1,7 @@
 // What the hot path counts: plain numbers in typed arrays, bumped in place (no allocation, no
 // label lookup per bid), and read by the Prometheus registry only when /metrics is scraped.
 
-import { Status } from "../protocol/constants.ts";
+import { statusName } from "../protocol/names.ts";
 import { LatencyHistogram } from "./latency-histogram.ts";
 
 /** One slot per RESULT status code (0..10 today; room for the closed set to grow). */
@@ -42,11 +42,19 @@ export class ServerCounters {
   countClosed(result: CloseResult): void {
     this.auctionsClosed[result]!++;
   }
+
+  updateSent(): void {
+    this.updatesSent++;
+  }
+
+  conflatedUpdate(): void {
+    this.conflated++;
+  }
+
+  slowSubscriberDisconnected(): void {
+    this.slowSubscriberDisconnects++;
+  }
 }
 
 /** Lower-case status names by code, for the `status` label. */
-export const STATUS_LABELS: readonly string[] = (() => {
-  const names: string[] = [];
-  for (const [name, code] of Object.entries(Status)) names[code] = name.toLowerCase();
-  return names;
-})();
+export const STATUS_LABELS: readonly (string | undefined)[] = Array.from({ length: STATUS_SLOTS }, (_, code) => statusName(code)?.toLowerCase());

@@ -15,6 +15,7 @@ import {
 } from "../protocol/codec.ts";
 import { FrameAssembler, type FrameHandler } from "../protocol/assembler.ts";
 import { MAX_FRAME } from "../protocol/constants.ts";
+import type { Subscriber } from "../live/subscriber.ts";
 import type { Transport } from "./transport.ts";
 
 export interface OutboundLimits {
@@ -27,17 +28,10 @@ export interface OutboundLimits {
 const INITIAL_OUTBOUND = 4096;
 const NO_BUFFER = new Uint8Array(0);
 
-export interface ConflatedUpdate {
-  seq: number;
-  amount: number;
-  leader: number;
-  endsAt: number;
-}
-
 /** Why reading is paused; reading resumes only when no reason is left. */
 export const PauseReason = { OUTBOUND: 1, RING: 2, AUTH: 4 } as const;
 
-export class Connection {
+export class Connection implements Subscriber {
   readonly assembler: FrameAssembler;
   /** Allocated at the first reply: an idle connection (a watcher, a pool) costs no buffer. */
   private out = NO_BUFFER;
@@ -58,6 +52,8 @@ export class Connection {
   lastActivity = Date.now();
   /** When the partial frame the assembler holds was begun, ms; 0 when none (slowloris). */
   partialSince = 0;
+  /** When the chunk being read arrived (performance.now(), ms), with `timeReads`; else 0. */
+  chunkReadAt = 0;
   /** Whole frames read so far. */
   framesRead = 0;
   /** The address this connection counts against (GAVEL_MAX_CONN_PER_IP); null when not counted. */
@@ -66,15 +62,13 @@ export class Connection {
   authUser = 0;
   /** When that token expires, ms since the epoch. */
   authExpiresAt = 0;
-  /** A slow subscriber's latest UPDATE per auction, sent once it catches up (SubscriptionHub). */
-  conflated: Map<number, ConflatedUpdate> | null = null;
-  /** When this subscriber's queue first stayed over the high-water mark; 0 when it is not. */
-  congestedSince = 0;
 
   constructor(
     readonly transport: Transport,
     private readonly limits: OutboundLimits,
     onFrame: FrameHandler,
+    /** Stamp each chunk with its read time (for the bid latency metric); off costs nothing. */
+    private readonly timeReads = false,
   ) {
     this.assembler = new FrameAssembler((type, bytes, payload, length) => {
       this.framesRead++;
@@ -86,6 +80,7 @@ export class Connection {
   receive(chunk: Uint8Array): void {
     const now = Date.now();
     this.lastActivity = now;
+    if (this.timeReads) this.chunkReadAt = performance.now();
     const framesBefore = this.framesRead;
     this.assembler.push(chunk);
     if (!this.assembler.hasPartialFrame) this.partialSince = 0;

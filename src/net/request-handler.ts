@@ -1,55 +1,45 @@
 // What the server does with each whole frame a client sends; see docs/protocol.md.
 // The hot path (BID) decodes straight into the ring and allocates nothing.
 
-import { decodeBid, clientFrameFit, Fit, isInvalidBid, readReq, type BidFields } from "../protocol/codec.ts";
+import {
+  clientFrameFit,
+  decodeAuth,
+  decodeBid,
+  decodeReqAuction,
+  decodeSubscribe,
+  Fit,
+  isInvalidBid,
+  readReq,
+  type AuthFields,
+  type BidFields,
+  type ReqAuctionFields,
+  type SubscribeFields,
+} from "../protocol/codec.ts";
+import { ErrorCode, FrameType, Phase, Status } from "../protocol/constants.ts";
+import { malformedMessage } from "../protocol/frame-table.ts";
 import { Limit, type LimitLog } from "../log/limit-log.ts";
-import { readU32 } from "../protocol/bytes.ts";
-import { ErrorCode, FrameType, Phase, PayloadLength, Status, AUTH_MIN_PAYLOAD, MAX_PAYLOAD } from "../protocol/constants.ts";
 import { phaseAt } from "../auction/auction.ts";
 import type { BidRing } from "../queue/bid-ring.ts";
 import type { Drain } from "../queue/drain.ts";
 import type { Store } from "../store/store.ts";
 import { PauseReason, type Connection } from "./connection.ts";
-import type { SubscriptionHub } from "../auction/subscription-hub.ts";
+import type { SubscriptionHub } from "../live/subscription-hub.ts";
 import type { TokenVerifier } from "../auth/token-verifier.ts";
 import type { BidRateLimiter } from "./limits/bid-rate-limiter.ts";
-
-const TYPE_NAMES: Record<number, string> = {
-  [FrameType.BID]: "BID",
-  [FrameType.MAX_BID]: "MAX_BID",
-  [FrameType.SUBSCRIBE]: "SUBSCRIBE",
-  [FrameType.UNSUBSCRIBE]: "UNSUBSCRIBE",
-  [FrameType.QUERY]: "QUERY",
-  [FrameType.AUTH]: "AUTH",
-  [FrameType.PING]: "PING",
-};
-
-const EXPECTED_LENGTH: Record<number, string> = {
-  [FrameType.BID]: String(PayloadLength.BID),
-  [FrameType.MAX_BID]: String(PayloadLength.MAX_BID),
-  [FrameType.SUBSCRIBE]: String(PayloadLength.SUBSCRIBE),
-  [FrameType.UNSUBSCRIBE]: String(PayloadLength.UNSUBSCRIBE),
-  [FrameType.QUERY]: String(PayloadLength.QUERY),
-  [FrameType.AUTH]: `${AUTH_MIN_PAYLOAD}..${MAX_PAYLOAD}`,
-  [FrameType.PING]: String(PayloadLength.PING),
-};
+import type { ReplyPath } from "./reply-path.ts";
 
 /** The ERROR UNAVAILABLE message for a QUERY: the contract's "the store could not answer; retry". */
 const STORE_UNAVAILABLE = "the store could not answer; retry";
 
-/** AUTH: req u32, then the token. */
-const AUTH_TOKEN_OFFSET = 4;
-
 export interface RequestContext {
-  ring: BidRing;
-  drain: Drain;
+  ring: BidRing<Connection>;
+  drain: Drain<Connection>;
   store: Store;
-  hub: SubscriptionHub;
+  hub: SubscriptionHub<Connection>;
   /** Connections to write to at the end of this tick. */
   markDirty(connection: Connection): void;
-  /** Connections paused because the ring passed its high-water mark. */
-  pausedForRing: Connection[];
-  ringHighWater: number;
+  /** Pre-store RESULTs, and the ring's backpressure on this reader. */
+  replyPath: ReplyPath;
   /** GAVEL_AUTH=jwt: verifies AUTH tokens; null when authentication is off. */
   verifier?: TokenVerifier | null;
   /** GAVEL_BID_RATE: the per-user buckets; null when there is no limit. */
@@ -59,7 +49,11 @@ export interface RequestContext {
 }
 
 export class RequestHandler {
+  // Frames are decoded into these, reused: nothing is allocated per frame.
   private readonly bid: BidFields = { req: 0, auction: 0, user: 0, amount: 0, amountValid: false };
+  private readonly subscription: SubscribeFields = { req: 0, auction: 0, since: 0 };
+  private readonly reqAuction: ReqAuctionFields = { req: 0, auction: 0 };
+  private readonly auth: AuthFields = { req: 0, tokenStart: 0, tokenEnd: 0 };
   shuttingDown = false;
   private readonly verifier: TokenVerifier | null;
   private readonly bidLimiter: BidRateLimiter | null;
@@ -74,7 +68,7 @@ export class RequestHandler {
     const fit = clientFrameFit(type, length);
     if (fit !== Fit.OK) {
       if (fit === Fit.MALFORMED) {
-        connection.queueError(0, ErrorCode.MALFORMED, `payload length ${length} does not fit ${TYPE_NAMES[type]} (${EXPECTED_LENGTH[type]})`);
+        connection.queueError(0, ErrorCode.MALFORMED, malformedMessage(type, length));
         connection.closeAfterFlush();
       } else {
         connection.queueError(0, ErrorCode.UNKNOWN_TYPE, `unknown frame type ${type}`);
@@ -110,16 +104,22 @@ export class RequestHandler {
         connection.queuePong(readReq(bytes, payload), this.ctx.store.now());
         this.ctx.markDirty(connection);
         break;
-      case FrameType.QUERY:
-        this.handleQuery(connection, readReq(bytes, payload), readU32(bytes, payload + 4));
+      case FrameType.QUERY: {
+        const query = decodeReqAuction(bytes, payload, this.reqAuction);
+        this.handleQuery(connection, query.req, query.auction);
         break;
-      case FrameType.SUBSCRIBE:
-        this.ctx.hub.subscribe(connection, readReq(bytes, payload), readU32(bytes, payload + 4), readU32(bytes, payload + 8));
+      }
+      case FrameType.SUBSCRIBE: {
+        const subscribe = decodeSubscribe(bytes, payload, this.subscription);
+        this.ctx.hub.subscribe(connection, subscribe.req, subscribe.auction, subscribe.since);
         break;
-      case FrameType.UNSUBSCRIBE:
+      }
+      case FrameType.UNSUBSCRIBE: {
         // The hub answers it, in order with the SUBSCRIBEs of the same auction before it.
-        this.ctx.hub.unsubscribe(connection, readReq(bytes, payload), readU32(bytes, payload + 4));
+        const unsubscribe = decodeReqAuction(bytes, payload, this.reqAuction);
+        this.ctx.hub.unsubscribe(connection, unsubscribe.req, unsubscribe.auction);
         break;
+      }
       case FrameType.AUTH:
         if (this.verifier !== null) this.handleAuth(connection, this.verifier, bytes, payload, length);
         else {
@@ -134,38 +134,27 @@ export class RequestHandler {
 
   private handleBid(connection: Connection, bytes: Uint8Array, payload: number): void {
     const bid = decodeBid(bytes, payload, this.bid);
-    const { ring } = this.ctx;
+    const { ring, replyPath } = this.ctx;
     // The contract's order: FORBIDDEN, INVALID, RATE_LIMITED, OVERLOADED, then the store.
     if (this.verifier !== null && bid.user !== connection.authUser) {
-      connection.queueResult(bid.req, Status.FORBIDDEN, bid.auction, 0, 0);
-      this.ctx.markDirty(connection);
+      replyPath.answer(connection, bid.req, Status.FORBIDDEN, bid.auction);
       return;
     }
     if (isInvalidBid(bid)) {
-      connection.queueResult(bid.req, Status.INVALID, bid.auction, 0, 0);
-      this.ctx.markDirty(connection);
+      replyPath.answer(connection, bid.req, Status.INVALID, bid.auction);
       return;
     }
     if (this.bidLimiter !== null && !this.bidLimiter.take(bid.user, Date.now())) {
       this.ctx.limitLog?.hit(Limit.BID_RATE);
-      connection.queueResult(bid.req, Status.RATE_LIMITED, bid.auction, 0, 0);
-      this.ctx.markDirty(connection);
+      replyPath.answer(connection, bid.req, Status.RATE_LIMITED, bid.auction);
       return;
     }
-    if (!ring.push(connection, bid.req, bid.auction, bid.user, bid.amount)) {
+    if (!ring.push(connection, bid.req, bid.auction, bid.user, bid.amount, connection.chunkReadAt)) {
       this.ctx.limitLog?.hit(Limit.QUEUE);
-      connection.queueResult(bid.req, Status.OVERLOADED, bid.auction, 0, 0);
-      this.ctx.markDirty(connection);
+      replyPath.answer(connection, bid.req, Status.OVERLOADED, bid.auction);
       return;
     }
-    connection.pending++;
-    if (ring.length >= this.ctx.ringHighWater && !connection.assembler.isSuspended) {
-      // Backpressure rather than OVERLOADED: stop reading this socket and leave the rest of
-      // the chunk unparsed until the drain has made room.
-      connection.pauseReading(PauseReason.RING);
-      connection.assembler.suspend();
-      this.ctx.pausedForRing.push(connection);
-    }
+    replyPath.queued(connection);
     this.ctx.drain.schedule();
   }
 
@@ -175,10 +164,12 @@ export class RequestHandler {
    */
   private handleMaxBid(connection: Connection, bytes: Uint8Array, payload: number): void {
     const bid = decodeBid(bytes, payload, this.bid);
-    if (this.verifier !== null && bid.user !== connection.authUser) connection.queueResult(bid.req, Status.FORBIDDEN, bid.auction, 0, 0);
-    else if (isInvalidBid(bid)) connection.queueResult(bid.req, Status.INVALID, bid.auction, 0, 0);
-    else connection.queueError(bid.req, ErrorCode.UNKNOWN_TYPE, "MAX_BID (proxy bidding) is not supported by this server");
-    this.ctx.markDirty(connection);
+    if (this.verifier !== null && bid.user !== connection.authUser) this.ctx.replyPath.answer(connection, bid.req, Status.FORBIDDEN, bid.auction);
+    else if (isInvalidBid(bid)) this.ctx.replyPath.answer(connection, bid.req, Status.INVALID, bid.auction);
+    else {
+      connection.queueError(bid.req, ErrorCode.UNKNOWN_TYPE, "MAX_BID (proxy bidding) is not supported by this server");
+      this.ctx.markDirty(connection);
+    }
   }
 
   /**
@@ -189,9 +180,9 @@ export class RequestHandler {
    * unauthenticated, whatever it was before: the frames after it were meant for the new user.
    */
   private handleAuth(connection: Connection, verifier: TokenVerifier, bytes: Uint8Array, payload: number, length: number): void {
-    const req = readReq(bytes, payload);
+    const { req, tokenStart, tokenEnd } = decodeAuth(bytes, payload, length, this.auth);
     // The token bytes are only valid during this call: verifyBytes decodes them at once.
-    const verification = verifier.verifyBytes(bytes, payload + AUTH_TOKEN_OFFSET, payload + length);
+    const verification = verifier.verifyBytes(bytes, tokenStart, tokenEnd);
     connection.pending++;
     connection.assembler.suspend();
     connection.pauseReading(PauseReason.AUTH);

@@ -3,6 +3,7 @@
 // BID -> RESULT path. The object-returning `decodeFrame` is for clients, tests and tools.
 
 import { readU32, readU64, TWO_POW_32, writeU32, writeU64 } from "./bytes.ts";
+import { Direction, frameFit, type Fit } from "./frame-table.ts";
 import {
   AUTH_MIN_PAYLOAD,
   ERROR_HEADER_PAYLOAD,
@@ -16,53 +17,16 @@ import {
 /** Largest value of the high word of a u64 that is still <= 2^53-1. */
 const MAX_SAFE_HIGH_WORD = 0x1f_ffff;
 
-/** What the server makes of a frame header before reading the payload. */
-export const Fit = { OK: 0, MALFORMED: 1, UNKNOWN_TYPE: 2 } as const;
-export type Fit = (typeof Fit)[keyof typeof Fit];
+export { Fit } from "./frame-table.ts";
 
-/** Does a client-to-server frame of this type carry a payload of this length? */
+/** Whether a frame a client sent has a type the server reads and a payload length that fits it. */
 export function clientFrameFit(type: number, length: number): Fit {
-  switch (type) {
-    case FrameType.BID:
-      return length === PayloadLength.BID ? Fit.OK : Fit.MALFORMED;
-    case FrameType.MAX_BID:
-      return length === PayloadLength.MAX_BID ? Fit.OK : Fit.MALFORMED;
-    case FrameType.SUBSCRIBE:
-      return length === PayloadLength.SUBSCRIBE ? Fit.OK : Fit.MALFORMED;
-    case FrameType.UNSUBSCRIBE:
-      return length === PayloadLength.UNSUBSCRIBE ? Fit.OK : Fit.MALFORMED;
-    case FrameType.QUERY:
-      return length === PayloadLength.QUERY ? Fit.OK : Fit.MALFORMED;
-    case FrameType.AUTH:
-      return length >= AUTH_MIN_PAYLOAD ? Fit.OK : Fit.MALFORMED;
-    case FrameType.PING:
-      return length === PayloadLength.PING ? Fit.OK : Fit.MALFORMED;
-    default:
-      // Server-only types sent by a client are unknown to the server, not malformed.
-      return Fit.UNKNOWN_TYPE;
-  }
+  return frameFit(Direction.CLIENT, type, length);
 }
 
-/** Does a server-to-client frame of this type carry a payload of this length? */
+/** Whether a frame the server sent has a type a client reads and a payload length that fits it. */
 export function serverFrameFit(type: number, length: number): Fit {
-  switch (type) {
-    case FrameType.RESULT:
-      return length === PayloadLength.RESULT ? Fit.OK : Fit.MALFORMED;
-    case FrameType.ERROR:
-      return length >= ERROR_HEADER_PAYLOAD ? Fit.OK : Fit.MALFORMED;
-    case FrameType.UPDATE:
-      return length === PayloadLength.UPDATE ? Fit.OK : Fit.MALFORMED;
-    case FrameType.STATE:
-      return length === PayloadLength.STATE ? Fit.OK : Fit.MALFORMED;
-    case FrameType.PONG:
-      return length === PayloadLength.PONG ? Fit.OK : Fit.MALFORMED;
-    case FrameType.CLOSED:
-      return length === PayloadLength.CLOSED ? Fit.OK : Fit.MALFORMED;
-    case FrameType.OK:
-      return length === PayloadLength.OK ? Fit.OK : Fit.MALFORMED;
-    default:
-      return Fit.UNKNOWN_TYPE;
-  }
+  return frameFit(Direction.SERVER, type, length);
 }
 
 // ---- Client to server ---------------------------------------------------------------------
@@ -91,6 +55,53 @@ export function decodeBid(bytes: Uint8Array, payload: number, target: BidFields)
   const amount = high * TWO_POW_32 + readU32(bytes, payload + 16);
   target.amount = amount;
   target.amountValid = high <= MAX_SAFE_HIGH_WORD && amount >= 1;
+  return target;
+}
+
+/** SUBSCRIBE: the request, the auction and the seq to replay after (NO_REPLAY: none). */
+export interface SubscribeFields {
+  req: number;
+  auction: number;
+  since: number;
+}
+
+/** Reads a SUBSCRIBE payload into `target`. Allocates nothing. */
+export function decodeSubscribe(bytes: Uint8Array, payload: number, target: SubscribeFields): SubscribeFields {
+  target.req = readU32(bytes, payload);
+  target.auction = readU32(bytes, payload + 4);
+  target.since = readU32(bytes, payload + 8);
+  return target;
+}
+
+/** UNSUBSCRIBE and QUERY: the request and the auction. */
+export interface ReqAuctionFields {
+  req: number;
+  auction: number;
+}
+
+/** Reads an UNSUBSCRIBE or QUERY payload into `target`. Allocates nothing. */
+export function decodeReqAuction(bytes: Uint8Array, payload: number, target: ReqAuctionFields): ReqAuctionFields {
+  target.req = readU32(bytes, payload);
+  target.auction = readU32(bytes, payload + 4);
+  return target;
+}
+
+/** AUTH: the request, and where its token bytes lie in the frame's buffer. */
+export interface AuthFields {
+  req: number;
+  /** The token is bytes[tokenStart, tokenEnd): valid only as long as the frame's bytes are. */
+  tokenStart: number;
+  tokenEnd: number;
+}
+
+/** AUTH: req u32, then the token. */
+const AUTH_TOKEN_OFFSET = 4;
+
+/** Reads an AUTH payload of `length` bytes into `target` (the token in place). Allocates nothing. */
+export function decodeAuth(bytes: Uint8Array, payload: number, length: number, target: AuthFields): AuthFields {
+  target.req = readU32(bytes, payload);
+  target.tokenStart = payload + AUTH_TOKEN_OFFSET;
+  target.tokenEnd = payload + length;
   return target;
 }
 
@@ -176,6 +187,42 @@ export function decodeAuthToken(bytes: Uint8Array, payload: number, length: numb
 }
 
 // ---- Server to client ---------------------------------------------------------------------
+
+/** An UPDATE: an accepted bid's effect on its auction. */
+export interface UpdateFields {
+  auction: number;
+  seq: number;
+  amount: number;
+  leader: number;
+  endsAt: number;
+}
+
+/** Reads an UPDATE payload into `target` (a node reads them from the shared feed). Allocates nothing. */
+export function decodeUpdate(bytes: Uint8Array, payload: number, target: UpdateFields): UpdateFields {
+  target.auction = readU32(bytes, payload);
+  target.seq = readU32(bytes, payload + 4);
+  target.amount = readU64(bytes, payload + 8);
+  target.leader = readU32(bytes, payload + 16);
+  target.endsAt = readU64(bytes, payload + 20);
+  return target;
+}
+
+/** A CLOSED: the auction's last seq, its winner (0: no sale) and the winning amount. */
+export interface ClosedFields {
+  auction: number;
+  seq: number;
+  winner: number;
+  amount: number;
+}
+
+/** Reads a CLOSED payload into `target`. Allocates nothing. */
+export function decodeClosed(bytes: Uint8Array, payload: number, target: ClosedFields): ClosedFields {
+  target.auction = readU32(bytes, payload);
+  target.seq = readU32(bytes, payload + 4);
+  target.winner = readU32(bytes, payload + 8);
+  target.amount = readU64(bytes, payload + 12);
+  return target;
+}
 
 /** Writes a whole RESULT frame at `offset`; returns the offset after it. Allocates nothing. */
 export function encodeResult(

@@ -1,27 +1,34 @@
-// The names of the contract's closed sets (constants.ts), for people and logs; see
-// docs/protocol.md. Derived from the `as const` objects, so a code added there is named here.
+// Names of the protocol's closed sets by code (docs/protocol.md): the one reverse map every
+// room uses to print a status, phase, error code or frame type. Unknown codes give undefined,
+// so each caller says an unknown one its own way.
 
-import { ErrorCode, Phase, Status } from "./constants.ts";
+import { ErrorCode, FrameType, Phase, Status } from "./constants.ts";
 
-function invert(set: Record<string, number>): ReadonlyMap<number, string> {
+function reverse(set: Readonly<Record<string, number>>): ReadonlyMap<number, string> {
   return new Map(Object.entries(set).map(([name, code]) => [code, name]));
 }
 
-const statusNames = invert(Status);
-const phaseNames = invert(Phase);
-const errorCodeNames = invert(ErrorCode);
+const STATUS_NAMES = reverse(Status);
+const PHASE_NAMES = reverse(Phase);
+const ERROR_CODE_NAMES = reverse(ErrorCode);
+const FRAME_TYPE_NAMES = reverse(FrameType);
 
-/** The name of a RESULT status ("ACCEPTED", ...), or `STATUS_<code>` for one this version lacks. */
-export function statusName(code: number): string {
-  return statusNames.get(code) ?? `STATUS_${code}`;
+/** "ACCEPTED" for 0, ...; undefined for a code the contract does not have. */
+export function statusName(code: number): string | undefined {
+  return STATUS_NAMES.get(code);
 }
 
-/** The name of a STATE phase ("OPEN", ...), or `PHASE_<code>` for one this version lacks. */
-export function phaseName(code: number): string {
-  return phaseNames.get(code) ?? `PHASE_${code}`;
+/** "SCHEDULED", "OPEN", ...; undefined for a code the contract does not have. */
+export function phaseName(code: number): string | undefined {
+  return PHASE_NAMES.get(code);
 }
 
-/** The name of an ERROR code ("MALFORMED", ...), or undefined for one this version lacks. */
+/** "MALFORMED", ...; undefined for a code the contract does not have. */
 export function errorCodeName(code: number): string | undefined {
-  return errorCodeNames.get(code);
+  return ERROR_CODE_NAMES.get(code);
+}
+
+/** "BID", ...; undefined for a type the contract does not have. */
+export function frameTypeName(type: number): string | undefined {
+  return FRAME_TYPE_NAMES.get(type);
 }

@@ -1,20 +1,26 @@
 // One batch of bids on its way to a store and back; see docs/architecture.md.
 
-import type { Connection } from "../net/connection.ts";
+import type { StoreBatch } from "../store/store.ts";
 
 /**
  * A preallocated struct of typed arrays: the drain copies bids off the ring into it, the store
- * reads the inputs and fills the outputs for indices 0..count-1, and the drain routes each
- * result to its connection. Reused forever, so the steady state allocates nothing.
+ * reads the inputs and fills the outputs for indices 0..count-1, and the return path routes each
+ * result to its reply target (`T`: the connection, opaque here). Reused forever, so the steady
+ * state allocates nothing.
  */
-export class BidBatch {
+export class BidBatch<T = unknown> implements StoreBatch {
   count = 0;
+  /** When the drain handed it to the store (performance.now(), ms; only while metrics count). */
+  sentAt = 0;
   // Inputs.
-  readonly connection: (Connection | null)[];
+  /** Where each result goes; opaque to the queue. */
+  readonly replyTo: (T | null)[];
   readonly req: Uint32Array;
   readonly auction: Uint32Array;
   readonly user: Uint32Array;
   readonly amount: Float64Array;
+  /** When each bid's frame was read (performance.now(), ms), for the bid latency. */
+  readonly readAt: Float64Array;
   // Outputs, filled by the store.
   readonly status: Uint8Array;
   /** The auction's amount and leader after this bid (0 when unknown). */
@@ -25,11 +31,12 @@ export class BidBatch {
   readonly endsAt: Float64Array;
 
   constructor(readonly capacity: number) {
-    this.connection = new Array(capacity).fill(null);
+    this.replyTo = new Array<T | null>(capacity).fill(null);
     this.req = new Uint32Array(capacity);
     this.auction = new Uint32Array(capacity);
     this.user = new Uint32Array(capacity);
     this.amount = new Float64Array(capacity);
+    this.readAt = new Float64Array(capacity);
     this.status = new Uint8Array(capacity);
     this.resultAmount = new Float64Array(capacity);
     this.resultLeader = new Uint32Array(capacity);

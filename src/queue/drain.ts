@@ -3,6 +3,7 @@
 import { Status } from "../protocol/constants.ts";
 import { StoreUnavailableError } from "../store/errors.ts";
 import type { Store } from "../store/store.ts";
+import type { ServerCounters } from "../metrics/counters.ts";
 import { BidBatch } from "./bid-batch.ts";
 import type { BidRing } from "./bid-ring.ts";
 
@@ -14,26 +15,32 @@ export interface DrainOptions {
    * the store issues calls in order on one connection, so Redis runs them in order.
    */
   maxInFlight: number;
+  /** Counts each store call's seconds and size; null or absent counts nothing. */
+  counters?: ServerCounters | null;
 }
 
-/** Receives each finished batch; `batch` is reused once this returns. */
-export type BatchListener = (batch: BidBatch) => void;
+const MS_PER_SECOND = 1000;
 
-export class Drain {
-  private readonly idle: BidBatch[] = [];
+/** Receives each finished batch; `batch` is reused once this returns. */
+export type BatchListener<T> = (batch: BidBatch<T>) => void;
+
+export class Drain<T = unknown> {
+  private readonly idle: BidBatch<T>[] = [];
   private inFlight = 0;
   private scheduled = false;
   private readonly waiters: (() => void)[] = [];
+  private readonly counters: ServerCounters | null;
 
   constructor(
-    private readonly ring: BidRing,
+    private readonly ring: BidRing<T>,
     private readonly store: Store,
     options: DrainOptions,
-    private readonly onBatchDone: BatchListener,
+    private readonly onBatchDone: BatchListener<T>,
     /** Called after a run, once the results are handed over (flush sockets, resume readers). */
     private readonly onRunDone: () => void,
   ) {
-    for (let i = 0; i < options.maxInFlight; i++) this.idle.push(new BidBatch(options.batchSize));
+    for (let i = 0; i < options.maxInFlight; i++) this.idle.push(new BidBatch<T>(options.batchSize));
+    this.counters = options.counters ?? null;
   }
 
   /** Runs the drain soon; many socket reads in one tick share its batches. */
@@ -65,7 +72,8 @@ export class Drain {
     this.notifyIfIdle();
   };
 
-  private apply(batch: BidBatch): void {
+  private apply(batch: BidBatch<T>): void {
+    if (this.counters !== null) batch.sentAt = performance.now();
     let pending: void | Promise<void>;
     try {
       pending = this.store.applyBids(batch);
@@ -90,15 +98,20 @@ export class Drain {
   }
 
   /** An asynchronous batch came back: hand it over and keep the drain going. */
-  private settle(batch: BidBatch): void {
+  private settle(batch: BidBatch<T>): void {
     this.inFlight--;
     this.finish(batch);
     this.run();
   }
 
-  private finish(batch: BidBatch): void {
+  private finish(batch: BidBatch<T>): void {
+    const counters = this.counters;
+    if (counters !== null) {
+      counters.storeBatchSeconds.observe((performance.now() - batch.sentAt) / MS_PER_SECOND);
+      counters.storeBatchSize.observe(batch.count);
+    }
     this.onBatchDone(batch);
-    for (let i = 0; i < batch.count; i++) batch.connection[i] = null;
+    for (let i = 0; i < batch.count; i++) batch.replyTo[i] = null;
     batch.count = 0;
     this.idle.push(batch);
   }

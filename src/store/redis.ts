@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { phaseAt, type AuctionState } from "../auction/auction.ts";
 import { Status, type Phase } from "../protocol/constants.ts";
 import { readU32, readU64, writeU32, writeU64 } from "../protocol/bytes.ts";
-import { redact } from "../redact.ts";
+import { redact } from "../log/redact.ts";
 import { IdsExhaustedError, StoreError, StoreRefusedError, StoreUnavailableError, StoreUnconfirmedError } from "./errors.ts";
 import type { LogSink } from "../log/log-sink.ts";
 import { EpochMemory, epochKeyOf, isEpochMismatch, isEpochNotice, newEpoch, parseEpochNotice } from "./redis-epoch.ts";

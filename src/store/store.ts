@@ -2,10 +2,26 @@
 
 import type { AuctionSpec, AuctionState } from "../auction/auction.ts";
 import type { Phase } from "../protocol/constants.ts";
-import type { BidBatch } from "../queue/bid-batch.ts";
 
-/** The bid-applying part of a batch, as a store sees it. */
-export type StoreBatch = Omit<BidBatch, "connection" | "req">;
+/**
+ * The bid-applying part of a batch, as a store sees it: typed arrays indexed 0..count-1. The
+ * store reads the inputs and fills the outputs (the queue's BidBatch implements it).
+ */
+export interface StoreBatch {
+  readonly count: number;
+  // Inputs.
+  readonly auction: Uint32Array;
+  readonly user: Uint32Array;
+  readonly amount: Float64Array;
+  // Outputs, filled by the store.
+  readonly status: Uint8Array;
+  /** The auction's amount and leader after this bid (0 when unknown). */
+  readonly resultAmount: Float64Array;
+  readonly resultLeader: Uint32Array;
+  /** For ACCEPTED: the auction's new seq and ends_at, what its UPDATE carries. */
+  readonly seq: Uint32Array;
+  readonly endsAt: Float64Array;
+}
 
 /** An auction to create; `id` 0 asks the store for a fresh one, unique across nodes. */
 export type NewAuction = AuctionSpec;

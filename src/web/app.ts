@@ -5,6 +5,7 @@
 // clock) and bid on it. Bundled by src/http/live-page.ts; the wire is live-socket.ts.
 
 import { NO_REPLAY, Phase, Status } from "../protocol/constants.ts";
+import { statusName } from "../protocol/names.ts";
 import { firstBidStored } from "../protocol/resubmission.ts";
 import { formatClock, formatCountdown, formatMoney, formatMoneyInput, parseMoney } from "./format.ts";
 import { LiveSocket, ReplyError, type ClosedFrame, type LinkStatus, type StateFrame, type UpdateFrame } from "./live-socket.ts";
@@ -55,7 +56,6 @@ const USER_KEY = "gavel.user";
 const CONFIRM_ATTEMPTS = 5;
 const CONFIRM_RETRY_MS = 1000;
 
-const STATUS_NAMES = Object.fromEntries(Object.entries(Status).map(([name, code]) => [code, name])) as Record<number, string>;
 const STATUS_TEXT: Record<number, string> = {
   [Status.ACCEPTED]: "You are the highest bidder.",
   [Status.OUTBID]: "Too low.",
@@ -283,8 +283,8 @@ function showResult(status: number | null, text: string): void {
   if (status !== null) {
     const chip = document.createElement("span");
     chip.className = "status";
-    chip.dataset.status = STATUS_NAMES[status] ?? String(status);
-    chip.textContent = STATUS_NAMES[status] ?? `status ${status}`;
+    chip.dataset.status = statusName(status) ?? String(status);
+    chip.textContent = statusName(status) ?? `status ${status}`;
     parts.push(chip);
   }
   parts.push(document.createTextNode(text));

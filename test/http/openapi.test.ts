@@ -72,6 +72,12 @@ async function call(base: string, method: string, pathAndQuery: string, body?: u
   const key = `${method} ${template} ${status}`;
   expect({ key, documented: documented.has(key) }).toEqual({ key, documented: true });
   exercised.add(key);
+  // A text answer (the Prometheus metrics) is checked for its documented media type only.
+  const content = (doc.paths[template!]![method.toLowerCase()] as Operation).responses[status]!.content ?? {};
+  if (content["text/plain"] !== undefined) {
+    expect(response.headers.get("content-type") ?? "").toContain("text/plain");
+    return { status: response.status, body: { text } as Record<string, unknown> };
+  }
   expect(response.headers.get("content-type") ?? "").toContain("application/json");
   const json = JSON.parse(text) as unknown;
   const pointer = `${DOC_ID}#/paths/${pointerEscape(template!)}/${method.toLowerCase()}/responses/${status}/content/application~1json/schema`;
@@ -133,6 +139,8 @@ describe("docs/openapi.json", () => {
 
       expect((await call(base, "GET", "/healthz")).status).toBe(200);
       expect((await call(base, "GET", "/readyz")).status).toBe(200);
+      expect((await call(base, "GET", "/metrics")).status).toBe(401);
+      expect((await call(base, "GET", "/metrics", undefined, ADMIN_TOKEN)).body.text).toContain("gavel_bids_total");
     });
   });
 

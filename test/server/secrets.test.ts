@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { AdminToken } from "../../src/http/admin-token.ts";
-import { REDACTED } from "../../src/redact.ts";
+import { REDACTED } from "../../src/log/redact.ts";
 import { frames } from "../support/frames.ts";
 import { startGavel } from "../support/gavel.ts";
 import { runGavelExpectingFailure, spawnGavel, type GavelProcess } from "../support/process.ts";

@@ -19,6 +19,7 @@
 
 import type { Frame } from "../../src/protocol/codec.ts";
 import { ErrorCode, FrameType, MAX_AMOUNT, NO_REPLAY, Phase, Status } from "../../src/protocol/constants.ts";
+import { statusName as protocolStatusName } from "../../src/protocol/names.ts";
 import type { Store } from "../../src/store/store.ts";
 import { phaseAt } from "../../src/auction/auction.ts";
 import { linearizabilityViolations } from "./linearizability.ts";
@@ -421,10 +422,8 @@ const PRE_STORE: ReadonlySet<number> = new Set([Status.FORBIDDEN, Status.INVALID
 const REFUSED: ReadonlySet<number> = new Set([Status.OVERLOADED, Status.UNAVAILABLE]);
 /** Statuses that report the auction's state after the bid was applied. */
 const STATE_REPORTING: ReadonlySet<number> = new Set([Status.ACCEPTED, Status.OUTBID, Status.CLOSED, Status.NOT_STARTED]);
-const STATUS_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Status).map(([name, code]) => [code, name]));
-
 function statusName(status: number): string {
-  return status === NO_RESULT ? "no RESULT" : (STATUS_NAMES[status] ?? `status ${status}`);
+  return status === NO_RESULT ? "no RESULT" : (protocolStatusName(status) ?? `status ${status}`);
 }
 
 function describeBid(bidders: readonly BidderLog[], r: BidRecord): string {

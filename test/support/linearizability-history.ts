@@ -13,6 +13,7 @@
 // Each QUERY's and SUBSCRIBE's STATE is a read; the final state is one last read, after all.
 
 import { ErrorCode, Phase, Status } from "../../src/protocol/constants.ts";
+import { errorCodeName, statusName } from "../../src/protocol/names.ts";
 import type { BidRecord, ClientLog, FinalAuction } from "./consistency.ts";
 import { OperationKind, type BidOperation, type Operation } from "./linearizability-model.ts";
 import type { ReadRecord } from "./linearizability-reads.ts";
@@ -25,8 +26,6 @@ const DETERMINATE: ReadonlySet<number> = new Set([Status.ACCEPTED, Status.OUTBID
 const NO_EFFECT: ReadonlySet<number> = new Set([Status.FORBIDDEN, Status.INVALID, Status.RATE_LIMITED, Status.OVERLOADED, Status.UNKNOWN]);
 /** ERRORs that answer a BID before it is processed. */
 const NO_EFFECT_ERRORS: ReadonlySet<number> = new Set([ErrorCode.UNAUTHENTICATED, ErrorCode.SHUTTING_DOWN]);
-const STATUS_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Status).map(([name, code]) => [code, name]));
-const ERROR_NAMES: Record<number, string> = Object.fromEntries(Object.entries(ErrorCode).map(([name, code]) => [code, name]));
 
 export interface HistoryOptions {
   /** A bid answered UNAVAILABLE may have been stored all the same (a timed-out store call). */
@@ -61,7 +60,7 @@ function describeRead(what: () => string, r: ReadRecord, origin: number): string
 }
 
 function describeBid(connection: string, r: BidRecord, origin: number): string {
-  const answeredBy = r.replies === 0 ? "no reply" : r.status === NO_RESULT ? `ERROR ${ERROR_NAMES[r.errorCode] ?? r.errorCode}` : (STATUS_NAMES[r.status] ?? `status ${r.status}`);
+  const answeredBy = r.replies === 0 ? "no reply" : r.status === NO_RESULT ? `ERROR ${errorCodeName(r.errorCode) ?? r.errorCode}` : (statusName(r.status) ?? `status ${r.status}`);
   const reported = DETERMINATE.has(r.status) && r.replies > 0 ? ` (${r.resultAmount} by user ${r.resultLeader})` : "";
   return `${connection} req ${r.req}: BID ${r.amount} by user ${r.user}, ${answeredBy}${reported} ${window(r.sentAt, r.receivedAt, origin)}`;
 }

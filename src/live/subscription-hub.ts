@@ -13,12 +13,13 @@
 // connection can make the hub hold is bounded (GAVEL_MAX_SUBSCRIPTIONS): the auctions it follows
 // plus the SUBSCRIBEs still being answered, and the UNSUBSCRIBEs waiting behind them.
 
-import { phaseAt, type AuctionState, type HistoryEntry } from "./auction.ts";
+import { phaseAt, type AuctionState, type HistoryEntry } from "../auction/auction.ts";
 import { Defaults } from "../config.ts";
-import { readU32, readU64 } from "../protocol/bytes.ts";
-import { encodeUpdate } from "../protocol/codec.ts";
+import { decodeClosed, decodeUpdate, encodeUpdate, type ClosedFields, type UpdateFields } from "../protocol/codec.ts";
 import { ErrorCode, FrameType, HEADER_SIZE, NO_REPLAY, Phase, UPDATE_FRAME_SIZE } from "../protocol/constants.ts";
-import type { Connection } from "../net/connection.ts";
+import type { ServerCounters } from "../metrics/counters.ts";
+import type { MarkDirty, Subscriber } from "./subscriber.ts";
+import { AuctionFeed, Congestion, RequestKind, SubscriberSubscriptions, Subscription, type Update } from "./subscription.ts";
 
 /** What the hub needs of the store. */
 export interface HubSource {
@@ -47,88 +48,29 @@ const HISTORY_PAGE = 1000;
 /** The ERROR UNAVAILABLE message: the contract's "the store could not answer; retry". */
 const STORE_UNAVAILABLE = "the store could not answer; retry";
 
-interface Update {
-  seq: number;
-  amount: number;
-  leader: number;
-  endsAt: number;
-}
-
-interface Closing {
-  seq: number;
-  winner: number;
-  amount: number;
-}
-
-/** The requests that change what a connection follows. */
-const RequestKind = { SUBSCRIBE: 0, UNSUBSCRIBE: 1 } as const;
-type RequestKind = (typeof RequestKind)[keyof typeof RequestKind];
-
-/** A SUBSCRIBE or UNSUBSCRIBE read and not answered yet. */
-interface WaitingRequest {
-  kind: RequestKind;
-  req: number;
-  /** SUBSCRIBE's replay point. */
-  since: number;
-}
-
-/** What one connection follows, with the counts its bound is kept by. */
-class ConnectionSubscriptions {
-  readonly byAuction = new Map<number, Subscription>();
-  /** Subscriptions whose SUBSCRIBE was answered with the auction's STATE, not unsubscribed since. */
-  following = 0;
-  /** SUBSCRIBEs read and not answered yet. */
-  waitingSubscribes = 0;
-  /** UNSUBSCRIBEs waiting behind a SUBSCRIBE of the same auction. */
-  waitingUnsubscribes = 0;
-}
-
-/** One connection's dealings with one auction: its requests in order, and what it was sent. */
-class Subscription {
-  /** Requests not answered yet, oldest first; the first is being answered. */
-  readonly requests: WaitingRequest[] = [];
-  /** In its feed's subscriptions: live updates reach it (or wait in `held`). */
-  inFeed = false;
-  /** A SUBSCRIBE was answered with the auction's STATE and no UNSUBSCRIBE since. */
-  following = false;
-  /** Dropped with its connection: a request being answered stops where it is. */
-  ended = false;
-  /** Highest seq sent (or covered by the snapshot). */
-  lastSeq = 0;
-  /** While a snapshot and replay are on their way, live updates wait here. */
-  held: Update[] | null = null;
-  closedSent = false;
-  constructor(
-    readonly connection: Connection,
-    readonly auctionId: number,
-    readonly owner: ConnectionSubscriptions,
-  ) {}
-}
-
-class AuctionFeed {
-  readonly subscriptions = new Map<Connection, Subscription>();
-  /** Highest seq this node has delivered for the auction; -1 until known. */
-  lastSeq = -1;
-  /** A history read is filling a gap; live updates (and the CLOSED) queue behind it. */
-  healing = false;
-  /** Asked to heal while healing (the feed was cut again): read the history once more. */
-  healAgain = false;
-  queued: Update[] = [];
-  closing: Closing | null = null;
-}
-
-export class SubscriptionHub {
-  private readonly feeds = new Map<number, AuctionFeed>();
-  private readonly byConnection = new Map<Connection, ConnectionSubscriptions>();
-  /** Connections holding conflated updates, flushed by `sweep`. */
-  private readonly conflatedConnections = new Set<Connection>();
+/**
+ * The fan-out of one node, generic over its subscribers (`S`: the net room's Connection), whom it
+ * reaches only through the Subscriber interface.
+ */
+export class SubscriptionHub<S extends Subscriber = Subscriber> {
+  private readonly feeds = new Map<number, AuctionFeed<S>>();
+  private readonly byConnection = new Map<S, SubscriberSubscriptions<S>>();
+  /** Subscribers that fell behind at some point (conflation, how long they lag); dropped with them. */
+  private readonly congestion = new Map<S, Congestion>();
+  /** Subscribers holding conflated updates, flushed by `sweep`. */
+  private readonly conflatedConnections = new Set<S>();
   private readonly frame = new Uint8Array(UPDATE_FRAME_SIZE);
+  /** The feed's frames are decoded into these (reused: nothing allocated per frame). */
+  private readonly update: UpdateFields = { auction: 0, seq: 0, amount: 0, leader: 0, endsAt: 0 };
+  private readonly closed: ClosedFields = { auction: 0, seq: 0, winner: 0, amount: 0 };
   private readonly maxSubscriptions: number;
 
   constructor(
     private readonly source: HubSource,
     private readonly limits: HubLimits,
-    private readonly markDirty: (connection: Connection) => void,
+    private readonly markDirty: MarkDirty<S>,
+    /** Counts updates sent and conflated and slow-subscriber disconnects; null counts nothing. */
+    private readonly counters: ServerCounters | null = null,
   ) {
     this.maxSubscriptions = limits.maxSubscriptions ?? Defaults.maxSubscriptions;
   }
@@ -154,7 +96,7 @@ export class SubscriptionHub {
    * SUBSCRIBE: the STATE snapshot, then the replay of seq > since, then live updates; once the
    * requests before it on this auction are answered. Past the connection's bound, ERROR LIMIT.
    */
-  subscribe(connection: Connection, req: number, auctionId: number, since: number): void {
+  subscribe(connection: S, req: number, auctionId: number, since: number): void {
     let owner = this.byConnection.get(connection);
     let sub = owner?.byAuction.get(auctionId);
     // Subscribing again to an auction it follows, with nothing waiting, takes no new place.
@@ -164,14 +106,14 @@ export class SubscriptionHub {
       this.markDirty(connection);
       return;
     }
-    if (owner === undefined) this.byConnection.set(connection, (owner = new ConnectionSubscriptions()));
-    if (sub === undefined) owner.byAuction.set(auctionId, (sub = new Subscription(connection, auctionId, owner)));
+    if (owner === undefined) this.byConnection.set(connection, (owner = new SubscriberSubscriptions<S>()));
+    if (sub === undefined) owner.byAuction.set(auctionId, (sub = new Subscription<S>(connection, auctionId, owner)));
     owner.waitingSubscribes++;
     this.enqueue(sub, RequestKind.SUBSCRIBE, req, since);
   }
 
   /** UNSUBSCRIBE: OK, after the requests before it on this auction; nothing of it is pushed after. */
-  unsubscribe(connection: Connection, req: number, auctionId: number): void {
+  unsubscribe(connection: S, req: number, auctionId: number): void {
     const owner = this.byConnection.get(connection);
     const sub = owner?.byAuction.get(auctionId);
     if (owner === undefined || sub === undefined || sub.requests.length === 0) {
@@ -192,14 +134,14 @@ export class SubscriptionHub {
     this.enqueue(sub, RequestKind.UNSUBSCRIBE, req, NO_REPLAY);
   }
 
-  private enqueue(sub: Subscription, kind: RequestKind, req: number, since: number): void {
+  private enqueue(sub: Subscription<S>, kind: RequestKind, req: number, since: number): void {
     sub.requests.push({ kind, req, since });
     sub.connection.pending++;
     if (sub.requests.length === 1) void this.answerInOrder(sub);
   }
 
   /** Answers the subscription's requests one after another, until none waits. */
-  private async answerInOrder(sub: Subscription): Promise<void> {
+  private async answerInOrder(sub: Subscription<S>): Promise<void> {
     while (sub.requests.length > 0) {
       const request = sub.requests[0]!;
       if (request.kind === RequestKind.SUBSCRIBE) await this.answerSubscribe(sub, request.req, request.since);
@@ -214,7 +156,7 @@ export class SubscriptionHub {
     this.forget(sub);
   }
 
-  private async answerSubscribe(sub: Subscription, req: number, since: number): Promise<void> {
+  private async answerSubscribe(sub: Subscription<S>, req: number, since: number): Promise<void> {
     const { connection, auctionId } = sub;
     // In the feed before the store is read, so no UPDATE after the snapshot is missed; live
     // updates wait in `held` until the STATE and replay are out.
@@ -270,14 +212,14 @@ export class SubscriptionHub {
     else if (feed.closing !== null && !feed.healing) this.sendClosed(auctionId, sub, feed.closing.seq, feed.closing.winner, feed.closing.amount);
   }
 
-  private answerUnsubscribe(sub: Subscription, req: number): void {
+  private answerUnsubscribe(sub: Subscription<S>, req: number): void {
     this.stopFollowing(sub);
     sub.connection.queueOk(req);
     this.markDirty(sub.connection);
   }
 
   /** Sends the live updates held during a snapshot and replay, and lets the next ones through. */
-  private releaseHeld(sub: Subscription): void {
+  private releaseHeld(sub: Subscription<S>): void {
     const held = sub.held;
     sub.held = null;
     if (held === null) return;
@@ -285,7 +227,7 @@ export class SubscriptionHub {
   }
 
   /** Sends history entries with afterSeq < seq <= untilSeq to one subscription. */
-  private async replay(auctionId: number, sub: Subscription, afterSeq: number, untilSeq: number): Promise<void> {
+  private async replay(auctionId: number, sub: Subscription<S>, afterSeq: number, untilSeq: number): Promise<void> {
     let from = afterSeq;
     sub.lastSeq = afterSeq;
     while (from < untilSeq) {
@@ -302,8 +244,9 @@ export class SubscriptionHub {
   }
 
   /** Forgets a closed connection's subscriptions; its requests still waiting go unanswered. */
-  dropConnection(connection: Connection): void {
+  dropConnection(connection: S): void {
     this.conflatedConnections.delete(connection);
+    this.congestion.delete(connection);
     const owner = this.byConnection.get(connection);
     if (owner === undefined) return;
     this.byConnection.delete(connection);
@@ -316,7 +259,7 @@ export class SubscriptionHub {
   }
 
   /** The subscription no longer follows the auction: nothing of it is pushed from now on. */
-  private stopFollowing(sub: Subscription): void {
+  private stopFollowing(sub: Subscription<S>): void {
     this.leaveFeed(sub);
     if (sub.following) {
       sub.following = false;
@@ -325,18 +268,18 @@ export class SubscriptionHub {
     sub.held = null;
     sub.lastSeq = 0;
     sub.closedSent = false;
-    sub.connection.conflated?.delete(sub.auctionId);
+    this.congestion.get(sub.connection)?.conflated?.delete(sub.auctionId);
   }
 
   /** Drops a subscription that follows nothing and has nothing to answer. */
-  private forget(sub: Subscription): void {
+  private forget(sub: Subscription<S>): void {
     if (sub.following || sub.requests.length > 0 || sub.ended) return;
     const { owner } = sub;
     if (owner.byAuction.get(sub.auctionId) === sub) owner.byAuction.delete(sub.auctionId);
     if (owner.byAuction.size === 0 && this.byConnection.get(sub.connection) === owner) this.byConnection.delete(sub.connection);
   }
 
-  private enterFeed(sub: Subscription): AuctionFeed {
+  private enterFeed(sub: Subscription<S>): AuctionFeed<S> {
     const feed = this.feedOf(sub.auctionId);
     if (!sub.inFeed) {
       feed.subscriptions.set(sub.connection, sub);
@@ -345,7 +288,7 @@ export class SubscriptionHub {
     return feed;
   }
 
-  private leaveFeed(sub: Subscription): void {
+  private leaveFeed(sub: Subscription<S>): void {
     if (!sub.inFeed) return;
     sub.inFeed = false;
     const feed = this.feeds.get(sub.auctionId);
@@ -375,7 +318,7 @@ export class SubscriptionHub {
     this.fanOut(auctionId, feed, seq, amount, leader, endsAt);
   }
 
-  private fanOut(auctionId: number, feed: AuctionFeed, seq: number, amount: number, leader: number, endsAt: number): void {
+  private fanOut(auctionId: number, feed: AuctionFeed<S>, seq: number, amount: number, leader: number, endsAt: number): void {
     if (seq <= feed.lastSeq) return;
     feed.lastSeq = seq;
     let encoded = false;
@@ -396,15 +339,17 @@ export class SubscriptionHub {
       }
       sub.lastSeq = seq;
       connection.queueBytes(this.frame, 0, UPDATE_FRAME_SIZE);
+      this.counters?.updateSent();
       this.markDirty(connection);
     }
   }
 
-  private sendUpdate(auctionId: number, sub: Subscription, seq: number, amount: number, leader: number, endsAt: number): void {
+  private sendUpdate(auctionId: number, sub: Subscription<S>, seq: number, amount: number, leader: number, endsAt: number): void {
     if (seq <= sub.lastSeq) return;
     sub.lastSeq = seq;
     encodeUpdate(this.frame, 0, auctionId, seq, amount, leader, endsAt);
     sub.connection.queueBytes(this.frame, 0, UPDATE_FRAME_SIZE);
+    this.counters?.updateSent();
     this.markDirty(sub.connection);
   }
 
@@ -414,7 +359,7 @@ export class SubscriptionHub {
    * mid-read) makes the running one read again: its read may predate the updates lost in the
    * new cut. A gap still left in the queue also reads again, until a read brings nothing new.
    */
-  private async heal(auctionId: number, feed: AuctionFeed): Promise<void> {
+  private async heal(auctionId: number, feed: AuctionFeed<S>): Promise<void> {
     if (feed.healing) {
       feed.healAgain = true;
       return;
@@ -450,7 +395,7 @@ export class SubscriptionHub {
    * Sends the queued live updates that follow on from the last seq sent, oldest first; returns
    * true when one lies past a gap (it and those after it stay queued).
    */
-  private sendQueuedInOrder(auctionId: number, feed: AuctionFeed): boolean {
+  private sendQueuedInOrder(auctionId: number, feed: AuctionFeed<S>): boolean {
     const queued = feed.queued.sort((a, b) => a.seq - b.seq);
     let i = 0;
     for (; i < queued.length; i++) {
@@ -467,13 +412,15 @@ export class SubscriptionHub {
     let offset = 0;
     while (offset + HEADER_SIZE <= frames.length) {
       const type = frames[offset]!;
-      const p = offset + HEADER_SIZE;
-      offset = p + frames[offset + 1]!;
+      const payload = offset + HEADER_SIZE;
+      offset = payload + frames[offset + 1]!;
       if (offset > frames.length) break;
       if (type === FrameType.UPDATE) {
-        this.deliverUpdate(readU32(frames, p), readU32(frames, p + 4), readU64(frames, p + 8), readU32(frames, p + 16), readU64(frames, p + 20), true);
+        const u = decodeUpdate(frames, payload, this.update);
+        this.deliverUpdate(u.auction, u.seq, u.amount, u.leader, u.endsAt, true);
       } else if (type === FrameType.CLOSED) {
-        this.deliverClosed(readU32(frames, p), readU32(frames, p + 4), readU32(frames, p + 8), readU64(frames, p + 12), true);
+        const c = decodeClosed(frames, payload, this.closed);
+        this.deliverClosed(c.auction, c.seq, c.winner, c.amount, true);
       }
     }
   }
@@ -509,7 +456,7 @@ export class SubscriptionHub {
     this.closeSubscriptions(auctionId, feed);
   }
 
-  private closeSubscriptions(auctionId: number, feed: AuctionFeed): void {
+  private closeSubscriptions(auctionId: number, feed: AuctionFeed<S>): void {
     const closing = feed.closing!;
     for (const sub of feed.subscriptions.values()) {
       if (sub.held !== null) continue; // sent when its subscription start completes
@@ -518,7 +465,7 @@ export class SubscriptionHub {
     }
   }
 
-  private sendClosed(auctionId: number, sub: Subscription, seq: number, winner: number, amount: number): void {
+  private sendClosed(auctionId: number, sub: Subscription<S>, seq: number, winner: number, amount: number): void {
     if (sub.closedSent) return;
     sub.closedSent = true;
     sub.connection.queueClosed(auctionId, seq, winner, amount);
@@ -527,9 +474,11 @@ export class SubscriptionHub {
 
   // ---- Slow subscribers -----------------------------------------------------------------------
 
-  private conflate(connection: Connection, auctionId: number, seq: number, amount: number, leader: number, endsAt: number) {
-    let latest = connection.conflated;
-    if (latest === null) connection.conflated = latest = new Map();
+  private conflate(connection: S, auctionId: number, seq: number, amount: number, leader: number, endsAt: number) {
+    this.counters?.conflatedUpdate();
+    const congestion = this.congestionOf(connection);
+    let latest = congestion.conflated;
+    if (latest === null) congestion.conflated = latest = new Map();
     const update = latest.get(auctionId);
     if (update === undefined) latest.set(auctionId, { seq, amount, leader, endsAt });
     else {
@@ -541,10 +490,17 @@ export class SubscriptionHub {
     this.conflatedConnections.add(connection);
   }
 
-  private flushConflatedFor(connection: Connection): void {
-    const latest = connection.conflated;
+  private congestionOf(connection: S): Congestion {
+    let congestion = this.congestion.get(connection);
+    if (congestion === undefined) this.congestion.set(connection, (congestion = new Congestion()));
+    return congestion;
+  }
+
+  private flushConflatedFor(connection: S): void {
+    const congestion = this.congestion.get(connection);
+    const latest = congestion?.conflated ?? null;
     if (latest === null) return;
-    connection.conflated = null;
+    congestion!.conflated = null;
     this.conflatedConnections.delete(connection);
     for (const [auctionId, u] of latest) {
       const sub = this.feeds.get(auctionId)?.subscriptions.get(connection);
@@ -565,22 +521,24 @@ export class SubscriptionHub {
         this.conflatedConnections.delete(connection);
         continue;
       }
+      const congestion = this.congestionOf(connection);
       if (connection.queuedBytes <= this.limits.subscriberHighWater) {
-        connection.congestedSince = 0;
+        congestion.congestedSince = 0;
         this.flushConflatedFor(connection);
         continue;
       }
-      if (connection.congestedSince === 0) connection.congestedSince = now;
-      else if (this.limits.slowSubscriberMs > 0 && now - connection.congestedSince > this.limits.slowSubscriberMs) {
+      if (congestion.congestedSince === 0) congestion.congestedSince = now;
+      else if (this.limits.slowSubscriberMs > 0 && now - congestion.congestedSince > this.limits.slowSubscriberMs) {
         this.conflatedConnections.delete(connection);
+        this.counters?.slowSubscriberDisconnected();
         connection.abort();
       }
     }
   }
 
-  private feedOf(auctionId: number): AuctionFeed {
+  private feedOf(auctionId: number): AuctionFeed<S> {
     let feed = this.feeds.get(auctionId);
-    if (feed === undefined) this.feeds.set(auctionId, (feed = new AuctionFeed()));
+    if (feed === undefined) this.feeds.set(auctionId, (feed = new AuctionFeed<S>()));
     return feed;
   }
 
@@ -593,7 +551,7 @@ export class SubscriptionHub {
    * same id reaches it. Returns how many connections were reset.
    */
   resetAuctions(auctionIds: Iterable<number>, message: string): number {
-    const connections = new Set<Connection>();
+    const connections = new Set<S>();
     for (const auctionId of auctionIds) {
       const feed = this.feeds.get(auctionId);
       if (feed === undefined) continue;

@@ -1,7 +1,7 @@
 // redact(): no password survives in text meant for people, in any form a Redis URL takes.
 
 import { describe, expect, test } from "bun:test";
-import { redact, REDACTED } from "../src/redact.ts";
+import { redact, REDACTED } from "../../src/log/redact.ts";
 
 const SECRET = "hunter2";
 

@@ -4,7 +4,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { freshAuction, type AuctionState } from "../../src/auction/auction.ts";
-import { SubscriptionHub } from "../../src/auction/subscription-hub.ts";
+import { SubscriptionHub } from "../../src/live/subscription-hub.ts";
 import type { Connection } from "../../src/net/connection.ts";
 import { ErrorCode, NO_REPLAY } from "../../src/protocol/constants.ts";
 import type { HistoryEntry } from "../../src/store/store.ts";

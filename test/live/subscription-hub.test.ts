@@ -4,7 +4,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { freshAuction, type AuctionState } from "../../src/auction/auction.ts";
-import { SubscriptionHub } from "../../src/auction/subscription-hub.ts";
+import { SubscriptionHub } from "../../src/live/subscription-hub.ts";
 import type { Connection } from "../../src/net/connection.ts";
 import { decodeFrame, encodeClosed } from "../../src/protocol/codec.ts";
 import { FrameType, HEADER_SIZE } from "../../src/protocol/constants.ts";

@@ -19,6 +19,14 @@ export interface Subscriber {
   closeAfterFlush(): void;
   /** Drops the subscriber now (it stayed too far behind). */
   abort(): void;
+  /**
+   * Stops reading requests from this subscriber (the rest of what it sent stays unread) until
+   * releaseRequests: the hub holds a subscriber whose SUBSCRIBEs and UNSUBSCRIBEs pile up faster
+   * than the store answers them, as the ring holds a bidder. Optional: without it the hub's
+   * bound answers the excess ERROR LIMIT instead.
+   */
+  holdRequests?(): void;
+  releaseRequests?(): void;
 }
 
 /** Called after frames were queued on a subscriber: write it at the end of this tick. */

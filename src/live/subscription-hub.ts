@@ -44,6 +44,13 @@ export interface HubLimits {
 
 /** History is read in pages of this many entries. */
 const HISTORY_PAGE = 1000;
+/**
+ * A subscriber with this many SUBSCRIBEs and UNSUBSCRIBEs waiting for their answers is read no
+ * further until only RESUME_WAITING_REQUESTS wait: a pipelined burst is answered in full, at the
+ * store's pace, with bounded work in hand, instead of being refused.
+ */
+const MAX_WAITING_REQUESTS = 64;
+const RESUME_WAITING_REQUESTS = 16;
 
 /** The ERROR UNAVAILABLE message: the contract's "the store could not answer; retry". */
 const STORE_UNAVAILABLE = "the store could not answer; retry";
@@ -137,6 +144,11 @@ export class SubscriptionHub<S extends Subscriber = Subscriber> {
   private enqueue(sub: Subscription<S>, kind: RequestKind, req: number, since: number): void {
     sub.requests.push({ kind, req, since });
     sub.connection.pending++;
+    const owner = sub.owner;
+    if (!owner.held && owner.waiting >= MAX_WAITING_REQUESTS && sub.connection.holdRequests !== undefined) {
+      owner.held = true;
+      sub.connection.holdRequests();
+    }
     if (sub.requests.length === 1) void this.answerInOrder(sub);
   }
 
@@ -152,6 +164,10 @@ export class SubscriptionHub<S extends Subscriber = Subscriber> {
       sub.connection.pending--;
       if (request.kind === RequestKind.SUBSCRIBE) sub.owner.waitingSubscribes--;
       else sub.owner.waitingUnsubscribes--;
+      if (sub.owner.held && sub.owner.waiting <= RESUME_WAITING_REQUESTS) {
+        sub.owner.held = false;
+        sub.connection.releaseRequests?.();
+      }
     }
     this.forget(sub);
   }

@@ -39,6 +39,12 @@ export class SubscriberSubscriptions<S extends Subscriber> {
   waitingSubscribes = 0;
   /** UNSUBSCRIBEs waiting behind a SUBSCRIBE of the same auction. */
   waitingUnsubscribes = 0;
+  /** Its reading is held until enough of its waiting requests are answered. */
+  held = false;
+
+  get waiting(): number {
+    return this.waitingSubscribes + this.waitingUnsubscribes;
+  }
 }
 
 /** One subscriber's dealings with one auction: its requests in order, and what it was sent. */

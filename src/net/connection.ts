@@ -29,7 +29,7 @@ const INITIAL_OUTBOUND = 4096;
 const NO_BUFFER = new Uint8Array(0);
 
 /** Why reading is paused; reading resumes only when no reason is left. */
-export const PauseReason = { OUTBOUND: 1, RING: 2, AUTH: 4 } as const;
+export const PauseReason = { OUTBOUND: 1, RING: 2, AUTH: 4, SUBSCRIPTIONS: 8 } as const;
 
 export class Connection implements Subscriber {
   readonly assembler: FrameAssembler;
@@ -37,6 +37,8 @@ export class Connection implements Subscriber {
   private out = NO_BUFFER;
   private outLength = 0;
   private pauseReasons = 0;
+  /** The reasons (a subset of pauseReasons) for which frames already read are held back too. */
+  private frameHolds = 0;
   /** The server has decided to close: after MALFORMED, shutdown, or a stuck client. */
   closing = false;
   /** Shutdown: once everything owed is written, end only the server's side (`Transport.halfClose`). */
@@ -178,6 +180,37 @@ export class Connection implements Subscriber {
       this.halfClosed = true;
       this.transport.halfClose();
     }
+  }
+
+  /**
+   * Stops reading for `reason` and hands out no more frames of what was already read (the
+   * assembler keeps the rest of the chunk): the ring is full, an AUTH is being verified, too many
+   * SUBSCRIBEs wait for the store. Frames flow again once every such reason is released.
+   */
+  holdFrames(reason: number): void {
+    this.frameHolds |= reason;
+    this.pauseReading(reason);
+    this.assembler.suspend();
+  }
+
+  releaseFrames(reason: number): void {
+    if (!(this.frameHolds & reason)) return;
+    this.frameHolds &= ~reason;
+    this.resumeReading(reason);
+    if (this.frameHolds === 0 && !this.closed) this.assembler.resume();
+  }
+
+  get holdsFrames(): boolean {
+    return this.frameHolds !== 0;
+  }
+
+  /** The subscription hub's hold (Subscriber): too many SUBSCRIBEs and UNSUBSCRIBEs wait. */
+  holdRequests(): void {
+    this.holdFrames(PauseReason.SUBSCRIPTIONS);
+  }
+
+  releaseRequests(): void {
+    this.releaseFrames(PauseReason.SUBSCRIPTIONS);
   }
 
   pauseReading(reason: number): void {

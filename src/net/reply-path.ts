@@ -61,9 +61,8 @@ export class ReplyPath {
    */
   queued(connection: Connection): void {
     connection.pending++;
-    if (this.ring.length >= this.ringHighWater && !connection.assembler.isSuspended) {
-      connection.pauseReading(PauseReason.RING);
-      connection.assembler.suspend();
+    if (this.ring.length >= this.ringHighWater && !connection.holdsFrames) {
+      connection.holdFrames(PauseReason.RING);
       this.pausedForRing.push(connection);
     }
   }
@@ -93,9 +92,6 @@ export class ReplyPath {
   readonly resumeReaders = (): void => {
     if (this.pausedForRing.length === 0 || this.ring.length > this.ringLowWater) return;
     const resuming = this.pausedForRing.splice(0);
-    for (const connection of resuming) {
-      connection.resumeReading(PauseReason.RING);
-      if (!connection.closed) connection.assembler.resume();
-    }
+    for (const connection of resuming) connection.releaseFrames(PauseReason.RING);
   };
 }

@@ -184,8 +184,7 @@ export class RequestHandler {
     // The token bytes are only valid during this call: verifyBytes decodes them at once.
     const verification = verifier.verifyBytes(bytes, tokenStart, tokenEnd);
     connection.pending++;
-    connection.assembler.suspend();
-    connection.pauseReading(PauseReason.AUTH);
+    connection.holdFrames(PauseReason.AUTH);
     void verification.then((result) => {
       connection.pending--;
       if (result.ok) {
@@ -199,8 +198,7 @@ export class RequestHandler {
       }
       this.ctx.markDirty(connection);
       if (connection.closed) return;
-      connection.resumeReading(PauseReason.AUTH);
-      connection.assembler.resume();
+      connection.releaseFrames(PauseReason.AUTH);
     });
   }
 

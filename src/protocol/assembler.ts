@@ -19,6 +19,12 @@ export class FrameAssembler {
   /** Set by `suspend()`: the rest of the stream waits in `backlog` until `resume()`. */
   private suspended = false;
   private backlog: Uint8Array | null = null;
+  /**
+   * The backlog being handed out by resume(): already our own copy, so a suspend in the middle
+   * of it keeps a view of its rest instead of copying it again (a consumer that suspends every
+   * few frames would otherwise copy the same bytes over and over).
+   */
+  private owned: Uint8Array | null = null;
 
   constructor(private readonly onFrame: FrameHandler) {}
 
@@ -46,7 +52,13 @@ export class FrameAssembler {
     this.suspended = false;
     const backlog = this.backlog;
     this.backlog = null;
-    return backlog === null ? !this.stopped : this.push(backlog);
+    if (backlog === null) return !this.stopped;
+    this.owned = backlog;
+    try {
+      return this.push(backlog);
+    } finally {
+      this.owned = null;
+    }
   }
 
   /** Feeds one chunk; returns false once a handler asked to stop. */
@@ -96,7 +108,7 @@ export class FrameAssembler {
     if (offset >= chunk.length) return;
     const rest = chunk.subarray(offset);
     if (this.backlog === null) {
-      this.backlog = rest.slice();
+      this.backlog = chunk === this.owned ? rest : rest.slice();
       return;
     }
     const joined = new Uint8Array(this.backlog.length + rest.length);

@@ -163,7 +163,8 @@ export class SqliteStore implements Store {
       const version = (this.db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
       if (version > SCHEMA_VERSION) throw new Error(`its schema version is ${version}, newer than this build's ${SCHEMA_VERSION}: run the Gavel release that wrote it, or a newer one`);
       this.db.exec(SCHEMA);
-      this.db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+      // Written only when it changes: a write at every open would refuse to start on a full disk.
+      if (version !== SCHEMA_VERSION) this.db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     } catch (error) {
       this.lock?.release();
       throw new StoreError(`cannot open the SQLite database at GAVEL_DB=${options.path}: ${(error as Error).message}`, { cause: error });

@@ -2,16 +2,16 @@
 // connections and slow (slowloris) frames. Each limit is set small here; 0 turns each off.
 
 import { describe, expect, test } from "bun:test";
-import type { Frame } from "../../src/protocol/codec.ts";
-import { encodeBid, encodePing } from "../../src/protocol/codec.ts";
-import { BID_FRAME_SIZE, ErrorCode, FrameType, Status } from "../../src/protocol/constants.ts";
-import { startGavel, type GavelFixture } from "../support/gavel.ts";
-import { connectRaw, type RawClient } from "../support/raw-client.ts";
-import { connectWs } from "../support/ws-client.ts";
-import { openAuction } from "../support/server.ts";
-import { frames } from "../support/frames.ts";
-import { makeToken, TEST_SECRET } from "../support/jwt.ts";
-import { allowSlowTests } from "../support/timeouts.ts";
+import type { Frame } from "../../../src/protocol/codec.ts";
+import { encodeBid, encodePing } from "../../../src/protocol/codec.ts";
+import { BID_FRAME_SIZE, ErrorCode, FrameType, Status } from "../../../src/protocol/constants.ts";
+import { startGavel, type GavelFixture } from "../../support/gavel.ts";
+import { connectRaw, type RawClient } from "../../support/raw-client.ts";
+import { connectWs } from "../../support/ws-client.ts";
+import { openAuction } from "../../support/server.ts";
+import { frames } from "../../support/frames.ts";
+import { makeToken, TEST_SECRET } from "../../support/jwt.ts";
+import { allowSlowTests } from "../../support/timeouts.ts";
 
 allowSlowTests();
 

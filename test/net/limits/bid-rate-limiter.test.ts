@@ -1,7 +1,7 @@
 // The per-user token bucket, on a clock the test controls.
 
 import { describe, expect, test } from "bun:test";
-import { BidRateLimiter, SWEEP_INTERVAL_MS } from "../../src/net/limits/bid-rate-limiter.ts";
+import { BidRateLimiter, SWEEP_INTERVAL_MS } from "../../../src/net/limits/bid-rate-limiter.ts";
 
 const T0 = 1_000_000;
 

@@ -6,6 +6,7 @@ import { createPrivateKey, createPublicKey, createSecretKey, X509Certificate, ty
 import { readFileSync } from "node:fs";
 
 import { closest } from "./config/closest.ts";
+import { otelTracing, type OtelTracing } from "./config/otel.ts";
 import { DEFAULT_BURST_SECONDS, flagOf, SETTING_LIST, SETTINGS, SettingKind, type Setting, type SettingName } from "./config/settings.ts";
 
 export { DEFAULT_MAX_CONNECTIONS, Defaults } from "./config/settings.ts";
@@ -13,7 +14,7 @@ export { DEFAULT_MAX_CONNECTIONS, Defaults } from "./config/settings.ts";
 export type StoreKind = "memory" | "sqlite" | "redis";
 
 /** A setting's value type, from its kind in the table. */
-type ValueOf<S> = S extends { kind: typeof SettingKind.INTEGER } ? number : string;
+type ValueOf<S> = S extends { kind: typeof SettingKind.INTEGER | typeof SettingKind.DECIMAL } ? number : string;
 
 /** The settings that are used as the table gives them (the rest become typed objects below). */
 type PlainSettings = {
@@ -27,6 +28,8 @@ export interface Config extends PlainSettings {
   auth: JwtAuth | null;
   /** GAVEL_TLS_CERT / GAVEL_TLS_KEY, read at start-up; null for plain TCP and HTTP. */
   tls: TlsPem | null;
+  /** OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT and friends (src/config/otel.ts); null when tracing is off. */
+  tracing: OtelTracing | null;
 }
 
 /** JWT algorithms Gavel accepts: one per key kind, so a token cannot pick another. */
@@ -130,6 +133,15 @@ function parseSetting(setting: Setting, raw: string | undefined): string | numbe
       }
       return value;
     }
+    case SettingKind.DECIMAL: {
+      if (text === "") return setting.default;
+      if (!/^\d+(\.\d+)?$|^\.\d+$/.test(text)) throw new ConfigError(setting.env, `expected a number, got "${raw}"`);
+      const value = Number(text);
+      if (value < setting.min || value > setting.max) {
+        throw new ConfigError(setting.env, `must be between ${setting.min} and ${setting.max}, got ${value}`);
+      }
+      return value;
+    }
   }
 }
 
@@ -172,6 +184,7 @@ export function loadConfig(env: Source, argv: readonly string[] = []): Config {
     bidBurst,
     auth: jwtAuth(source),
     tls: tlsPem(source),
+    tracing: otelTracing(source),
   };
 }
 

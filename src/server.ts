@@ -28,6 +28,7 @@ import { Limit, LimitLog } from "./log/limit-log.ts";
 import { closeConnectionsGracefully, ShutdownDeadlines } from "./net/connection-shutdown.ts";
 import { CloseResult, ServerCounters } from "./metrics/counters.ts";
 import { createMetricsRegistry } from "./metrics/registry.ts";
+import { startTracing } from "./metrics/tracing.ts";
 import { CircuitBreakerStore } from "./store/circuit-breaker.ts";
 
 /**
@@ -84,6 +85,11 @@ export async function startServer(config: Config, store?: Store, log: LogSink = 
   const ring = new BidRing<Connection>(config.queueCapacity);
   // GAVEL_METRICS=off: null, and every counting site is one null check.
   const counters = config.metrics === "on" ? new ServerCounters() : null;
+  // No OTEL_EXPORTER_OTLP_ENDPOINT: null, and OpenTelemetry is never loaded.
+  const tracing = config.tracing === null ? null : await startTracing(config.tracing, config.traceSample, config.store);
+  if (config.tracing !== null) {
+    log(`gavel: tracing to ${config.tracing.tracesUrl} as ${config.tracing.serviceName}, sampling ${config.traceSample} of store calls`, { level: "info", event: "tracing_started" });
+  }
   const connections = new Set<Connection>();
   const outbox = new Outbox();
   const { markDirty } = outbox;
@@ -114,7 +120,7 @@ export async function startServer(config: Config, store?: Store, log: LogSink = 
   const drain = new Drain(
     ring,
     activeStore,
-    { batchSize: config.batchSize, maxInFlight: BATCHES_IN_FLIGHT, counters },
+    { batchSize: config.batchSize, maxInFlight: BATCHES_IN_FLIGHT, counters, tracing },
     replyPath.deliver,
     replyPath.resumeReaders,
   );
@@ -196,7 +202,7 @@ export async function startServer(config: Config, store?: Store, log: LogSink = 
   });
 
   const closer = new Closer(
-    (limit) => activeStore.closeDue(limit),
+    (limit) => (tracing === null ? activeStore.closeDue(limit) : tracing.closeDue(() => activeStore.closeDue(limit))),
     config.closeIntervalMs,
     (closed) => {
       counters?.countClosed(closed.winner === 0 ? CloseResult.UNSOLD : CloseResult.SOLD);
@@ -274,6 +280,8 @@ export async function startServer(config: Config, store?: Store, log: LogSink = 
     log("gavel: stopping: HTTP closed, closing the store", { level: "info", event: "shutdown", step: "http_closed" });
     await activeStore.close();
     log("gavel: stopping: store closed", { level: "info", event: "shutdown", step: "store_closed" });
+    // The last spans (bounded wait: a collector that is down must not hold the stop).
+    await tracing?.stop();
   };
 
   return {

@@ -25,6 +25,7 @@ export function settingsMarkdownTable(): string {
 function valueHint(setting: Setting): string {
   switch (setting.kind) {
     case SettingKind.INTEGER:
+    case SettingKind.DECIMAL:
       return `${setting.min}..${setting.max}`;
     case SettingKind.CHOICE:
       return setting.choices.join("|");

@@ -46,6 +46,8 @@ export const SettingKind = {
   INTEGER: "integer",
   /** One of `choices`. */
   CHOICE: "choice",
+  /** A decimal number within [min, max] (e.g. a ratio). */
+  DECIMAL: "decimal",
 } as const;
 export type SettingKind = (typeof SettingKind)[keyof typeof SettingKind];
 
@@ -81,7 +83,14 @@ export interface ChoiceSetting extends SettingBase {
   readonly choices: readonly string[];
 }
 
-export type Setting = TextSetting | IntegerSetting | ChoiceSetting;
+export interface DecimalSetting extends SettingBase {
+  readonly kind: typeof SettingKind.DECIMAL;
+  readonly default: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+export type Setting = TextSetting | IntegerSetting | ChoiceSetting | DecimalSetting;
 
 /**
  * The settings, in the order `--help` and README list them. Keys are the Config field names
@@ -154,6 +163,15 @@ export const SETTINGS = {
     default: "on",
     choices: ["on", "off"],
     doc: "`off`: nothing is counted on the bid path and `GET /metrics` answers 404",
+  },
+  traceSample: {
+    env: "GAVEL_TRACE_SAMPLE",
+    kind: SettingKind.DECIMAL,
+    // One batch in a hundred: at full load that is still thousands of spans a minute.
+    default: 0.01,
+    min: 0,
+    max: 1,
+    doc: "with `OTEL_EXPORTER_OTLP_ENDPOINT` set, the share of drain batches (and closer runs) traced, 0..1 (`docs/operations.md`, Tracing)",
   },
   maxConnections: {
     env: "GAVEL_MAX_CONNECTIONS",

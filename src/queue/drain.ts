@@ -4,6 +4,7 @@ import { Status } from "../protocol/constants.ts";
 import { StoreUnavailableError } from "../store/errors.ts";
 import type { Store } from "../store/store.ts";
 import type { ServerCounters } from "../metrics/counters.ts";
+import type { BatchSpan, Tracing } from "../metrics/tracing.ts";
 import { BidBatch } from "./bid-batch.ts";
 import type { BidRing } from "./bid-ring.ts";
 
@@ -17,6 +18,8 @@ export interface DrainOptions {
   maxInFlight: number;
   /** Counts each store call's seconds and size; null or absent counts nothing. */
   counters?: ServerCounters | null;
+  /** Spans for sampled batches (OTEL_EXPORTER_OTLP_ENDPOINT); null or absent traces nothing. */
+  tracing?: Tracing | null;
 }
 
 const MS_PER_SECOND = 1000;
@@ -30,6 +33,7 @@ export class Drain<T = unknown> {
   private scheduled = false;
   private readonly waiters: (() => void)[] = [];
   private readonly counters: ServerCounters | null;
+  private readonly tracing: Tracing | null;
 
   constructor(
     private readonly ring: BidRing<T>,
@@ -41,6 +45,7 @@ export class Drain<T = unknown> {
   ) {
     for (let i = 0; i < options.maxInFlight; i++) this.idle.push(new BidBatch<T>(options.batchSize));
     this.counters = options.counters ?? null;
+    this.tracing = options.tracing ?? null;
   }
 
   /** Runs the drain soon; many socket reads in one tick share its batches. */
@@ -74,42 +79,45 @@ export class Drain<T = unknown> {
 
   private apply(batch: BidBatch<T>): void {
     if (this.counters !== null) batch.sentAt = performance.now();
+    // Tracing off: one null check per batch, nothing per bid.
+    const span = this.tracing === null ? null : this.tracing.startBatch(batch.count);
     let pending: void | Promise<void>;
     try {
       pending = this.store.applyBids(batch);
     } catch (error) {
       // A circuit breaker refused the batch, or a synchronous store failed (e.g. disk full).
       batch.failAll(failedBatchStatus(error));
-      this.finish(batch);
+      this.finish(batch, span, error);
       return;
     }
     if (pending === undefined) {
-      this.finish(batch);
+      this.finish(batch, span, null);
       return;
     }
     this.inFlight++;
     pending.then(
-      () => this.settle(batch),
+      () => this.settle(batch, span, null),
       (error: unknown) => {
         batch.failAll(failedBatchStatus(error));
-        this.settle(batch);
+        this.settle(batch, span, error);
       },
     );
   }
 
   /** An asynchronous batch came back: hand it over and keep the drain going. */
-  private settle(batch: BidBatch<T>): void {
+  private settle(batch: BidBatch<T>, span: BatchSpan | null, error: unknown): void {
     this.inFlight--;
-    this.finish(batch);
+    this.finish(batch, span, error);
     this.run();
   }
 
-  private finish(batch: BidBatch<T>): void {
+  private finish(batch: BidBatch<T>, span: BatchSpan | null, error: unknown): void {
     const counters = this.counters;
     if (counters !== null) {
       counters.storeBatchSeconds.observe((performance.now() - batch.sentAt) / MS_PER_SECOND);
       counters.storeBatchSize.observe(batch.count);
     }
+    if (span !== null) this.tracing!.endBatch(span, batch, error);
     this.onBatchDone(batch);
     for (let i = 0; i < batch.count; i++) batch.replyTo[i] = null;
     batch.count = 0;

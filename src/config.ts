@@ -46,16 +46,9 @@ export interface TlsPem {
   key: string;
 }
 
-/** A bad setting: the message names it. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-  constructor(
-    readonly setting: string,
-    message: string,
-  ) {
-    super(`${setting}: ${message}`);
-  }
-}
+import { ConfigError } from "./config/errors.ts";
+
+export { ConfigError };
 
 /**
  * Variables with the GAVEL_ prefix that are not settings: set by Gavel itself (the supervisor

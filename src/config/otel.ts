@@ -2,7 +2,7 @@
 // specification documents them (they are not GAVEL_* settings): an OTLP endpoint turns tracing
 // on; unset, tracing is off and its packages are never loaded.
 
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "./errors.ts";
 
 /** Where spans go and what they are labelled with; null in Config when tracing is off. */
 export interface OtelTracing {

@@ -1,5 +1,5 @@
 // The auction invariants, checked from what clients saw and what the store holds at the end;
-// see docs/protocol.md ("Rules every implementation keeps") and issue 5, item 7.
+// see docs/protocol.md ("Rules every implementation keeps").
 //
 // A test (or the load generator) records into a `ClientLog` as it goes: every BID sent and the
 // reply it got, per bidder connection, and every STATE, UPDATE and CLOSED per subscriber

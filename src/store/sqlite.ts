@@ -234,17 +234,22 @@ export class SqliteStore implements Store {
 
   /** A batch's commit failed: the file has none of it; make the table say the same. */
   private recoverFromFailedBatch(error: Error): void {
+    // A file deleted or replaced under us is the likeliest cause: say so, rather than the symptom
+    // (the watcher would have noticed within FILE_CHECK_INTERVAL_MS anyway).
+    if (this.refusal === null) this.checkFiles();
     try {
       // SQLite rolls back by itself on a full disk or an I/O error, but not on every error.
       if (this.db.inTransaction) this.db.exec("ROLLBACK");
       this.rollBackTable();
     } catch (restoreError) {
+      // Already refused (the file changed): that reason stands, and writes stay refused.
+      if (this.refusal !== null) return;
       this.refuse(
         `after a failed write (${error.message}) the auctions in memory could not be matched to the file again (${(restoreError as Error).message}); restart the server`,
       );
       return;
     }
-    this.noteWriteFailure(error);
+    if (this.refusal === null) this.noteWriteFailure(error);
   }
 
   /** Logs the first failure of a run of failed writes (not one line per batch). */

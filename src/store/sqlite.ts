@@ -402,11 +402,7 @@ export class SqliteStore implements Store {
         for (const a of auctions) this.markClosed.run(a.winner, a.endsAt, a.seq, a.amount, a.leader, a.id);
       })();
     } catch (error) {
-      auctions.forEach((a, i) => {
-        a.closed = false;
-        a.winner = 0;
-        a.endsAt = endsAtBefore[i]!;
-      });
+      auctions.forEach((a, i) => this.table.reopen(a, endsAtBefore[i]!));
       this.noteWriteFailure(error as Error);
       throw new StoreRefusedError(this.writeFailure!, { cause: error });
     }

@@ -14,15 +14,17 @@ import { IdsExhaustedError } from "./errors.ts";
 export const MAX_AUCTION_ID = 0xffff_ffff;
 
 /**
- * Ids the table does not hold but which are taken: the SQLite store's closed auctions, which
- * live on disk only. The memory store holds every auction and has none.
+ * Auctions that are taken but not held: the SQLite store's closed auctions, which live on disk
+ * only. The memory store holds every auction and has none.
  */
-export interface StoredIds {
+export interface ClosedOnDisk {
+  /** The closed auction with this id, or null (read from disk: off the hot path's usual case). */
+  get(id: number): AuctionState | null;
   has(id: number): boolean;
   count(): number;
 }
 
-const NO_STORED_IDS: StoredIds = { has: () => false, count: () => 0 };
+const NONE_ON_DISK: ClosedOnDisk = { get: () => null, has: () => false, count: () => 0 };
 
 /**
  * Auctions held in a Map, bids applied with the shared rule. Allocates nothing per bid.
@@ -56,16 +58,22 @@ export class AuctionTable {
   constructor(
     private readonly maxId: number = MAX_AUCTION_ID,
     private readonly keepClosed = true,
-    private readonly stored: StoredIds = NO_STORED_IDS,
+    private readonly stored: ClosedOnDisk = NONE_ON_DISK,
   ) {}
 
   /** Applies bid `i` of the batch at `now`; returns the auction when it was ACCEPTED. */
   applyOne(batch: StoreBatch, i: number, now: number): AuctionState | null {
     const auction = this.auctions.get(batch.auction[i]!);
     if (auction === undefined) {
-      batch.status[i] = Status.UNKNOWN;
-      batch.resultAmount[i] = 0;
-      batch.resultLeader[i] = 0;
+      // Not held: unknown, or closed and on disk (answered CLOSED with its final amount).
+      const closed = this.stored.get(batch.auction[i]!);
+      batch.status[i] = closed === null ? Status.UNKNOWN : Status.CLOSED;
+      batch.resultAmount[i] = closed?.amount ?? 0;
+      batch.resultLeader[i] = closed?.leader ?? 0;
+      if (closed !== null) {
+        batch.seq[i] = closed.seq;
+        batch.endsAt[i] = closed.endsAt;
+      }
       return null;
     }
     const endsAtBefore = auction.endsAt;
@@ -160,6 +168,14 @@ export class AuctionTable {
     const auction = this.auctions.get(id);
     if (auction === undefined || !auction.closed) return;
     this.auctions.delete(id);
+    this.closedIds.delete(id);
+  }
+
+  /** Drops an auction whose create could not be written, whatever its phase. */
+  discard(id: number): void {
+    this.auctions.delete(id);
+    this.live.delete(id);
+    this.scheduled.delete(id);
     this.closedIds.delete(id);
   }
 

@@ -17,7 +17,8 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { AuctionState } from "../auction/auction.ts";
 import type { Phase } from "../protocol/constants.ts";
-import { AuctionTable, closedFields } from "./memory.ts";
+import { AuctionTable, closedFields, type ClosedOnDisk } from "./memory.ts";
+import { ClosedCache } from "./closed-cache.ts";
 import type { CancelResult, ClosedAuction, CreateResult, HistoryEntry, NewAuction, Store, StoreBatch } from "./store.ts";
 import { StoreError, StoreRefusedError, StoreUnavailableError } from "./errors.ts";
 import { BidLocator, type BidLocation } from "./bid-locator.ts";
@@ -52,6 +53,8 @@ CREATE TABLE IF NOT EXISTS auctions (
 -- One row per drain batch: its accepted bids packed back to back (bid-log.ts). For an open
 -- auction, seq/amount/leader/ends_at above are as created; its last logged bid is the truth.
 -- Closing and cancel write the final values there.
+-- Start-up reads the open and scheduled auctions only.
+CREATE INDEX IF NOT EXISTS auctions_open ON auctions(id) WHERE closed = 0;
 CREATE TABLE IF NOT EXISTS bid_log (
   id INTEGER PRIMARY KEY,
   entries BLOB NOT NULL
@@ -115,6 +118,12 @@ export class SqliteStore implements Store {
   private readonly appendLog: Statement;
   private readonly markClosed: Statement;
   private readonly logRowsByIds: Statement;
+  private readonly auctionById: Statement<AuctionRow, [number]>;
+  private readonly closedPage: Statement<AuctionRow, [number, number]>;
+  /** Closed auctions live on disk; the last ones closed or read are held here too. */
+  private readonly closedCache = new ClosedCache();
+  /** How many closed auctions the file holds (ids the table does not hold but are taken). */
+  private closedCount = 0;
   private readonly bidLocator = new BidLocator();
   private readonly logWriter = new BidLogWriter(MAX_BATCH);
   private readonly path: string;
@@ -136,7 +145,13 @@ export class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
     this.log = options.log ?? console.error;
-    this.table = new AuctionTable(options.maxAuctionId);
+    // The table holds the working set (open and scheduled); closed auctions are read from disk.
+    const closedOnDisk: ClosedOnDisk = {
+      get: (id) => this.readClosed(id),
+      has: (id) => this.readClosed(id) !== null,
+      count: () => this.closedCount,
+    };
+    this.table = new AuctionTable(options.maxAuctionId, false, closedOnDisk);
     const onDisk = options.path !== ":memory:";
     if (onDisk) {
       mkdirSync(dirname(options.path), { recursive: true });
@@ -182,15 +197,23 @@ export class SqliteStore implements Store {
     this.appendLog = this.db.prepare("INSERT INTO bid_log (id, entries) VALUES (?, ?)");
     this.markClosed = this.db.prepare("UPDATE auctions SET closed = 1, winner = ?, ends_at = ?, seq = ?, amount = ?, leader = ? WHERE id = ?");
     this.logRowsByIds = this.db.prepare(LOG_ROWS_BY_IDS);
+    this.auctionById = this.db.prepare<AuctionRow, [number]>("SELECT * FROM auctions WHERE id = ?");
+    // Keyset paging on the primary key: a page reads the page.
+    this.closedPage = this.db.prepare<AuctionRow, [number, number]>("SELECT * FROM auctions WHERE closed = 1 AND id > ? ORDER BY id LIMIT ?");
     this.load();
     this.writeBatch = this.db.transaction((batch: StoreBatch, now: number) => this.applyInTransaction(batch, now));
   }
 
-  /** Reads the file into the table and the bid locator (start-up): auctions, then the log. */
+  /** Reads the working set into the table (start-up): open and scheduled auctions, then the log. */
   private load(): void {
-    const auctions = this.db.prepare<AuctionRow, []>("SELECT * FROM auctions");
-    for (const row of auctions.all()) this.table.put(rowToAuction(row));
+    const auctions = this.db.prepare<AuctionRow, []>("SELECT * FROM auctions WHERE closed = 0");
+    for (const row of auctions.iterate()) this.table.put(rowToAuction(row));
     auctions.finalize();
+    const counts = this.db.prepare("SELECT max(id), (SELECT count(*) FROM auctions WHERE closed = 1) FROM auctions");
+    const [highest, closed] = counts.values()[0] as [number | null, number];
+    counts.finalize();
+    if (highest !== null) this.table.noteId(highest);
+    this.closedCount = closed;
     const log = this.db.prepare("SELECT id, entries FROM bid_log ORDER BY id");
     for (const row of log.values()) {
       const [id, entries] = row as [number, Uint8Array];
@@ -338,7 +361,7 @@ export class SqliteStore implements Store {
     try {
       this.insertAuction.run(result.auction as unknown as Record<string, string | number | boolean>);
     } catch (error) {
-      this.table.auctions.delete(result.auction.id);
+      this.table.discard(result.auction.id);
       this.noteWriteFailure(error as Error);
       throw new StoreRefusedError(this.writeFailure!, { cause: error });
     }
@@ -347,12 +370,23 @@ export class SqliteStore implements Store {
   }
 
   async getAuction(id: number): Promise<AuctionState | null> {
-    const auction = this.table.auctions.get(id);
-    return auction === undefined ? null : { ...auction };
+    const auction = this.table.auctions.get(id) ?? this.readClosed(id);
+    return auction === null ? null : { ...auction };
+  }
+
+  /** A closed auction from the cache or the file (its row holds its final state); null if none. */
+  private readClosed(id: number): AuctionState | null {
+    const cached = this.closedCache.get(id);
+    if (cached !== undefined) return cached;
+    const row = this.auctionById.get(id);
+    if (row === null || row.closed === 0) return null;
+    const auction = rowToAuction(row);
+    this.closedCache.set(auction);
+    return auction;
   }
 
   async listAuctions(phase: Phase | null, afterId: number, limit: number): Promise<AuctionState[]> {
-    return this.table.list(phase, afterId, limit, this.now());
+    return this.table.list(phase, afterId, limit, this.now(), (after, max) => this.closedPage.all(after, max).map(rowToAuction));
   }
 
   async history(auction: number, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
@@ -406,6 +440,12 @@ export class SqliteStore implements Store {
       this.noteWriteFailure(error as Error);
       throw new StoreRefusedError(this.writeFailure!, { cause: error });
     }
+    // Written: the file is the closed auctions' home now; the cache answers the bids racing it.
+    for (const a of auctions) {
+      this.table.forget(a.id);
+      this.closedCache.set(a);
+    }
+    this.closedCount += auctions.length;
     if (this.writeFailure !== null) this.writesSucceedAgain();
   }
 
@@ -441,7 +481,7 @@ export class SqliteStore implements Store {
     }
     try {
       // A statement left open keeps the file open past close().
-      for (const statement of [this.insertAuction, this.appendLog, this.markClosed, this.logRowsByIds]) statement.finalize();
+      for (const statement of [this.insertAuction, this.appendLog, this.markClosed, this.logRowsByIds, this.auctionById, this.closedPage]) statement.finalize();
       if (this.path !== ":memory:") this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     } catch (error) {
       // Committed transactions are in the WAL whether or not it was copied into the file.

@@ -24,11 +24,15 @@ import { StoreError, StoreRefusedError, StoreUnavailableError } from "./errors.t
 import { BidLocator, type BidLocation } from "./bid-locator.ts";
 import { BidLogWriter, entryCount, readLoggedBid } from "./bid-log.ts";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.ts";
+import { BIDS_SCHEMA, BidLogFolder } from "./sqlite-fold.ts";
 import { SqliteFileLock } from "./sqlite-lock.ts";
 import { FileIdentity } from "./sqlite-file-identity.ts";
 
 /** The largest drain batch (GAVEL_BATCH's upper bound): one log row holds one batch. */
 const MAX_BATCH = 65_536;
+/** How often the fold (sqlite-fold.ts) runs, and how long one run may hold the event loop. */
+const FOLD_INTERVAL_MS = 50;
+const FOLD_BUDGET_MS = 8;
 /** How often the store checks that its paths still name the files it opened (one stat each). */
 const FILE_CHECK_INTERVAL_MS = 250;
 
@@ -51,8 +55,8 @@ CREATE TABLE IF NOT EXISTS auctions (
   winner INTEGER NOT NULL
 );
 -- One row per drain batch: its accepted bids packed back to back (bid-log.ts). For an open
--- auction, seq/amount/leader/ends_at above are as created; its last logged bid is the truth.
--- Closing and cancel write the final values there.
+-- auction, seq/amount/leader/ends_at above are as of its last folded bid (sqlite-fold.ts); a
+-- later bid still in the log is the truth. Closing and cancel write the final values there.
 -- Start-up reads the open and scheduled auctions only.
 CREATE INDEX IF NOT EXISTS auctions_open ON auctions(id) WHERE closed = 0;
 CREATE TABLE IF NOT EXISTS bid_log (
@@ -120,6 +124,12 @@ export class SqliteStore implements Store {
   private readonly logRowsByIds: Statement;
   private readonly auctionById: Statement<AuctionRow, [number]>;
   private readonly closedPage: Statement<AuctionRow, [number, number]>;
+  private readonly bidsAfter: Statement<HistoryEntry, [number, number, number]>;
+  private readonly bidsBefore: Statement<HistoryEntry, [number, number, number]>;
+  private readonly folder: BidLogFolder;
+  private foldTimer: ReturnType<typeof setInterval> | null = null;
+  /** Why the last fold step failed, logged once per run of failures. */
+  private foldFailing = false;
   /** Closed auctions live on disk; the last ones closed or read are held here too. */
   private readonly closedCache = new ClosedCache();
   /** How many closed auctions the file holds (ids the table does not hold but are taken). */
@@ -172,6 +182,7 @@ export class SqliteStore implements Store {
       // Checkpoints happen on a worker thread (sqlite-checkpointer.ts), not inside commits.
       this.db.exec("PRAGMA wal_autocheckpoint = 0");
       this.db.exec(SCHEMA);
+      this.db.exec(BIDS_SCHEMA);
     } catch (error) {
       this.lock?.release();
       throw new StoreError(`cannot open the SQLite database at GAVEL_DB=${options.path}: ${(error as Error).message}`, { cause: error });
@@ -200,7 +211,13 @@ export class SqliteStore implements Store {
     this.auctionById = this.db.prepare<AuctionRow, [number]>("SELECT * FROM auctions WHERE id = ?");
     // Keyset paging on the primary key: a page reads the page.
     this.closedPage = this.db.prepare<AuctionRow, [number, number]>("SELECT * FROM auctions WHERE closed = 1 AND id > ? ORDER BY id LIMIT ?");
+    const bidColumns = "seq, amount, user, at, ends_at AS endsAt";
+    this.bidsAfter = this.db.prepare<HistoryEntry, [number, number, number]>(`SELECT ${bidColumns} FROM bids WHERE auction = ? AND seq > ? ORDER BY seq LIMIT ?`);
+    this.bidsBefore = this.db.prepare<HistoryEntry, [number, number, number]>(`SELECT ${bidColumns} FROM bids WHERE auction = ? AND seq < ? ORDER BY seq DESC LIMIT ?`);
+    this.folder = new BidLogFolder(this.db, this.bidLocator);
     this.load();
+    this.foldTimer = setInterval(() => this.fold(), FOLD_INTERVAL_MS);
+    this.foldTimer.unref();
     this.writeBatch = this.db.transaction((batch: StoreBatch, now: number) => this.applyInTransaction(batch, now));
   }
 
@@ -327,7 +344,7 @@ export class SqliteStore implements Store {
       const row = specs.get(id);
       if (row === null) continue;
       const auction = rowToAuction(row);
-      const [last] = seq > 1 ? this.readLocations(this.bidLocator.after(id, seq - 2, 1)) : [];
+      const [last] = seq > 1 ? this.historyAfter(id, seq - 2, 1) : [];
       if (last !== undefined) {
         auction.seq = last.seq;
         auction.amount = last.amount;
@@ -390,11 +407,53 @@ export class SqliteStore implements Store {
   }
 
   async history(auction: number, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
-    return this.readLocations(this.bidLocator.after(auction, afterSeq, limit));
+    return this.historyAfter(auction, afterSeq, limit);
+  }
+
+  /** Folded bids come from the `bids` table, the rest from the log; every folded seq is below every logged one. */
+  private historyAfter(auction: number, afterSeq: number, limit: number): HistoryEntry[] {
+    if (limit <= 0) return [];
+    const entries = afterSeq + 1 < this.bidLocator.firstSeq(auction) ? this.bidsAfter.all(auction, afterSeq, limit) : [];
+    if (entries.length < limit) {
+      const from = entries.at(-1)?.seq ?? afterSeq;
+      entries.push(...this.readLocations(this.bidLocator.after(auction, from, limit - entries.length)));
+    }
+    return entries;
   }
 
   async historyNewestFirst(auction: number, beforeSeq: number, limit: number): Promise<HistoryEntry[]> {
-    return this.readLocations(this.bidLocator.newestFirst(auction, beforeSeq, limit));
+    if (limit <= 0) return [];
+    const entries = this.readLocations(this.bidLocator.newestFirst(auction, beforeSeq, limit));
+    if (entries.length < limit) {
+      const below = Math.min(entries.at(-1)?.seq ?? beforeSeq, this.bidLocator.firstSeq(auction), beforeSeq);
+      entries.push(...this.bidsBefore.all(auction, below, limit - entries.length));
+    }
+    return entries;
+  }
+
+  /**
+   * The timer's fold: steps of sqlite-fold.ts until the log is folded or FOLD_BUDGET_MS is
+   * spent. A failed step (disk full) changed nothing; the next run tries again.
+   */
+  private fold(): void {
+    if (this.refusal !== null || this.closed) return;
+    const start = performance.now();
+    try {
+      while (this.folder.foldStep() > 0 && performance.now() - start < FOLD_BUDGET_MS);
+      if (this.foldFailing) this.log(`gavel: folding the bid log of GAVEL_DB=${this.path} works again`);
+      this.foldFailing = false;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      if (!this.foldFailing) {
+        this.log(`gavel: warning: folding the bid log of GAVEL_DB=${this.path} failed (${(error as Error).message}); the log keeps every bid, folding is retried`);
+      }
+      this.foldFailing = true;
+    }
+  }
+
+  /** Folds the whole log now (tests and the growth benchmark; the timer does it in steps). */
+  foldAll(): void {
+    while (this.folder.foldStep() > 0);
   }
 
   /** Reads the log rows the locations name (each once) and picks the bids out, in order. */
@@ -465,6 +524,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     if (this.watchTimer !== null) clearInterval(this.watchTimer);
+    if (this.foldTimer !== null) clearInterval(this.foldTimer);
     // A last look: a file deleted since the last tick must not be checkpointed and closed as if
     // nothing happened.
     if (this.refusal === null) this.checkFiles();
@@ -481,7 +541,8 @@ export class SqliteStore implements Store {
     }
     try {
       // A statement left open keeps the file open past close().
-      for (const statement of [this.insertAuction, this.appendLog, this.markClosed, this.logRowsByIds, this.auctionById, this.closedPage]) statement.finalize();
+      for (const statement of [this.insertAuction, this.appendLog, this.markClosed, this.logRowsByIds, this.auctionById, this.closedPage, this.bidsAfter, this.bidsBefore]) statement.finalize();
+      this.folder.finalize();
       if (this.path !== ":memory:") this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     } catch (error) {
       // Committed transactions are in the WAL whether or not it was copied into the file.

@@ -6,6 +6,7 @@ import { createPrivateKey, createPublicKey, createSecretKey, X509Certificate, ty
 import { readFileSync } from "node:fs";
 
 import { closest } from "./config/closest.ts";
+import { parseDuration } from "./config/duration.ts";
 import { DEFAULT_BURST_SECONDS, flagOf, SETTING_LIST, SETTINGS, SettingKind, type Setting, type SettingName } from "./config/settings.ts";
 
 export { DEFAULT_MAX_CONNECTIONS, Defaults } from "./config/settings.ts";
@@ -27,6 +28,20 @@ export interface Config extends PlainSettings {
   auth: JwtAuth | null;
   /** GAVEL_TLS_CERT / GAVEL_TLS_KEY, read at start-up; null for plain TCP and HTTP. */
   tls: TlsPem | null;
+  /** GAVEL_RETENTION in ms: closed auctions older than this are deleted; 0 keeps everything. */
+  retentionMs: number;
+}
+
+/** A retention shorter than this would delete auctions while their last subscribers replay them. */
+const MIN_RETENTION_MS = 60_000;
+
+/** GAVEL_RETENTION: empty keeps everything, else a duration of at least MIN_RETENTION_MS. */
+function retentionMs(text: string): number {
+  if (text.trim() === "") return 0;
+  const ms = parseDuration(text);
+  if (ms === null) throw new ConfigError("GAVEL_RETENTION", `expected a duration such as 30d, 12h, 90m or 600s, got "${text}"`);
+  if (ms < MIN_RETENTION_MS) throw new ConfigError("GAVEL_RETENTION", `must be at least 1m, got "${text}"`);
+  return ms;
 }
 
 /** JWT algorithms Gavel accepts: one per key kind, so a token cannot pick another. */
@@ -168,6 +183,7 @@ export function loadConfig(env: Source, argv: readonly string[] = []): Config {
     bidBurst,
     auth: jwtAuth(source),
     tls: tlsPem(source),
+    retentionMs: retentionMs(plain.retention),
   };
 }
 

@@ -6,6 +6,7 @@ import { applyBidRule, closeAuction } from "../auction/bid-rule.ts";
 import { GONE, EndsHeap, takeDue } from "../auction/ends-heap.ts";
 import { Phase, Status } from "../protocol/constants.ts";
 import { SortedIds } from "./sorted-ids.ts";
+import { Retention } from "./retention.ts";
 import { AuctionHistory } from "./auction-history.ts";
 import type { CancelResult, ClosedAuction, CreateResult, HistoryEntry, NewAuction, Store, StoreBatch } from "./store.ts";
 import { IdsExhaustedError } from "./errors.ts";
@@ -47,6 +48,8 @@ export class AuctionTable {
   private readonly ends = new EndsHeap();
   /** The same heap keyed by starts_at: when a scheduled auction becomes open. */
   private readonly starts = new EndsHeap();
+  /** The same heap over the closed auctions held (memory store): which are past retention. */
+  private readonly expiry = new EndsHeap();
   /**
    * Where the search for a generated id starts: one past the highest id so far, so ids run
    * 1, 2, 3, ... in O(1). Past `maxId` it wraps to 1 and walks up to the first free id; the
@@ -105,8 +108,10 @@ export class AuctionTable {
     if (auction.closed) {
       this.live.delete(auction.id);
       this.scheduled.delete(auction.id);
-      if (this.keepClosed) this.closedIds.add(auction.id);
-      else this.auctions.delete(auction.id);
+      if (this.keepClosed) {
+        this.closedIds.add(auction.id);
+        this.expiry.push(auction.endsAt, auction.id);
+      } else this.auctions.delete(auction.id);
       return;
     }
     this.closedIds.delete(auction.id);
@@ -182,7 +187,27 @@ export class AuctionTable {
   private markClosed(auction: AuctionState): void {
     this.live.delete(auction.id);
     this.scheduled.delete(auction.id);
-    if (this.keepClosed) this.closedIds.add(auction.id);
+    if (this.keepClosed) {
+      this.closedIds.add(auction.id);
+      this.expiry.push(auction.endsAt, auction.id);
+    }
+  }
+
+  /**
+   * Deletes held closed auctions whose ends_at is at or before `cutoff`, at most `limit`,
+   * oldest first; returns their ids (the store drops their history too).
+   */
+  retire(cutoff: number, limit: number): number[] {
+    const retired: number[] = [];
+    const closedEndsAt = (id: number) => {
+      const auction = this.auctions.get(id);
+      return auction === undefined || !auction.closed ? GONE : auction.endsAt;
+    };
+    takeDue(this.expiry, cutoff, limit, closedEndsAt, (id) => {
+      this.forget(id);
+      retired.push(id);
+    });
+    return retired;
   }
 
   /** Scheduled auctions whose starts_at has passed leave `scheduled` (they are open now). */
@@ -270,10 +295,19 @@ export class MemoryStore implements Store {
   readonly kind = "memory";
   private readonly table: AuctionTable;
   private readonly histories = new Map<number, AuctionHistory>();
+  private readonly retention: Retention | null;
 
-  /** `maxAuctionId`: the highest id handed out (1..2^32-1 by default; tests use a small one). */
-  constructor(options: { maxAuctionId?: number } = {}) {
+  /**
+   * `maxAuctionId`: the highest id handed out (1..2^32-1 by default; tests use a small one).
+   * `retentionMs`: closed auctions whose ends_at is older are deleted (0: kept).
+   */
+  constructor(options: { maxAuctionId?: number; retentionMs?: number } = {}) {
     this.table = new AuctionTable(options.maxAuctionId);
+    this.retention = Retention.start(options.retentionMs ?? 0, (cutoff, limit) => {
+      const retired = this.table.retire(cutoff, limit);
+      for (const id of retired) this.histories.delete(id);
+      return retired.length;
+    });
   }
 
   applyBids(batch: StoreBatch): void {
@@ -325,5 +359,7 @@ export class MemoryStore implements Store {
     return null;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.retention?.stop();
+  }
 }

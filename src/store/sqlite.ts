@@ -25,6 +25,7 @@ import { BidLocator, type BidLocation } from "./bid-locator.ts";
 import { BidLogWriter, entryCount, readLoggedBid } from "./bid-log.ts";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.ts";
 import { BIDS_SCHEMA, BidLogFolder } from "./sqlite-fold.ts";
+import { Retention } from "./retention.ts";
 import { SqliteFileLock } from "./sqlite-lock.ts";
 import { FileIdentity } from "./sqlite-file-identity.ts";
 
@@ -59,6 +60,8 @@ CREATE TABLE IF NOT EXISTS auctions (
 -- later bid still in the log is the truth. Closing and cancel write the final values there.
 -- Start-up reads the open and scheduled auctions only.
 CREATE INDEX IF NOT EXISTS auctions_open ON auctions(id) WHERE closed = 0;
+-- Retention (GAVEL_RETENTION) deletes the closed auctions that ended longest ago first.
+CREATE INDEX IF NOT EXISTS auctions_closed_ends ON auctions(ends_at) WHERE closed = 1;
 CREATE TABLE IF NOT EXISTS bid_log (
   id INTEGER PRIMARY KEY,
   entries BLOB NOT NULL
@@ -112,6 +115,8 @@ export interface SqliteStoreOptions {
   log?: (message: string) => void;
   /** The highest auction id the store hands out (1..2^32-1 by default; tests use a small one). */
   maxAuctionId?: number;
+  /** Closed auctions whose ends_at is older than this many ms are deleted (0: kept). */
+  retentionMs?: number;
 }
 
 export class SqliteStore implements Store {
@@ -130,6 +135,10 @@ export class SqliteStore implements Store {
   private foldTimer: ReturnType<typeof setInterval> | null = null;
   /** Why the last fold step failed, logged once per run of failures. */
   private foldFailing = false;
+  private readonly retention: Retention | null;
+  private readonly expired: Statement<{ id: number }, [number, number]>;
+  private readonly deleteAuction: (id: number) => void;
+  private readonly deleteStatements: Statement[];
   /** Closed auctions live on disk; the last ones closed or read are held here too. */
   private readonly closedCache = new ClosedCache();
   /** How many closed auctions the file holds (ids the table does not hold but are taken). */
@@ -215,7 +224,19 @@ export class SqliteStore implements Store {
     this.bidsAfter = this.db.prepare<HistoryEntry, [number, number, number]>(`SELECT ${bidColumns} FROM bids WHERE auction = ? AND seq > ? ORDER BY seq LIMIT ?`);
     this.bidsBefore = this.db.prepare<HistoryEntry, [number, number, number]>(`SELECT ${bidColumns} FROM bids WHERE auction = ? AND seq < ? ORDER BY seq DESC LIMIT ?`);
     this.folder = new BidLogFolder(this.db, this.bidLocator);
+    this.expired = this.db.prepare<{ id: number }, [number, number]>("SELECT id FROM auctions WHERE closed = 1 AND ends_at <= ? ORDER BY ends_at LIMIT ?");
+    const deleteBids = this.db.prepare("DELETE FROM bids WHERE auction = ?");
+    const deleteRow = this.db.prepare("DELETE FROM auctions WHERE id = ? AND closed = 1");
+    this.deleteStatements = [deleteBids, deleteRow];
+    // One transaction per auction: its row and its whole history go together, or neither.
+    this.deleteAuction = this.db.transaction((id: number) => {
+      deleteBids.run(id);
+      deleteRow.run(id);
+    });
     this.load();
+    this.retention = Retention.start(options.retentionMs ?? 0, (cutoff, limit) => this.retire(cutoff, limit), Date.now, (error) =>
+      this.log(`gavel: warning: deleting closed auctions past GAVEL_RETENTION failed (${error.message}); retried in a moment`),
+    );
     this.foldTimer = setInterval(() => this.fold(), FOLD_INTERVAL_MS);
     this.foldTimer.unref();
     this.writeBatch = this.db.transaction((batch: StoreBatch, now: number) => this.applyInTransaction(batch, now));
@@ -451,6 +472,23 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * The retention step: deletes closed auctions that ended at or before `cutoff`, at most
+   * `limit`. One whose bids are not all folded yet waits for the fold (the fold would write
+   * them back). Returns how many it looked at, so a pass goes on while there may be more.
+   */
+  private retire(cutoff: number, limit: number): number {
+    if (this.refusal !== null || this.closed) return 0;
+    const due = this.expired.all(cutoff, limit);
+    for (const { id } of due) {
+      if (this.bidLocator.firstSeq(id) !== Infinity) continue;
+      this.deleteAuction(id);
+      this.closedCache.delete(id);
+      this.closedCount--;
+    }
+    return due.length;
+  }
+
   /** Folds the whole log now (tests and the growth benchmark; the timer does it in steps). */
   foldAll(): void {
     while (this.folder.foldStep() > 0);
@@ -525,6 +563,7 @@ export class SqliteStore implements Store {
     this.closed = true;
     if (this.watchTimer !== null) clearInterval(this.watchTimer);
     if (this.foldTimer !== null) clearInterval(this.foldTimer);
+    this.retention?.stop();
     // A last look: a file deleted since the last tick must not be checkpointed and closed as if
     // nothing happened.
     if (this.refusal === null) this.checkFiles();
@@ -541,7 +580,7 @@ export class SqliteStore implements Store {
     }
     try {
       // A statement left open keeps the file open past close().
-      for (const statement of [this.insertAuction, this.appendLog, this.markClosed, this.logRowsByIds, this.auctionById, this.closedPage, this.bidsAfter, this.bidsBefore]) statement.finalize();
+      for (const statement of [this.insertAuction, this.appendLog, this.markClosed, this.logRowsByIds, this.auctionById, this.closedPage, this.bidsAfter, this.bidsBefore, this.expired, ...this.deleteStatements]) statement.finalize();
       this.folder.finalize();
       if (this.path !== ":memory:") this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     } catch (error) {

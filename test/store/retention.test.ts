@@ -118,6 +118,10 @@ test("GAVEL_RETENTION: a bad value stops start-up naming it; a server with it an
     expect(code).not.toBe(0);
     expect(output).toContain("GAVEL_RETENTION");
   }
+  // Redis does not apply it yet: refused rather than silently ignored.
+  const onRedis = await runGavelExpectingFailure({ GAVEL_STORE: "redis", REDIS_URL: "redis://127.0.0.1:1", GAVEL_RETENTION: "30d" });
+  expect(onRedis.code).not.toBe(0);
+  expect(onRedis.output).toContain("GAVEL_RETENTION");
   dir = mkdtempSync(join(tmpdir(), "gavel-retention-server-"));
   const path = join(dir, "gavel.db");
   // An auction that ended two days ago, closed in the file: put there by a first server life.

@@ -46,7 +46,11 @@ end
 -- ends_at moves to now (it is in the future here), so the auction reads as ended everywhere.
 redis.call('HSET', key, 'cl', '1', 'wn', int(NO_WINNER), 'en', int(now))
 redis.call('ZREM', ends, id)
-redis.call('PUBLISH', string.match(ends, '^(.*):ends$') .. ':updates',
+-- The listing's id sets (see create.lua).
+local group = string.match(ends, '^(.*):ends$')
+redis.call('ZREM', group .. ':live', id)
+redis.call('ZADD', group .. ':closed', id, id)
+redis.call('PUBLISH', group .. ':updates',
   struct.pack(CLOSED_LAYOUT, CLOSED_TYPE, CLOSED_PAYLOAD, tonumber(id), seq, NO_WINNER, NO_SALE))
 
 return { CANCELLED, seq }

@@ -33,6 +33,10 @@ local limit = tonumber(ARGV[1])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * MS_PER_SECOND + math.floor(tonumber(time[2]) / MICROS_PER_MS)
 
+-- The listing's id sets (see create.lua).
+local live = group .. ':live'
+local closedSet = group .. ':closed'
+
 local due = redis.call('ZRANGEBYSCORE', ends, '-inf', int(now), 'LIMIT', 0, limit)
 local out = {}
 local frames = {}
@@ -44,6 +48,7 @@ for _, id in ipairs(due) do
   if en == nil or v[2] == '1' then
     -- Gone, or already closed (by cancel): nothing left to close.
     redis.call('ZREM', ends, id)
+    if en == nil then redis.call('ZREM', live, id) end
   elseif en > now then
     -- The score is stale (ends_at moved without it); put it right and wait.
     redis.call('ZADD', ends, int(en), id)
@@ -60,6 +65,8 @@ for _, id in ipairs(due) do
     end
     redis.call('HSET', key, 'cl', '1', 'wn', int(winner))
     redis.call('ZREM', ends, id)
+    redis.call('ZREM', live, id)
+    redis.call('ZADD', closedSet, id, id)
     local n = #out
     local high = math.floor(sold / TWO_32)
     out[n + 1] = tonumber(id)

@@ -13,6 +13,10 @@
 --          start now is open to the very next bid (a node's estimate of TIME can be a
 --          millisecond ahead).
 -- Returns  1 when created, 0 when the id is taken.
+--
+-- The auction's id also goes into the group's live set, gavel:{g<n>}:live (score = id), which
+-- listAuctions pages by id for the open and scheduled phases; close.lua and cancel.lua move it
+-- to gavel:{g<n>}:closed. Both are derived from KEYS[3] (same {g<n>} tag, same Cluster slot).
 
 -- sp mi rs bn st as mx, each u64 big-endian: what bid.lua reads as 'fx'.
 local FIXED_LAYOUT = '>I8I8I8I8I8I8I8'
@@ -45,5 +49,8 @@ redis.call('HSET', KEYS[1],
   'fx', struct.pack(FIXED_LAYOUT, tonumber(A[3]), tonumber(A[4]), tonumber(A[5]),
     tonumber(A[6]), tonumber(startsAt), tonumber(A[9]), tonumber(A[10])))
 redis.call('ZADD', KEYS[3], A[8], A[1])
+local group = string.match(KEYS[3], '^(.*):ends$')
+redis.call('ZREM', group .. ':closed', A[1])
+redis.call('ZADD', group .. ':live', A[1], A[1])
 
 return 1

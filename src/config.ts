@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 
 import { closest } from "./config/closest.ts";
 import { otelTracing, type OtelTracing } from "./config/otel.ts";
+import { parseDuration } from "./config/duration.ts";
 import { DEFAULT_BURST_SECONDS, flagOf, SETTING_LIST, SETTINGS, SettingKind, type Setting, type SettingName } from "./config/settings.ts";
 
 export { DEFAULT_MAX_CONNECTIONS, Defaults } from "./config/settings.ts";
@@ -30,6 +31,20 @@ export interface Config extends PlainSettings {
   tls: TlsPem | null;
   /** OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT and friends (src/config/otel.ts); null when tracing is off. */
   tracing: OtelTracing | null;
+  /** GAVEL_RETENTION in ms: closed auctions older than this are deleted; 0 keeps everything. */
+  retentionMs: number;
+}
+
+/** A retention shorter than this would delete auctions while their last subscribers replay them. */
+const MIN_RETENTION_MS = 60_000;
+
+/** GAVEL_RETENTION: empty keeps everything, else a duration of at least MIN_RETENTION_MS. */
+function retentionMs(text: string): number {
+  if (text.trim() === "") return 0;
+  const ms = parseDuration(text);
+  if (ms === null) throw new ConfigError("GAVEL_RETENTION", `expected a duration such as 30d, 12h, 90m or 600s, got "${text}"`);
+  if (ms < MIN_RETENTION_MS) throw new ConfigError("GAVEL_RETENTION", `must be at least 1m, got "${text}"`);
+  return ms;
 }
 
 /** JWT algorithms Gavel accepts: one per key kind, so a token cannot pick another. */
@@ -152,6 +167,10 @@ export function loadConfig(env: Source, argv: readonly string[] = []): Config {
     if (redisUrl === "") throw new ConfigError("REDIS_URL", "required when GAVEL_STORE is redis");
     if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError("REDIS_URL", "must start with redis:// or rediss:// (the value is not shown: it may hold a password)");
   }
+  if (store === "redis" && plain.retention.trim() !== "") {
+    // Said at start-up rather than ignored: an operator relying on it would keep everything.
+    throw new ConfigError("GAVEL_RETENTION", "is applied by the memory and sqlite stores only; unset it with GAVEL_STORE=redis");
+  }
   const { queueCapacity, batchSize, port, httpPort, workers, bidRate } = plain;
   if ((queueCapacity & (queueCapacity - 1)) !== 0) throw new ConfigError("GAVEL_QUEUE", `must be a power of two, got ${queueCapacity}`);
   if (batchSize > queueCapacity) throw new ConfigError("GAVEL_BATCH", `must not exceed GAVEL_QUEUE (${queueCapacity})`);
@@ -178,6 +197,7 @@ export function loadConfig(env: Source, argv: readonly string[] = []): Config {
     auth: jwtAuth(source),
     tls: tlsPem(source),
     tracing: otelTracing(source),
+    retentionMs: retentionMs(plain.retention),
   };
 }
 

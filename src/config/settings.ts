@@ -132,6 +132,13 @@ export const SETTINGS = {
     default: "./data/gavel.db",
     doc: "SQLite file; one server at a time, by a lock on `<file>.lock` that ends with the process (a second one is refused, naming the owner's pid; a copy of the file carries no lock)",
   },
+  retention: {
+    env: "GAVEL_RETENTION",
+    kind: SettingKind.TEXT,
+    default: "",
+    defaultDoc: "keep everything",
+    doc: "closed auctions whose `ends_at` is older than this (e.g. `30d`, `12h`; at least `1m`) are deleted with their bids, a few at a time (memory and sqlite stores); the admin API then answers 404 for them (archive first: see docs/architecture.md)",
+  },
   redisUrl: { env: "REDIS_URL", kind: SettingKind.TEXT, default: "", secret: true, doc: "e.g. `redis://127.0.0.1:6379`" },
   redisShards: {
     env: "GAVEL_REDIS_SHARDS",

@@ -106,9 +106,12 @@ export class SubscriptionHub<S extends Subscriber = Subscriber> {
   subscribe(connection: S, req: number, auctionId: number, since: number): void {
     let owner = this.byConnection.get(connection);
     let sub = owner?.byAuction.get(auctionId);
-    // Subscribing again to an auction it follows, with nothing waiting, takes no new place.
-    const renewal = sub !== undefined && sub.following && sub.requests.length === 0;
-    if (!renewal && owner !== undefined && owner.following + owner.waitingSubscribes >= this.maxSubscriptions) {
+    // The bound counts auctions: those followed and those being subscribed to, each once (a
+    // SUBSCRIBE of an auction it already has takes no new place). The count moves only when an
+    // auction is added or forgotten, so it is exact even while answers are on their way.
+    const newPlace = sub === undefined;
+    const full = owner !== undefined && ((newPlace && owner.byAuction.size >= this.maxSubscriptions) || owner.waiting >= this.maxSubscriptions);
+    if (full) {
       connection.queueError(req, ErrorCode.LIMIT, `subscription limit ${this.maxSubscriptions} reached`);
       this.markDirty(connection);
       return;

@@ -15,9 +15,9 @@ import type { Store } from "./store.ts";
 export async function openStore(config: Config, log: LogSink = console.warn): Promise<Store> {
   switch (config.store) {
     case "memory":
-      return new MemoryStore();
+      return new MemoryStore({ retentionMs: config.retentionMs });
     case "sqlite":
-      return new SqliteStore({ path: config.dbPath, log });
+      return new SqliteStore({ path: config.dbPath, log, retentionMs: config.retentionMs });
     case "redis": {
       const [{ RedisStore }, { persistenceWarning, readRedisPersistence }] = await Promise.all([
         import("./redis.ts"),

@@ -5,6 +5,9 @@
 //   gavel:{g<n>}:a:<id>      auction hash; n = id % shards, the auction's shard group
 //   gavel:{g<n>}:a:<id>:h    its bid history stream, entry id 0-<seq>
 //   gavel:{g<n>}:ends        sorted set of the group's auctions by ends_at (for the closer)
+//   gavel:{g<n>}:live        sorted set of the group's auctions not closed, score = id; and
+//   gavel:{g<n>}:closed      of those closed (lua/create.lua, close.lua, cancel.lua): the
+//                            pages of listAuctions by phase
 //   gavel:{g<n>}:updates     pub/sub channel of the group's UPDATE and CLOSED frames
 //   gavel:{g<n>}:epoch       the group's epoch: a random id written once (lua/epoch.lua); a
 //                            node that finds it missing or changed knows Redis lost the group's
@@ -21,7 +24,7 @@
 import { Redis, type RedisOptions } from "ioredis";
 import { join } from "node:path";
 import { phaseAt, type AuctionState } from "../auction/auction.ts";
-import { Status, type Phase } from "../protocol/constants.ts";
+import { Phase, Status } from "../protocol/constants.ts";
 import { readU32, readU64, writeU32, writeU64 } from "../protocol/bytes.ts";
 import { redact } from "../log/redact.ts";
 import { IdsExhaustedError, StoreError, StoreRefusedError, StoreUnavailableError, StoreUnconfirmedError } from "./errors.ts";
@@ -103,6 +106,15 @@ export function historyKey(auction: number, shards: number): string {
 
 export function endsKey(group: number): string {
   return `${groupPrefix(group)}:ends`;
+}
+
+/** `gavel:{g<n>}:live` and `:closed`: the group's ids by phase, score = id (lua/create.lua). */
+export function liveKey(group: number): string {
+  return `${groupPrefix(group)}:live`;
+}
+
+export function closedKey(group: number): string {
+  return `${groupPrefix(group)}:closed`;
 }
 
 /** `gavel:{g<n>}:epoch`: see src/store/redis-epoch.ts. */
@@ -421,17 +433,25 @@ export class RedisStore implements Store {
     return { created: true, auction };
   }
 
-  /** Auctions in `phase` (null: any) by now(), ascending id after `afterId`, at most `limit`. */
+  /**
+   * Auctions in `phase` (null: any) by now(), ascending id after `afterId`, at most `limit`.
+   * A page reads ids from the sets of that phase only (every group's `:live` set for open and
+   * scheduled; `:closed` and `:live` for closed, as an auction past its end may not be closed
+   * yet), never every id; null reads the one index of every id.
+   */
   async listAuctions(phase: Phase | null, afterId: number, limit: number): Promise<AuctionState[]> {
     const found: AuctionState[] = [];
     if (limit <= 0) return found;
     const now = this.now();
     const pageSize = Math.max(limit, LIST_PAGE);
+    const groups = Array.from({ length: this.shards }, (_, g) => g);
+    const keys =
+      phase === null ? [AUCTION_INDEX_KEY] : phase === Phase.CLOSED ? [...groups.map(closedKey), ...groups.map(liveKey)] : groups.map(liveKey);
     let after = afterId;
     for (;;) {
-      const ids = await this.client.zrangebyscore(AUCTION_INDEX_KEY, `(${after}`, "+inf", "LIMIT", 0, pageSize);
+      const { ids, complete } = await this.nextIds(keys, after, pageSize);
       // Auto-pipelining sends the page's reads in one round trip.
-      const auctions = await Promise.all(ids.map((id) => this.getAuction(Number(id))));
+      const auctions = await Promise.all(ids.map((id) => this.getAuction(id)));
       for (const auction of auctions) {
         if (auction === null) continue; // an index entry whose create never ran, or deleted
         this.noteId(auction.id);
@@ -439,9 +459,22 @@ export class RedisStore implements Store {
         found.push(auction);
         if (found.length === limit) return found;
       }
-      if (ids.length < pageSize) return found;
-      after = Number(ids[ids.length - 1]);
+      if (complete || ids.length === 0) return found;
+      after = ids[ids.length - 1]!;
     }
+  }
+
+  /**
+   * The ids above `after` in the union of the sorted sets `keys` (score = id), ascending, up to
+   * the first id any set may still hold more beyond: each set is read `count` at a time, and a
+   * set that returned a full read bounds what is known. `complete` when no set has more.
+   */
+  private async nextIds(keys: string[], after: number, count: number): Promise<{ ids: number[]; complete: boolean }> {
+    const reads = await Promise.all(keys.map((key) => this.client.zrangebyscore(key, `(${after}`, "+inf", "LIMIT", 0, count)));
+    let bound = Infinity;
+    for (const read of reads) if (read.length === count) bound = Math.min(bound, Number(read[read.length - 1]));
+    const ids = [...new Set(reads.flat().map(Number))].filter((id) => id <= bound).sort((a, b) => a - b);
+    return { ids, complete: bound === Infinity };
   }
 
   async getAuction(id: number): Promise<AuctionState | null> {

@@ -17,23 +17,33 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { AuctionState } from "../auction/auction.ts";
 import type { Phase } from "../protocol/constants.ts";
-import { AuctionTable, closedFields } from "./memory.ts";
+import { AuctionTable, closedFields, type ClosedOnDisk } from "./memory.ts";
+import { ClosedCache } from "./closed-cache.ts";
 import type { CancelResult, ClosedAuction, CreateResult, HistoryEntry, NewAuction, Store, StoreBatch } from "./store.ts";
 import { StoreError, StoreRefusedError, StoreUnavailableError } from "./errors.ts";
 import { BidLocator, type BidLocation } from "./bid-locator.ts";
 import { BidLogWriter, entryCount, readLoggedBid } from "./bid-log.ts";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.ts";
+import { BIDS_SCHEMA, BidLogFolder } from "./sqlite-fold.ts";
+import { Retention } from "./retention.ts";
 import { SqliteFileLock } from "./sqlite-lock.ts";
 import { FileIdentity } from "./sqlite-file-identity.ts";
 import type { LogSink } from "../log/log-sink.ts";
 
 /** The largest drain batch (GAVEL_BATCH's upper bound): one log row holds one batch. */
 const MAX_BATCH = 65_536;
+/** How often the fold (sqlite-fold.ts) runs, and how long one run may hold the event loop. */
+const FOLD_INTERVAL_MS = 50;
+const FOLD_BUDGET_MS = 8;
 /** How often the store checks that its paths still name the files it opened (one stat each). */
 const FILE_CHECK_INTERVAL_MS = 250;
 
-/** The file's layout, in PRAGMA user_version (0: a file from before it was kept, the same layout). */
-export const SCHEMA_VERSION = 1;
+/**
+ * The file's layout, in PRAGMA user_version. 0: a file from before it was kept; 1: auctions and
+ * bid_log; 2: also the folded `bids` history (an older build would not read it, so it must refuse
+ * the file). Each step only adds tables and indexes, created at open.
+ */
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS auctions (
@@ -54,8 +64,12 @@ CREATE TABLE IF NOT EXISTS auctions (
   winner INTEGER NOT NULL
 );
 -- One row per drain batch: its accepted bids packed back to back (bid-log.ts). For an open
--- auction, seq/amount/leader/ends_at above are as created; its last logged bid is the truth.
--- Closing and cancel write the final values there.
+-- auction, seq/amount/leader/ends_at above are as of its last folded bid (sqlite-fold.ts); a
+-- later bid still in the log is the truth. Closing and cancel write the final values there.
+-- Start-up reads the open and scheduled auctions only.
+CREATE INDEX IF NOT EXISTS auctions_open ON auctions(id) WHERE closed = 0;
+-- Retention (GAVEL_RETENTION) deletes the closed auctions that ended longest ago first.
+CREATE INDEX IF NOT EXISTS auctions_closed_ends ON auctions(ends_at) WHERE closed = 1;
 CREATE TABLE IF NOT EXISTS bid_log (
   id INTEGER PRIMARY KEY,
   entries BLOB NOT NULL
@@ -109,6 +123,8 @@ export interface SqliteStoreOptions {
   log?: LogSink;
   /** The highest auction id the store hands out (1..2^32-1 by default; tests use a small one). */
   maxAuctionId?: number;
+  /** Closed auctions whose ends_at is older than this many ms are deleted (0: kept). */
+  retentionMs?: number;
 }
 
 export class SqliteStore implements Store {
@@ -119,6 +135,22 @@ export class SqliteStore implements Store {
   private readonly appendLog: Statement;
   private readonly markClosed: Statement;
   private readonly logRowsByIds: Statement;
+  private readonly auctionById: Statement<AuctionRow, [number]>;
+  private readonly closedPage: Statement<AuctionRow, [number, number]>;
+  private readonly bidsAfter: Statement<HistoryEntry, [number, number, number]>;
+  private readonly bidsBefore: Statement<HistoryEntry, [number, number, number]>;
+  private readonly folder: BidLogFolder;
+  private foldTimer: ReturnType<typeof setInterval> | null = null;
+  /** Why the last fold step failed, logged once per run of failures. */
+  private foldFailing = false;
+  private readonly retention: Retention | null;
+  private readonly expired: Statement<{ id: number }, [number, number]>;
+  private readonly deleteAuction: (id: number) => void;
+  private readonly deleteStatements: Statement[];
+  /** Closed auctions live on disk; the last ones closed or read are held here too. */
+  private readonly closedCache = new ClosedCache();
+  /** How many closed auctions the file holds (ids the table does not hold but are taken). */
+  private closedCount = 0;
   private readonly bidLocator = new BidLocator();
   private readonly logWriter = new BidLogWriter(MAX_BATCH);
   private readonly path: string;
@@ -140,7 +172,13 @@ export class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
     this.log = options.log ?? console.error;
-    this.table = new AuctionTable(options.maxAuctionId);
+    // The table holds the working set (open and scheduled); closed auctions are read from disk.
+    const closedOnDisk: ClosedOnDisk = {
+      get: (id) => this.readClosed(id),
+      has: (id) => this.readClosed(id) !== null,
+      count: () => this.closedCount,
+    };
+    this.table = new AuctionTable(options.maxAuctionId, false, closedOnDisk);
     const onDisk = options.path !== ":memory:";
     if (onDisk) {
       mkdirSync(dirname(options.path), { recursive: true });
@@ -163,6 +201,7 @@ export class SqliteStore implements Store {
       const version = (this.db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
       if (version > SCHEMA_VERSION) throw new Error(`its schema version is ${version}, newer than this build's ${SCHEMA_VERSION}: run the Gavel release that wrote it, or a newer one`);
       this.db.exec(SCHEMA);
+      this.db.exec(BIDS_SCHEMA);
       // Written only when it changes: a write at every open would refuse to start on a full disk.
       if (version !== SCHEMA_VERSION) this.db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     } catch (error) {
@@ -190,15 +229,41 @@ export class SqliteStore implements Store {
     this.appendLog = this.db.prepare("INSERT INTO bid_log (id, entries) VALUES (?, ?)");
     this.markClosed = this.db.prepare("UPDATE auctions SET closed = 1, winner = ?, ends_at = ?, seq = ?, amount = ?, leader = ? WHERE id = ?");
     this.logRowsByIds = this.db.prepare(LOG_ROWS_BY_IDS);
+    this.auctionById = this.db.prepare<AuctionRow, [number]>("SELECT * FROM auctions WHERE id = ?");
+    // Keyset paging on the primary key: a page reads the page.
+    this.closedPage = this.db.prepare<AuctionRow, [number, number]>("SELECT * FROM auctions WHERE closed = 1 AND id > ? ORDER BY id LIMIT ?");
+    const bidColumns = "seq, amount, user, at, ends_at AS endsAt";
+    this.bidsAfter = this.db.prepare<HistoryEntry, [number, number, number]>(`SELECT ${bidColumns} FROM bids WHERE auction = ? AND seq > ? ORDER BY seq LIMIT ?`);
+    this.bidsBefore = this.db.prepare<HistoryEntry, [number, number, number]>(`SELECT ${bidColumns} FROM bids WHERE auction = ? AND seq < ? ORDER BY seq DESC LIMIT ?`);
+    this.folder = new BidLogFolder(this.db, this.bidLocator);
+    this.expired = this.db.prepare<{ id: number }, [number, number]>("SELECT id FROM auctions WHERE closed = 1 AND ends_at <= ? ORDER BY ends_at LIMIT ?");
+    const deleteBids = this.db.prepare("DELETE FROM bids WHERE auction = ?");
+    const deleteRow = this.db.prepare("DELETE FROM auctions WHERE id = ? AND closed = 1");
+    this.deleteStatements = [deleteBids, deleteRow];
+    // One transaction per auction: its row and its whole history go together, or neither.
+    this.deleteAuction = this.db.transaction((id: number) => {
+      deleteBids.run(id);
+      deleteRow.run(id);
+    });
     this.load();
+    this.retention = Retention.start(options.retentionMs ?? 0, (cutoff, limit) => this.retire(cutoff, limit), Date.now, (error) =>
+      this.log(`gavel: warning: deleting closed auctions past GAVEL_RETENTION failed (${error.message}); retried in a moment`),
+    );
+    this.foldTimer = setInterval(() => this.fold(), FOLD_INTERVAL_MS);
+    this.foldTimer.unref();
     this.writeBatch = this.db.transaction((batch: StoreBatch, now: number) => this.applyInTransaction(batch, now));
   }
 
-  /** Reads the file into the table and the bid locator (start-up): auctions, then the log. */
+  /** Reads the working set into the table (start-up): open and scheduled auctions, then the log. */
   private load(): void {
-    const auctions = this.db.prepare<AuctionRow, []>("SELECT * FROM auctions");
-    for (const row of auctions.all()) this.table.put(rowToAuction(row));
+    const auctions = this.db.prepare<AuctionRow, []>("SELECT * FROM auctions WHERE closed = 0");
+    for (const row of auctions.iterate()) this.table.put(rowToAuction(row));
     auctions.finalize();
+    const counts = this.db.prepare("SELECT max(id), (SELECT count(*) FROM auctions WHERE closed = 1) FROM auctions");
+    const [highest, closed] = counts.values()[0] as [number | null, number];
+    counts.finalize();
+    if (highest !== null) this.table.noteId(highest);
+    this.closedCount = closed;
     const log = this.db.prepare("SELECT id, entries FROM bid_log ORDER BY id");
     for (const row of log.values()) {
       const [id, entries] = row as [number, Uint8Array];
@@ -317,7 +382,7 @@ export class SqliteStore implements Store {
       const row = specs.get(id);
       if (row === null) continue;
       const auction = rowToAuction(row);
-      const [last] = seq > 1 ? this.readLocations(this.bidLocator.after(id, seq - 2, 1)) : [];
+      const [last] = seq > 1 ? this.historyAfter(id, seq - 2, 1) : [];
       if (last !== undefined) {
         auction.seq = last.seq;
         auction.amount = last.amount;
@@ -351,7 +416,7 @@ export class SqliteStore implements Store {
     try {
       this.insertAuction.run(result.auction as unknown as Record<string, string | number | boolean>);
     } catch (error) {
-      this.table.auctions.delete(result.auction.id);
+      this.table.discard(result.auction.id);
       this.noteWriteFailure(error as Error);
       throw new StoreRefusedError(this.writeFailure!, { cause: error });
     }
@@ -360,20 +425,90 @@ export class SqliteStore implements Store {
   }
 
   async getAuction(id: number): Promise<AuctionState | null> {
-    const auction = this.table.auctions.get(id);
-    return auction === undefined ? null : { ...auction };
+    const auction = this.table.auctions.get(id) ?? this.readClosed(id);
+    return auction === null ? null : { ...auction };
+  }
+
+  /** A closed auction from the cache or the file (its row holds its final state); null if none. */
+  private readClosed(id: number): AuctionState | null {
+    const cached = this.closedCache.get(id);
+    if (cached !== undefined) return cached;
+    const row = this.auctionById.get(id);
+    if (row === null || row.closed === 0) return null;
+    const auction = rowToAuction(row);
+    this.closedCache.set(auction);
+    return auction;
   }
 
   async listAuctions(phase: Phase | null, afterId: number, limit: number): Promise<AuctionState[]> {
-    return this.table.list(phase, afterId, limit, this.now());
+    return this.table.list(phase, afterId, limit, this.now(), (after, max) => this.closedPage.all(after, max).map(rowToAuction));
   }
 
   async history(auction: number, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
-    return this.readLocations(this.bidLocator.after(auction, afterSeq, limit));
+    return this.historyAfter(auction, afterSeq, limit);
+  }
+
+  /** Folded bids come from the `bids` table, the rest from the log; every folded seq is below every logged one. */
+  private historyAfter(auction: number, afterSeq: number, limit: number): HistoryEntry[] {
+    if (limit <= 0) return [];
+    const entries = afterSeq + 1 < this.bidLocator.firstSeq(auction) ? this.bidsAfter.all(auction, afterSeq, limit) : [];
+    if (entries.length < limit) {
+      const from = entries.at(-1)?.seq ?? afterSeq;
+      entries.push(...this.readLocations(this.bidLocator.after(auction, from, limit - entries.length)));
+    }
+    return entries;
   }
 
   async historyNewestFirst(auction: number, beforeSeq: number, limit: number): Promise<HistoryEntry[]> {
-    return this.readLocations(this.bidLocator.newestFirst(auction, beforeSeq, limit));
+    if (limit <= 0) return [];
+    const entries = this.readLocations(this.bidLocator.newestFirst(auction, beforeSeq, limit));
+    if (entries.length < limit) {
+      const below = Math.min(entries.at(-1)?.seq ?? beforeSeq, this.bidLocator.firstSeq(auction), beforeSeq);
+      entries.push(...this.bidsBefore.all(auction, below, limit - entries.length));
+    }
+    return entries;
+  }
+
+  /**
+   * The timer's fold: steps of sqlite-fold.ts until the log is folded or FOLD_BUDGET_MS is
+   * spent. A failed step (disk full) changed nothing; the next run tries again.
+   */
+  private fold(): void {
+    if (this.refusal !== null || this.closed) return;
+    const start = performance.now();
+    try {
+      while (this.folder.foldStep() > 0 && performance.now() - start < FOLD_BUDGET_MS);
+      if (this.foldFailing) this.log(`gavel: folding the bid log of GAVEL_DB=${this.path} works again`);
+      this.foldFailing = false;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      if (!this.foldFailing) {
+        this.log(`gavel: warning: folding the bid log of GAVEL_DB=${this.path} failed (${(error as Error).message}); the log keeps every bid, folding is retried`);
+      }
+      this.foldFailing = true;
+    }
+  }
+
+  /**
+   * The retention step: deletes closed auctions that ended at or before `cutoff`, at most
+   * `limit`. One whose bids are not all folded yet waits for the fold (the fold would write
+   * them back). Returns how many it looked at, so a pass goes on while there may be more.
+   */
+  private retire(cutoff: number, limit: number): number {
+    if (this.refusal !== null || this.closed) return 0;
+    const due = this.expired.all(cutoff, limit);
+    for (const { id } of due) {
+      if (this.bidLocator.firstSeq(id) !== Infinity) continue;
+      this.deleteAuction(id);
+      this.closedCache.delete(id);
+      this.closedCount--;
+    }
+    return due.length;
+  }
+
+  /** Folds the whole log now (tests and the growth benchmark; the timer does it in steps). */
+  foldAll(): void {
+    while (this.folder.foldStep() > 0);
   }
 
   /** Reads the log rows the locations name (each once) and picks the bids out, in order. */
@@ -415,14 +550,16 @@ export class SqliteStore implements Store {
         for (const a of auctions) this.markClosed.run(a.winner, a.endsAt, a.seq, a.amount, a.leader, a.id);
       })();
     } catch (error) {
-      auctions.forEach((a, i) => {
-        a.closed = false;
-        a.winner = 0;
-        a.endsAt = endsAtBefore[i]!;
-      });
+      auctions.forEach((a, i) => this.table.reopen(a, endsAtBefore[i]!));
       this.noteWriteFailure(error as Error);
       throw new StoreRefusedError(this.writeFailure!, { cause: error });
     }
+    // Written: the file is the closed auctions' home now; the cache answers the bids racing it.
+    for (const a of auctions) {
+      this.table.forget(a.id);
+      this.closedCache.set(a);
+    }
+    this.closedCount += auctions.length;
     if (this.writeFailure !== null) this.writesSucceedAgain();
   }
 
@@ -442,6 +579,8 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     if (this.watchTimer !== null) clearInterval(this.watchTimer);
+    if (this.foldTimer !== null) clearInterval(this.foldTimer);
+    this.retention?.stop();
     // A last look: a file deleted since the last tick must not be checkpointed and closed as if
     // nothing happened.
     if (this.refusal === null) this.checkFiles();
@@ -458,7 +597,8 @@ export class SqliteStore implements Store {
     }
     try {
       // A statement left open keeps the file open past close().
-      for (const statement of [this.insertAuction, this.appendLog, this.markClosed, this.logRowsByIds]) statement.finalize();
+      for (const statement of [this.insertAuction, this.appendLog, this.markClosed, this.logRowsByIds, this.auctionById, this.closedPage, this.bidsAfter, this.bidsBefore, this.expired, ...this.deleteStatements]) statement.finalize();
+      this.folder.finalize();
       if (this.path !== ":memory:") this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     } catch (error) {
       // Committed transactions are in the WAL whether or not it was copied into the file.

@@ -29,6 +29,9 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     GAVEL_HTTP_PORT: "0",
     GAVEL_STORE: options.store,
     GAVEL_DB: join(dir, "gavel.db"),
+    // In-process servers share the test runner's output: only warnings and errors, unless a
+    // test asks for more.
+    GAVEL_LOG_LEVEL: "warn",
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     ...options.env,
   });

@@ -188,6 +188,8 @@ export class RedisStore implements Store {
   /** UPDATE and CLOSED frames published by every node; connects on the first onFrames. */
   readonly feed: RedisFeed;
   private clockOffset = 0;
+  /** The latest Redis TIME this node has seen (a created auction's starts_at): now() stays at or past it. */
+  private latestSeenRedisMs = 0;
   private clockTimer: ReturnType<typeof setInterval> | null = null;
   /** Per group, `gavel:{g<n>}:a:`, so a bid's key is one concatenation. */
   private readonly keyPrefixes: string[];
@@ -261,9 +263,15 @@ export class RedisStore implements Store {
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
     const shards = options.shards ?? DEFAULT_SHARDS;
     if (!Number.isInteger(shards) || shards < 1) throw new StoreError(`shards must be a positive integer, got ${shards}`);
-    const [bidLua, createLua, closeLua, cancelLua, epochLua, nextIdLua, raiseIdsLua] = await Promise.all(
-      ["bid.lua", "create.lua", "close.lua", "cancel.lua", "epoch.lua", "next-id.lua", "raise-ids.lua"].map(readScript),
-    );
+    const [bidLua, createLua, closeLua, cancelLua, epochLua, nextIdLua, raiseIdsLua] = await Promise.all([
+      readScript("bid.lua"),
+      readScript("create.lua"),
+      readScript("close.lua"),
+      readScript("cancel.lua"),
+      readScript("epoch.lua"),
+      readScript("next-id.lua"),
+      readScript("raise-ids.lua"),
+    ]);
 
     const ioredisOptions: RedisOptions = {
       lazyConnect: true,
@@ -412,13 +420,13 @@ export class RedisStore implements Store {
     // A loss being handled raises the id counter first.
     if (this.verifying !== null) await this.verifying.catch(() => {});
     if (spec.id !== 0) {
-      return (await this.tryCreate(spec.id, spec)) ? this.created(spec.id) : { created: false, reason: "exists" };
+      return (await this.tryCreate(spec.id, spec)) ? this.created(spec.id, spec.startsAt === 0) : { created: false, reason: "exists" };
     }
     // Ids come from a counter shared by every node (lua/next-id.lua: u32, wrapping to 1); one
     // taken by an explicit id, or by an auction still open from before a wrap, is skipped.
     for (let attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
       const id = await this.client.gavelNextId(AUCTION_IDS_KEY, this.highestKnownId, MAX_AUCTION_ID);
-      if (await this.tryCreate(id, spec)) return this.created(id);
+      if (await this.tryCreate(id, spec)) return this.created(id, spec.startsAt === 0);
     }
     throw new IdsExhaustedError(
       `auction ids exhausted: the ${MAX_ID_ATTEMPTS} ids after the last one handed out are all taken (ids are u32: 1 to ${MAX_AUCTION_ID})`,
@@ -426,10 +434,14 @@ export class RedisStore implements Store {
   }
 
   /** The auction as create.lua stored it (with starts_at filled in when it was "now"). */
-  private async created(id: number): Promise<CreateResult> {
+  /** `startedByRedis`: starts_at was left to create.lua, so it is a reading of Redis TIME. */
+  private async created(id: number, startedByRedis: boolean): Promise<CreateResult> {
     this.noteId(id);
     const auction = await this.getAuction(id);
     if (auction === null) throw new StoreError(`auction ${id} vanished right after it was created`);
+    if (startedByRedis && auction.startsAt > this.latestSeenRedisMs) {
+      this.latestSeenRedisMs = auction.startsAt;
+    }
     return { created: true, auction };
   }
 
@@ -579,7 +591,10 @@ export class RedisStore implements Store {
 
   /** Redis's clock (ms), from an offset re-measured every few seconds: no round trip. */
   now(): number {
-    return Date.now() + this.clockOffset;
+    const estimate = Date.now() + this.clockOffset;
+    // Never behind a Redis time this node has already seen: an auction created "now" (starts_at
+    // from Redis TIME) must not read as scheduled a moment later because the estimate lags.
+    return estimate >= this.latestSeenRedisMs ? estimate : this.latestSeenRedisMs;
   }
 
   unavailableReason(): string | null {

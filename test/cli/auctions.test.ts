@@ -137,7 +137,7 @@ describe("gavel against a running server", () => {
     expect(everything.next).toBeNull();
 
     const page = (await gavel("list", "--json", "--limit", "2", "--after", String(ids[0]))).json<{ auctions: { id: number }[]; next: string | null }>();
-    expect(page.auctions.map((a) => a.id)).toEqual([ids[1], ids[2]]);
+    expect(page.auctions.map((a) => a.id)).toEqual([ids[1]!, ids[2]!]);
     expect(page.next).toContain(`after=${ids[2]}`);
 
     const text = await gavel("list", "--limit", "2", "--after", String(ids[0]));

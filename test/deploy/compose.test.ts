@@ -58,7 +58,7 @@ describe("deploy/compose.yaml", () => {
     }
     const volume = compose.services.redis!.volumes!.find((v) => v.endsWith(":/data"));
     expect(volume).toBeDefined();
-    expect(Object.keys(compose.volumes)).toContain(volume!.split(":")[0]);
+    expect(Object.keys(compose.volumes)).toContain(volume!.split(":")[0]!);
   });
 
   test("the Redis command line, run by a local redis-server, has the three settings in force", async () => {

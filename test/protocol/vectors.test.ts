@@ -69,9 +69,29 @@ function camelFields(fields: Fields): Fields {
   return out;
 }
 
+/** Every field a vector may carry, by the codec's names (each vector has those of its type). */
+interface VectorFields {
+  req: number;
+  auction: number;
+  user: number;
+  amount: number;
+  max: number;
+  since: number;
+  token: string;
+  status: number;
+  code: number;
+  message: string;
+  seq: number;
+  leader: number;
+  endsAt: number;
+  phase: number;
+  now: number;
+  winner: number;
+}
+
 /** Encodes a vector's fields with the codec's encoder for its type, into a fresh frame. */
 function encodeVector(vector: ValidVector): Uint8Array {
-  const f = camelFields(vector.fields) as Record<string, never>;
+  const f = camelFields(vector.fields) as unknown as VectorFields;
   // Slack after the frame: an encoder must write exactly its frame, no more.
   const out = new Uint8Array(HEADER_SIZE + MAX_PAYLOAD + 16);
   let end: number;

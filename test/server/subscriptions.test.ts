@@ -165,9 +165,9 @@ describe("the subscription bound (GAVEL_MAX_SUBSCRIPTIONS)", () => {
       { type: FrameType.ERROR, req: 5, code: ErrorCode.LIMIT, message: `subscription limit ${MAX} reached` },
     ]);
     expect(ofType(client.frames, FrameType.STATE).map((s) => [s.req, s.auction])).toEqual([
-      [1, ids[0]],
-      [2, ids[1]],
-      [3, ids[2]],
+      [1, ids[0]!],
+      [2, ids[1]!],
+      [3, ids[2]!],
     ]);
 
     // At the bound, subscribing again to an auction it follows is still answered.
@@ -204,7 +204,7 @@ describe("the subscription bound (GAVEL_MAX_SUBSCRIPTIONS)", () => {
     expect(client.isClosed()).toBe(false);
     const before = client.frames.length;
     for (const id of ids) await bidAndWitness(gavel, bidder, id, 50);
-    expect(ofType(client.frames.slice(before), FrameType.UPDATE).map((u) => u.auction)).toEqual([ids[1], ids[2], ids[3]]);
+    expect(ofType(client.frames.slice(before), FrameType.UPDATE).map((u) => u.auction)).toEqual([ids[1]!, ids[2]!, ids[3]!]);
     client.close();
   });
 

@@ -62,9 +62,12 @@ const sha = (await call("SCRIPT", "LOAD", await Bun.file(join(import.meta.dir, "
 // Auctions are made by the project's own create.lua, so they hold exactly what bid.lua reads.
 const create = await Bun.file(join(import.meta.dir, "../lua/create.lua")).text();
 const FAR_FUTURE = 99_999_999_999_999;
+/** Each group's epoch (src/store/redis-epoch.ts): the scripts refuse a call that names another. */
+const EPOCH = "ceiling";
+const group = (id: number) => `gavel:{g${id % shards}}`;
+for (let g = 0; g < shards; g++) await call("SET", `gavel:{g${g}}:epoch`, EPOCH);
 for (let id = 1; id <= auctions; id++) {
-  const group = `gavel:{g${id % shards}}`;
-  const created = await call("EVAL", create, 3, key(id), `${key(id)}:h`, `${group}:ends`, id, "", 1, 1, 0, 0, 0, FAR_FUTURE, 0, 0);
+  const created = await call("EVAL", create, 4, key(id), `${key(id)}:h`, `${group(id)}:ends`, `${group(id)}:epoch`, EPOCH, id, "", 1, 1, 0, 0, 0, FAR_FUTURE, 0, 0);
   if (!created.startsWith(":1")) throw new Error(`create.lua refused auction ${id}: ${created}`);
 }
 
@@ -114,18 +117,23 @@ const sockets = await Promise.all(
   ),
 );
 
-/** bid.lua's packed bid (see its header): key index u32 (1: the one key), user u32, amount u64. */
+/**
+ * bid.lua's packed bid (see its header): key index u32, user u32, amount u64. Its KEYS are the
+ * group's ends and epoch keys, then the auction's hash and history: the hash is KEYS[3].
+ */
+const AUCTION_KEY_INDEX = 3;
 const PACKED_BID_SIZE = 16;
 const packedBid = Buffer.alloc(PACKED_BID_SIZE);
 
 /** One EVALSHA of one bid: the command's text around the 16 binary bytes of the bid. */
 function evalsha(id: number, user: number, bidAmount: number): Buffer {
-  packedBid.writeUInt32BE(1, 0);
+  packedBid.writeUInt32BE(AUCTION_KEY_INDEX, 0);
   packedBid.writeUInt32BE(user, 4);
   packedBid.writeBigUInt64BE(BigInt(bidAmount), 8);
-  const k = key(id);
-  const head = `*5\r\n$7\r\nEVALSHA\r\n$${sha.length}\r\n${sha}\r\n$1\r\n1\r\n$${k.length}\r\n${k}\r\n$${PACKED_BID_SIZE}\r\n`;
-  return Buffer.concat([encoder.encode(head), packedBid, encoder.encode("\r\n")]);
+  const keys = [`${group(id)}:ends`, `${group(id)}:epoch`, key(id), `${key(id)}:h`];
+  const bulk = (text: string) => `$${text.length}\r\n${text}\r\n`;
+  const head = `*9\r\n${bulk("EVALSHA")}${bulk(sha)}${bulk(String(keys.length))}${keys.map(bulk).join("")}$${PACKED_BID_SIZE}\r\n`;
+  return Buffer.concat([encoder.encode(head), packedBid, encoder.encode(`\r\n${bulk(EPOCH)}`)]);
 }
 
 function send(socket: (typeof sockets)[number], c: number, count: number): void {

@@ -1,25 +1,12 @@
 // The shared store: auctions in Redis, bids applied by lua/bid.lua, one call per shard group of
 // a drain batch. Any number of Gavel nodes may share one Redis (or one Cluster).
 //
-// Key layout (the hash fields are documented at the top of lua/bid.lua):
-//   gavel:{g<n>}:a:<id>      auction hash; n = id % shards, the auction's shard group
-//   gavel:{g<n>}:a:<id>:h    its bid history stream, entry id 0-<seq>
-//   gavel:{g<n>}:ends        sorted set of the group's auctions by ends_at (for the closer)
-//   gavel:{g<n>}:live        sorted set of the group's auctions not closed, score = id; and
-//   gavel:{g<n>}:closed      of those closed (lua/create.lua, close.lua, cancel.lua): the
-//                            pages of listAuctions by phase
-//   gavel:{g<n>}:updates     pub/sub channel of the group's UPDATE and CLOSED frames
-//   gavel:{g<n>}:epoch       the group's epoch: a random id written once (lua/epoch.lua); a
-//                            node that finds it missing or changed knows Redis lost the group's
-//                            data (src/store/redis-epoch.ts)
-//   gavel:auction-ids        counter for generated auction ids
-//   gavel:auctions           sorted set of every auction id (score = id), for listAuctions
-// All keys of a group share the hash tag {g<n>}, so a batch's call for one group runs on one
-// Cluster slot. The two global keys are only ever touched by commands of their own.
-//
-// Redis Cluster later: the scripts' PUBLISH becomes SPUBLISH and the feed's SUBSCRIBE becomes
-// SSUBSCRIBE (with the "smessageBuffer" event), so each group's channel lives on its slot's
-// shard; nothing else changes (see RedisFeed).
+// The key layout is in redis-keys.ts, the packed Lua ABI in redis-packing.ts, the Pub/Sub
+// feed in redis-feed.ts; importers of the store's names keep importing them from here.
+
+export * from "./redis-keys.ts";
+export { groupFailureStatus } from "./redis-packing.ts";
+export { FEED_CONNECTION_NAME, RedisFeed, type FeedEpochHooks } from "./redis-feed.ts";
 
 import { Redis, type RedisOptions } from "ioredis";
 import { join } from "node:path";
@@ -29,8 +16,24 @@ import { readU32, readU64, writeU32, writeU64 } from "../protocol/bytes.ts";
 import { redact } from "../log/redact.ts";
 import { IdsExhaustedError, StoreError, StoreRefusedError, StoreUnavailableError, StoreUnconfirmedError } from "./errors.ts";
 import type { LogSink } from "../log/log-sink.ts";
-import { EpochMemory, epochKeyOf, isEpochMismatch, isEpochNotice, newEpoch, parseEpochNotice } from "./redis-epoch.ts";
+import { EpochMemory, isEpochMismatch, newEpoch, parseEpochNotice } from "./redis-epoch.ts";
 import { evictionRefusal, evictionWarning, readEvictionPolicy, type EvictionPolicy } from "./redis-policy.ts";
+import {
+  AUCTION_IDS_KEY,
+  AUCTION_INDEX_KEY,
+  auctionKey,
+  closedKey,
+  endsKey,
+  epochKey,
+  groupPrefix,
+  historyKey,
+  HISTORY_SUFFIX,
+  liveKey,
+  shardGroup,
+  updatesChannel,
+} from "./redis-keys.ts";
+import { CancelReply, CLOSE_STRIDE, groupFailureStatus, PACKED_BID_SIZE, PACKED_RESULT_SIZE, settleExec, toHistoryEntry, TWO_32 } from "./redis-packing.ts";
+import { RedisFeed } from "./redis-feed.ts";
 import type {
   CancelResult,
   ClosedAuction,
@@ -60,75 +63,10 @@ const MAX_ID_ATTEMPTS = 1_000;
 const MAX_EPOCH_RETRIES = 1;
 /** What subscribers of an auction whose data Redis lost get with ERROR RESET (then the close). */
 export const RESET_MESSAGE = "the store lost acknowledged data: subscribe again with since = 0xFFFFFFFF";
-/** bid.lua's packed bid: key index u32, user u32, amount u64. */
-const PACKED_BID_SIZE = 16;
-/** bid.lua's packed result: status u32, amount u64, leader u32, seq u32, ends_at u64. */
-const PACKED_RESULT_SIZE = 28;
-/** Splits close.lua's amounts (ioredis 6.0.0 rounds integer replies near 2^53). */
-const TWO_32 = 2 ** 32;
-/** close.lua's reply per closed auction: id, seq, winner, amount high part, amount low 32 bits. */
-const CLOSE_STRIDE = 5;
-/** cancel.lua's first reply value. */
-const CancelReply = { CANCELLED: 0, UNKNOWN: 1, CLOSED: 2 } as const;
 /** Seqs are u32 (UPDATE's field); a bound at or above this means "from the newest". */
 const MAX_SEQ = 0xffffffff;
 /** listAuctions reads the id index in pages of at least this many (it filters by phase). */
 const LIST_PAGE = 100;
-/** The feed connection's CLIENT SETNAME: how an operator (or a test) finds it in CLIENT LIST. */
-export const FEED_CONNECTION_NAME = "gavel-feed";
-
-const KEY_PREFIX = "gavel";
-/** bid.lua's packed history entry: amount u64, user u32, accepted at u64, ends_at u64. */
-const HISTORY_ENTRY_SIZE = 28;
-export const AUCTION_IDS_KEY = `${KEY_PREFIX}:auction-ids`;
-export const AUCTION_INDEX_KEY = `${KEY_PREFIX}:auctions`;
-
-/** The shard group of an auction: the `n` of its hash tag `{g<n>}`. */
-export function shardGroup(auction: number, shards: number): number {
-  return auction % shards;
-}
-
-/** `gavel:{g<n>}`: the prefix every key of group `n` starts with. */
-export function groupPrefix(group: number): string {
-  return `${KEY_PREFIX}:{g${group}}`;
-}
-
-export function auctionKey(auction: number, shards: number): string {
-  return `${groupPrefix(shardGroup(auction, shards))}:a:${auction}`;
-}
-
-/** An auction's history key is its hash key and this. */
-const HISTORY_SUFFIX = ":h";
-
-export function historyKey(auction: number, shards: number): string {
-  return auctionKey(auction, shards) + HISTORY_SUFFIX;
-}
-
-export function endsKey(group: number): string {
-  return `${groupPrefix(group)}:ends`;
-}
-
-/** `gavel:{g<n>}:live` and `:closed`: the group's ids by phase, score = id (lua/create.lua). */
-export function liveKey(group: number): string {
-  return `${groupPrefix(group)}:live`;
-}
-
-export function closedKey(group: number): string {
-  return `${groupPrefix(group)}:closed`;
-}
-
-/** `gavel:{g<n>}:epoch`: see src/store/redis-epoch.ts. */
-export function epochKey(group: number): string {
-  return epochKeyOf(groupPrefix(group));
-}
-
-/**
- * The channel group `n`'s frames are published on: bid.lua's UPDATEs, close.lua's and
- * cancel.lua's CLOSEDs, each call's frames back to back in one message.
- */
-export function updatesChannel(group: number): string {
-  return `${groupPrefix(group)}:updates`;
-}
 
 export interface RedisStoreOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://...`. */
@@ -867,192 +805,6 @@ export class RedisStore implements Store {
   }
 }
 
-/** What the feed asks of its store about lost data (src/store/redis-epoch.ts). */
-export interface FeedEpochHooks {
-  /** Reads the epochs (resetting lost groups) before each subscribe, so no frame of an auction
-   * created after a loss reaches a subscriber of the lost one. */
-  verify(): Promise<void>;
-  /** An epoch notice published on a group's channel (handled synchronously). */
-  notice(message: Uint8Array): void;
-}
-
-/**
- * The node's one subscriber connection: every shard group's updates channel, whose messages
- * (whole UPDATE and CLOSED frames back to back) go to the onFrames listeners as they are.
- * When the connection is cut and comes back, it subscribes again and then tells the onResync
- * listeners, who heal the gap from the bid history: what was published while it was away is
- * lost (Pub/Sub keeps nothing). Before each subscribe the store reads its epochs: when Redis
- * lost data, the onReset listeners end the lost auctions' subscriptions first.
- *
- * Redis Cluster later: `subscribe` becomes `ssubscribe` and "messageBuffer" becomes
- * "smessageBuffer" (with the scripts' PUBLISH -> SPUBLISH); ioredis's Cluster client then
- * sends each channel's SSUBSCRIBE to the node owning its slot.
- */
-export class RedisFeed implements UpdateFeed {
-  private readonly frameListeners: ((frames: Uint8Array) => void)[] = [];
-  private readonly resyncListeners: (() => void)[] = [];
-  private readonly resetListeners: ((affects: (auction: number) => boolean, reason: string) => void)[] = [];
-  private subscriber: Redis | null = null;
-  /** Every channel is subscribed on the current connection. */
-  private subscribed = false;
-  /** The connection was lost after it had subscribed: a resync is owed once it is back. */
-  private cut = false;
-  /** Counts "ready"s, so a late subscribe reply from an earlier connection is ignored. */
-  private generation = 0;
-  private closed = false;
-
-  constructor(
-    private readonly client: Redis,
-    private readonly channels: readonly string[],
-    private readonly log: (message: string) => void,
-    private readonly epochHooks: FeedEpochHooks,
-  ) {}
-
-  /** The first listener opens the subscriber connection. */
-  onFrames(listener: (frames: Uint8Array) => void): void {
-    this.frameListeners.push(listener);
-    this.start();
-  }
-
-  onResync(listener: () => void): void {
-    this.resyncListeners.push(listener);
-  }
-
-  onReset(listener: (affects: (auction: number) => boolean, reason: string) => void): void {
-    this.resetListeners.push(listener);
-  }
-
-  /** The store found data lost: the listeners end the subscriptions of the auctions `affects` names. */
-  reset(affects: (auction: number) => boolean, reason: string): void {
-    for (const listener of this.resetListeners) {
-      try {
-        listener(affects, reason);
-      } catch (err) {
-        this.log(`redis: update feed reset listener failed: ${String(err)}`);
-      }
-    }
-  }
-
-  /** All channels subscribed (false before the first connect and while reconnecting). */
-  get live(): boolean {
-    return this.subscribed;
-  }
-
-  close(): void {
-    this.closed = true;
-    this.subscribed = false;
-    this.subscriber?.disconnect();
-    this.subscriber = null;
-  }
-
-  private start(): void {
-    if (this.subscriber !== null || this.closed) return;
-    const subscriber = this.client.duplicate({
-      lazyConnect: false,
-      enableAutoPipelining: false,
-      connectionName: FEED_CONNECTION_NAME,
-      // Unlike the bid connection, this one waits: a SUBSCRIBE sent while disconnected is sent
-      // on reconnect, and one cut in flight is resent (SUBSCRIBE is idempotent). Without the
-      // resend, maxRetriesPerRequest null would leave a cut command's promise pending for ever.
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      autoResendUnfulfilledCommands: true,
-      // We subscribe ourselves on every "ready", to know when the subscription is back.
-      autoResubscribe: false,
-    });
-    this.subscriber = subscriber;
-    subscriber.on("error", () => {
-      // Reported by "close"; the retry strategy reconnects.
-    });
-    subscriber.on("messageBuffer", (_channel: Buffer, message: Buffer) => {
-      if (isEpochNotice(message)) {
-        this.epochHooks.notice(message);
-        return;
-      }
-      for (const listener of this.frameListeners) {
-        // A throwing listener must not break ioredis's reply parsing for the next message.
-        try {
-          listener(message);
-        } catch (err) {
-          this.log(`redis: update feed listener failed: ${String(err)}`);
-        }
-      }
-    });
-    subscriber.on("close", () => {
-      if (this.closed) return;
-      if (this.subscribed) {
-        this.cut = true;
-        this.log("redis: update feed lost, resubscribing");
-      }
-      this.subscribed = false;
-    });
-    subscriber.on("ready", () => void this.subscribeAll(subscriber));
-  }
-
-  private async subscribeAll(subscriber: Redis): Promise<void> {
-    const generation = ++this.generation;
-    try {
-      await this.epochHooks.verify();
-      if (generation !== this.generation || this.closed) return;
-      await subscriber.subscribe(...this.channels);
-    } catch {
-      // A SUBSCRIBE that timed out on a live connection would leave it deaf: start over.
-      if (generation === this.generation && !this.closed && subscriber.status === "ready") subscriber.disconnect(true);
-      return;
-    }
-    if (generation !== this.generation || this.closed || subscriber.status !== "ready") return;
-    this.subscribed = true;
-    if (!this.cut) return;
-    this.cut = false;
-    this.log("redis: update feed restored");
-    for (const listener of this.resyncListeners) listener();
-  }
-}
-
-/** A history stream entry: id 0-<seq>, field d = amount u64, user u32, at u64, ends_at u64. */
-function toHistoryEntry([entryId, fields]: [id: Buffer, fields: Buffer[]]): HistoryEntry {
-  const id = entryId.toString();
-  const seq = Number(id.slice(id.indexOf("-") + 1));
-  let d: Buffer | undefined;
-  for (let k = 0; k + 1 < fields.length; k += 2) if (fields[k]!.toString() === "d") d = fields[k + 1];
-  if (d === undefined || d.length !== HISTORY_ENTRY_SIZE) throw new Error(`history entry ${id} has no packed d field`);
-  return { seq, amount: readU64(d, 0), user: readU32(d, 8), at: readU64(d, 12), endsAt: readU64(d, 20) };
-}
-
-/** A pipeline's per-command [error, value] pairs as Promise.allSettled-style results. */
-async function settleExec(exec: Promise<[Error | null, unknown][] | null>): Promise<PromiseSettledResult<Buffer>[]> {
-  const results = await exec;
-  if (results === null) throw new StoreUnconfirmedError("the pipeline was discarded");
-  return results.map(([error, value]) =>
-    error === null ? { status: "fulfilled", value: value as Buffer } : { status: "rejected", reason: error },
-  );
-}
-
-/**
- * ioredis 6 rejects a command with exactly this message inside `Redis.sendCommand`, before it
- * writes a byte, when the connection's stream is not writable and the offline queue is off
- * (`enableOfflineQueue: false`, as on the bid connection). It is a plain Error: the message is
- * all there is to recognise it by.
- */
-const NOT_WRITABLE_MESSAGE = "Stream isn't writeable and enableOfflineQueue options is false";
-
-/**
- * The status of a shard group's bids when its call in the pipeline failed. UNAVAILABLE only
- * when the call certainly never reached Redis: ioredis refused to write it (for a script that
- * answered NOSCRIPT, the retry it sends on its own was refused, and NOSCRIPT means nothing ran).
- * Everything else may have run, so it is UNCONFIRMED: "Command timed out" (written, no reply
- * in time), MaxRetriesPerRequestError and "Command aborted due to connection close" (written,
- * then the connection closed: Redis may have run it before the close), "Connection is closed."
- * (after a quit/disconnect, written or not: ioredis uses the same words for both), and any
- * error reply from Redis (a Lua error after some of bid.lua's writes stays written: Redis does
- * not roll scripts back).
- */
-export function groupFailureStatus(error: unknown): Status {
-  if (error instanceof Error && error.message === NOT_WRITABLE_MESSAGE) return Status.UNAVAILABLE;
-  // bid.lua checks the group's epoch before it reads or writes anything: refused whole.
-  if (isEpochMismatch(error)) return Status.UNAVAILABLE;
-  return Status.UNCONFIRMED;
-}
 
 function readScript(name: string): Promise<string> {
   return Bun.file(join(import.meta.dir, "..", "..", "lua", name)).text();

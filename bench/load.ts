@@ -1,6 +1,6 @@
 // Load generator: `bun run bench:load -- --help`. See bench/load/ for the pieces and
-// issue 4 for what it is for. Exits 1 when any request went unanswered or was answered twice,
-// 2 on a bad flag.
+// docs/performance.md for what it measures. Exits 1 when any request went unanswered or was
+// answered twice, 2 on a bad flag.
 
 import { parseArgs, USAGE } from "./load/args.ts";
 import { renderHtml } from "./load/html.ts";

@@ -7,7 +7,7 @@ import { redact } from "./log/redact.ts";
 import { startServer } from "./server.ts";
 import { superviseWorkers, WORKER_ENV } from "./supervisor.ts";
 import { onStopSignals } from "./stop-signals.ts";
-import { createLogger, LogFormats, type LogFormat, type LogLevel } from "./log/logger.ts";
+import { createLogger, flushLogsSync, LogFormats, type LogFormat, type LogLevel } from "./log/logger.ts";
 import { sinkFor } from "./log/log-sink.ts";
 import { settingsForLog } from "./log/settings-fields.ts";
 
@@ -19,11 +19,11 @@ const EXIT_STORE_FAULT = 1;
 const argv = process.argv.slice(2);
 if (argv.includes("--help") || argv.includes("-h")) {
   process.stdout.write(helpText(packageJson.version));
-  process.exit(0);
+  exitAfterLogs(0);
 }
 if (argv.includes("--version")) {
   console.log(`gavel ${packageJson.version}`);
-  process.exit(0);
+  exitAfterLogs(0);
 }
 
 let config;
@@ -34,7 +34,7 @@ try {
     // The settings did not load: log as GAVEL_LOG_FORMAT says if it is valid, else as the terminal suits.
     const format = LogFormats.find((f) => f === process.env.GAVEL_LOG_FORMAT);
     createLogger({ level: "info", format }).fatal({ setting: error.setting }, `gavel: bad setting ${error.message}`);
-    process.exit(EXIT_BAD_CONFIG);
+    exitAfterLogs(EXIT_BAD_CONFIG);
   }
   throw error;
 }
@@ -43,7 +43,7 @@ const log = sinkFor(logger, "info");
 for (const warning of unknownSettingWarnings(process.env)) logger.warn(`gavel: warning: ${warning}`);
 
 if (config.workers > 1 && process.env[WORKER_ENV] === undefined) {
-  process.exit(await superviseWorkers(config, process.argv.slice(2), log));
+  exitAfterLogs(await superviseWorkers(config, process.argv.slice(2), log));
 }
 
 let server;
@@ -51,7 +51,7 @@ try {
   server = await startServer(config, undefined, sinkFor(logger, "warn"));
 } catch (error) {
   logger.fatal(`gavel: cannot start: ${redact((error as Error).message)}`);
-  process.exit(EXIT_START_FAILED);
+  exitAfterLogs(EXIT_START_FAILED);
 }
 
 const shutdown = async (signal: string) => {
@@ -63,15 +63,15 @@ const shutdown = async (signal: string) => {
     await server.stop();
   } catch (error) {
     log(`gavel: error: stopping failed: ${(error as Error).message}`);
-    process.exit(EXIT_STORE_FAULT);
+    exitAfterLogs(EXIT_STORE_FAULT);
   }
   const fault = server.store.unavailableReason();
   if (fault !== null) {
     log(`gavel: error: stopped with the store failing: ${fault}`, { event: "shutdown", step: "stopped", exit: EXIT_STORE_FAULT });
-    process.exit(EXIT_STORE_FAULT);
+    exitAfterLogs(EXIT_STORE_FAULT);
   }
   log("gavel: stopped", { event: "shutdown", step: "stopped", exit: 0 });
-  process.exit(0);
+  exitAfterLogs(0);
 };
 // Installed before the listening line: a process manager may signal as soon as it sees it.
 // A repeat within a second is the same request; a later one stops at once (src/stop-signals.ts).
@@ -102,3 +102,9 @@ logger.info(
   },
   `gavel: listening on ${config.host}:${server.port} (bids, ${bids}) and ${listeners}; store ${config.store}${where}${auth}`,
 );
+
+/** Exits once every log line is written (they are batched per event-loop turn). */
+function exitAfterLogs(code: number): never {
+  flushLogsSync();
+  process.exit(code);
+}

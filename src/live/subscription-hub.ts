@@ -53,7 +53,7 @@ const MAX_WAITING_REQUESTS = 64;
 const RESUME_WAITING_REQUESTS = 16;
 
 /** The ERROR UNAVAILABLE message: the contract's "the store could not answer; retry". */
-const STORE_UNAVAILABLE = "the store could not answer; retry";
+export const STORE_UNAVAILABLE = "the store could not answer; retry";
 
 /**
  * The fan-out of one node, generic over its subscribers (`S`: the net room's Connection), whom it

@@ -23,13 +23,11 @@ import type { BidRing } from "../queue/bid-ring.ts";
 import type { Drain } from "../queue/drain.ts";
 import type { Store } from "../store/store.ts";
 import { PauseReason, type Connection } from "./connection.ts";
-import type { SubscriptionHub } from "../live/subscription-hub.ts";
+import { STORE_UNAVAILABLE, type SubscriptionHub } from "../live/subscription-hub.ts";
 import type { TokenVerifier } from "../auth/token-verifier.ts";
 import type { BidRateLimiter } from "./limits/bid-rate-limiter.ts";
 import type { ReplyPath } from "./reply-path.ts";
 
-/** The ERROR UNAVAILABLE message for a QUERY: the contract's "the store could not answer; retry". */
-const STORE_UNAVAILABLE = "the store could not answer; retry";
 
 export interface RequestContext {
   ring: BidRing<Connection>;

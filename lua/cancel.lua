@@ -1,13 +1,14 @@
 -- Cancels an auction: closes it at once with no sale and publishes its CLOSED frame (winner 0,
 -- amount 0), atomically, so a racing bid is either before the cancel or CLOSED.
 --
--- KEYS[1]  the auction hash, gavel:{g<n>}:a:<id> (fields in bid.lua)
--- KEYS[2]  the group's ends sorted set, gavel:{g<n>}:ends
+-- KEYS[1]  the auction hash, gavel:{<tag>}:a:<id> (fields in bid.lua)
+-- KEYS[2]  the group's ends sorted set, gavel:{<tag>}:ends
+-- KEYS[3]  the group's live set, KEYS[4] its closed set (see create.lua)
 -- ARGV[1]  the auction id
 -- Returns  { reply, seq }: reply 0 cancelled, 1 unknown, 2 already closed. An auction whose
 --          ends_at has passed counts as closed even when the closer has not run yet: the
 --          closer decides its winner and publishes its one CLOSED.
--- Redis Cluster: PUBLISH becomes SPUBLISH (sharded Pub/Sub), the channel name stays.
+-- On a Cluster, PUBLISH is sent as SPUBLISH (src/store/redis.ts): the channel name stays.
 
 local CANCELLED = 0
 local UNKNOWN = 1
@@ -48,8 +49,8 @@ redis.call('HSET', key, 'cl', '1', 'wn', int(NO_WINNER), 'en', int(now))
 redis.call('ZREM', ends, id)
 -- The listing's id sets (see create.lua).
 local group = string.match(ends, '^(.*):ends$')
-redis.call('ZREM', group .. ':live', id)
-redis.call('ZADD', group .. ':closed', id, id)
+redis.call('ZREM', KEYS[3], id)
+redis.call('ZADD', KEYS[4], id, id)
 redis.call('PUBLISH', group .. ':updates',
   struct.pack(CLOSED_LAYOUT, CLOSED_TYPE, CLOSED_PAYLOAD, tonumber(id), seq, NO_WINNER, NO_SALE))
 

@@ -1,17 +1,20 @@
--- The closing step for one shard group: closes every auction of the group whose ends_at has
+-- The closing step for one shard group: of the auctions named, closes each whose ends_at has
 -- passed, decides its winner and publishes its CLOSED frame, atomically. Every node runs it
--- for every group; an auction closed here has left the ends set and carries cl=1, so a
--- racing call by another node skips it: each auction is closed, returned and published once.
+-- for every group, on the ids it just read as due in the ends set; an auction closed here has
+-- left the ends set and carries cl=1, so a racing call by another node skips it: each auction
+-- is closed, returned and published once.
 --
--- KEYS[1]  the group's ends sorted set, gavel:{g<n>}:ends (member auction id, score ends_at)
--- ARGV[1]  at most this many due entries are looked at per call
+-- KEYS[1]  the group's ends sorted set, gavel:{<tag>}:ends (member auction id, score ends_at)
+-- KEYS[2]  the group's live set, gavel:{<tag>}:live, and KEYS[3] its closed set (see create.lua)
+-- KEYS[3+i] the hash of the i-th auction to look at, gavel:{<tag>}:a:<id>
+-- ARGV[i]  that auction's id
 -- Returns  a flat array of integers, per closed auction: id, seq, winner, amount (high part),
 --          amount (low 32 bits); amount is split for the same ioredis reason as in bid.lua.
 --          winner and amount are 0 when nothing sold.
 --
--- The auction hashes (fields in bid.lua) are derived from KEYS[1]: they carry the same {g<n>}
--- tag, so the call stays on one Cluster slot, like bid.lua's history and ends keys.
--- Redis Cluster: PUBLISH becomes SPUBLISH (sharded Pub/Sub), the channel name stays.
+-- Every key is in KEYS with the group's tag, so Redis Cluster can tell, while it moves the
+-- group's slot, whether the call can run (else it answers ASK or TRYAGAIN and nothing ran).
+-- On a Cluster, PUBLISH is sent as SPUBLISH (src/store/redis.ts): the channel name stays.
 
 -- CLOSED frame: type 0x0C, payload length 20, then auction u32, seq u32, winner u32,
 -- amount u64, all big-endian.
@@ -28,21 +31,19 @@ end
 
 local ends = KEYS[1]
 local group = string.match(ends, '^(.*):ends$')
-local limit = tonumber(ARGV[1])
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * MS_PER_SECOND + math.floor(tonumber(time[2]) / MICROS_PER_MS)
 
 -- The listing's id sets (see create.lua).
-local live = group .. ':live'
-local closedSet = group .. ':closed'
+local live = KEYS[2]
+local closedSet = KEYS[3]
 
-local due = redis.call('ZRANGEBYSCORE', ends, '-inf', int(now), 'LIMIT', 0, limit)
 local out = {}
 local frames = {}
 
-for _, id in ipairs(due) do
-  local key = group .. ':a:' .. id
+for i, id in ipairs(ARGV) do
+  local key = KEYS[3 + i]
   local v = redis.call('HMGET', key, 'en', 'cl', 'sq', 'am', 'ld', 'rs')
   local en = tonumber(v[1])
   if en == nil or v[2] == '1' then

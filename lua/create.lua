@@ -1,9 +1,10 @@
 -- Creates an auction if its id is free; the hash fields are documented in bid.lua.
 --
--- KEYS[1]  the auction hash, gavel:{g<n>}:a:<id>
+-- KEYS[1]  the auction hash, gavel:{<tag>}:a:<id>
 -- KEYS[2]  its history stream, <hashkey>:h
--- KEYS[3]  the shard group's ends sorted set, gavel:{g<n>}:ends
--- KEYS[4]  the group's epoch, gavel:{g<n>}:epoch (src/store/redis-epoch.ts)
+-- KEYS[3]  the shard group's ends sorted set, gavel:{<tag>}:ends
+-- KEYS[4]  the group's epoch, gavel:{<tag>}:epoch (src/store/redis-epoch.ts)
+-- KEYS[5]  the group's live set, gavel:{<tag>}:live; KEYS[6] its closed set, gavel:{<tag>}:closed
 -- ARGV[1]  the group's epoch as the calling node last saw it: when Redis holds another (or
 --          none), Redis lost the group's data since, and the call fails with a GAVELEPOCH
 --          error before it writes anything (the node looks again, then retries)
@@ -14,9 +15,9 @@
 --          millisecond ahead).
 -- Returns  1 when created, 0 when the id is taken.
 --
--- The auction's id also goes into the group's live set, gavel:{g<n>}:live (score = id), which
--- listAuctions pages by id for the open and scheduled phases; close.lua and cancel.lua move it
--- to gavel:{g<n>}:closed. Both are derived from KEYS[3] (same {g<n>} tag, same Cluster slot).
+-- The auction's id also goes into the group's live set (score = id), which listAuctions pages
+-- by id for the open and scheduled phases; close.lua and cancel.lua move it to the closed set.
+-- Every key is in KEYS with the group's tag (one Cluster slot).
 
 -- sp mi rs bn st as mx, each u64 big-endian: what bid.lua reads as 'fx'.
 local FIXED_LAYOUT = '>I8I8I8I8I8I8I8'
@@ -49,8 +50,7 @@ redis.call('HSET', KEYS[1],
   'fx', struct.pack(FIXED_LAYOUT, tonumber(A[3]), tonumber(A[4]), tonumber(A[5]),
     tonumber(A[6]), tonumber(startsAt), tonumber(A[9]), tonumber(A[10])))
 redis.call('ZADD', KEYS[3], A[8], A[1])
-local group = string.match(KEYS[3], '^(.*):ends$')
-redis.call('ZREM', group .. ':closed', A[1])
-redis.call('ZADD', group .. ':live', A[1], A[1])
+redis.call('ZREM', KEYS[6], A[1])
+redis.call('ZADD', KEYS[5], A[1], A[1])
 
 return 1

@@ -3,9 +3,9 @@
 -- different has met a Redis that lost the group's data (restarted empty, flushed): see
 -- src/store/redis-epoch.ts.
 --
--- KEYS[1]  the group's epoch key, gavel:{g<n>}:epoch
+-- KEYS[1]  the group's epoch key, gavel:{<tag>}:epoch
 -- ARGV[1]  a fresh random epoch, written only if KEYS[1] is missing
--- ARGV[2]  the group's updates channel, gavel:{g<n>}:updates
+-- ARGV[2]  the group's updates channel, gavel:{<tag>}:updates
 -- ARGV[3]  the group number
 -- Returns  the group's epoch: the one found, or ARGV[1] when it was missing.
 --
@@ -13,7 +13,7 @@
 -- of any UPDATE of an auction created after the loss: every node's feed sees it in order and
 -- ends its subscriptions of the group before such an UPDATE could reach them (a FLUSHALL
 -- cuts no connection, so no node would otherwise look).
--- Redis Cluster: PUBLISH becomes SPUBLISH (sharded Pub/Sub), the channel name stays.
+-- On a Cluster, PUBLISH is sent as SPUBLISH (src/store/redis.ts): the channel name stays.
 
 local NOTICE_PREFIX = 'gavel-epoch '
 

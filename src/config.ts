@@ -162,10 +162,22 @@ export function loadConfig(env: Source, argv: readonly string[] = []): Config {
 
   // Rules that tie settings together.
   const redisUrl = plain.redisUrl;
-  const store = (plain.store || (redisUrl !== "" ? "redis" : "sqlite")) as StoreKind;
+  const sentinels = plain.redisSentinels.trim();
+  const store = (plain.store || (redisUrl !== "" || sentinels !== "" ? "redis" : "sqlite")) as StoreKind;
   if (store === "redis") {
-    if (redisUrl === "") throw new ConfigError("REDIS_URL", "required when GAVEL_STORE is redis");
-    if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError("REDIS_URL", "must start with redis:// or rediss:// (the value is not shown: it may hold a password)");
+    if (redisUrl === "" && sentinels === "") throw new ConfigError("REDIS_URL", "required when GAVEL_STORE is redis (or GAVEL_REDIS_SENTINELS)");
+    const badSeed = redisUrl.split(",").some((seed, i) => (i === 0 || seed.includes("://")) && !/^rediss?:\/\//.test(seed.trim()));
+    if (redisUrl !== "" && badSeed) throw new ConfigError("REDIS_URL", "must start with redis:// or rediss:// (the value is not shown: it may hold a password)");
+  }
+  if (sentinels !== "") {
+    if (!/^[^,:\s]+:\d+(,[^,:\s]+:\d+)*$/.test(sentinels)) throw new ConfigError("GAVEL_REDIS_SENTINELS", `must be host:port[,host:port...], got "${sentinels}"`);
+    if (plain.redisSentinelName.trim() === "") throw new ConfigError("GAVEL_REDIS_SENTINEL_NAME", "required with GAVEL_REDIS_SENTINELS");
+    if (redisUrl.includes(",")) throw new ConfigError("REDIS_URL", "takes one URL (credentials) with GAVEL_REDIS_SENTINELS, not seeds");
+  } else if (plain.redisSentinelName.trim() !== "") {
+    throw new ConfigError("GAVEL_REDIS_SENTINEL_NAME", "is set but GAVEL_REDIS_SENTINELS is not");
+  }
+  if (plain.redisWaitReplicas > 0 && plain.redisWaitTimeoutMs >= plain.redisTimeoutMs) {
+    throw new ConfigError("GAVEL_REDIS_WAIT_TIMEOUT_MS", `must be below GAVEL_REDIS_TIMEOUT_MS (${plain.redisTimeoutMs}): a batch waiting longer would be failed first`);
   }
   if (store === "redis" && plain.retention.trim() !== "") {
     // Said at start-up rather than ignored: an operator relying on it would keep everything.

@@ -13,6 +13,8 @@ const MAX_BATCH = 65_536;
 /** Redis Cluster has 16,384 slots: more groups than that cannot spread further. */
 const MAX_REDIS_SHARDS = 16_384;
 const MAX_COUNT = 1_000_000;
+/** WAIT for more replicas than any real deployment runs is a typo. */
+const MAX_WAIT_REPLICAS = 64;
 const KIB = 1024;
 const MIB = KIB * KIB;
 const GIB = KIB * MIB;
@@ -139,14 +141,48 @@ export const SETTINGS = {
     defaultDoc: "keep everything",
     doc: "closed auctions whose `ends_at` is older than this (e.g. `30d`, `12h`; at least `1m`) are deleted with their bids, a few at a time (memory and sqlite stores); the admin API then answers 404 for them (archive first: see docs/architecture.md)",
   },
-  redisUrl: { env: "REDIS_URL", kind: SettingKind.TEXT, default: "", secret: true, doc: "e.g. `redis://127.0.0.1:6379`" },
+  redisUrl: {
+    env: "REDIS_URL",
+    kind: SettingKind.TEXT,
+    default: "",
+    secret: true,
+    doc: "e.g. `redis://127.0.0.1:6379`; for a Redis Cluster any node, or several comma-separated (`redis://a:6379,b:6379`): cluster mode is detected",
+  },
   redisShards: {
     env: "GAVEL_REDIS_SHARDS",
     kind: SettingKind.INTEGER,
     default: 16,
     min: 1,
     max: MAX_REDIS_SHARDS,
-    doc: "auctions are grouped by `id % shards` under one Redis hash tag; fixed per deployment",
+    doc: "auctions are grouped by `id % shards` under one Redis hash tag (spread evenly over a Redis Cluster's slots); fixed per deployment (docs/scaling.md)",
+  },
+  redisSentinels: {
+    env: "GAVEL_REDIS_SENTINELS",
+    kind: SettingKind.TEXT,
+    default: "",
+    doc: "`host:port,...` of Redis Sentinels: Gavel asks them for the primary named by `GAVEL_REDIS_SENTINEL_NAME` and follows its failovers (`REDIS_URL`, if set, gives only credentials and `rediss://`)",
+  },
+  redisSentinelName: {
+    env: "GAVEL_REDIS_SENTINEL_NAME",
+    kind: SettingKind.TEXT,
+    default: "",
+    doc: "the primary's name in the Sentinels' configuration (with `GAVEL_REDIS_SENTINELS`)",
+  },
+  redisWaitReplicas: {
+    env: "GAVEL_REDIS_WAIT_REPLICAS",
+    kind: SettingKind.INTEGER,
+    default: 0,
+    min: 0,
+    max: MAX_WAIT_REPLICAS,
+    doc: "replicas that must hold each batch's writes (Redis `WAIT`) before its replies go out, so a failover loses no acknowledged bid; fewer within the timeout: the bids are UNCONFIRMED (0 = do not wait)",
+  },
+  redisWaitTimeoutMs: {
+    env: "GAVEL_REDIS_WAIT_TIMEOUT_MS",
+    kind: SettingKind.INTEGER,
+    default: 500,
+    min: 1,
+    max: DAY_MS,
+    doc: "how long a batch's `WAIT` waits for its replicas; must be below `GAVEL_REDIS_TIMEOUT_MS`",
   },
   queueCapacity: {
     env: "GAVEL_QUEUE",

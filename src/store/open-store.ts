@@ -19,20 +19,34 @@ export async function openStore(config: Config, log: LogSink = console.warn): Pr
     case "sqlite":
       return new SqliteStore({ path: config.dbPath, log, retentionMs: config.retentionMs });
     case "redis": {
-      const [{ RedisStore }, { persistenceWarning, readRedisPersistence }] = await Promise.all([
+      const [{ RedisStore }, { persistenceWarning, readPersistenceOn }] = await Promise.all([
         import("./redis.ts"),
         import("./redis-durability.ts"),
       ]);
+      const sentinel = redisSentinel(config);
       const store = await RedisStore.connect({
         url: config.redisUrl,
+        sentinel,
         shards: config.redisShards,
         commandTimeoutMs: config.redisTimeoutMs,
+        waitReplicas: config.redisWaitReplicas,
+        waitTimeoutMs: config.redisWaitTimeoutMs,
         log,
       });
-      const warning = persistenceWarning(await readRedisPersistence(config.redisUrl, config.redisTimeoutMs));
+      const warning = persistenceWarning(await readPersistenceOn(store.primaryConnection()));
       if (warning !== null) log(`gavel: warning: ${warning}`);
       if (config.breakerFailures === 0) return store;
       return new CircuitBreakerStore(store, { failures: config.breakerFailures, cooldownMs: config.breakerCooldownMs, log });
     }
   }
+}
+
+/** GAVEL_REDIS_SENTINELS and GAVEL_REDIS_SENTINEL_NAME, or null when not set (checked by config). */
+function redisSentinel(config: Config): { sentinels: { host: string; port: number }[]; name: string } | null {
+  if (config.redisSentinels.trim() === "") return null;
+  const sentinels = config.redisSentinels.split(",").map((entry) => {
+    const colon = entry.lastIndexOf(":");
+    return { host: entry.slice(0, colon).trim(), port: Number(entry.slice(colon + 1)) };
+  });
+  return { sentinels, name: config.redisSentinelName.trim() };
 }

@@ -45,6 +45,17 @@ export async function readRedisPersistence(url: string, timeoutMs: number): Prom
   });
   try {
     await client.connect();
+    return await readPersistenceOn(client);
+  } catch (error) {
+    return { unreadable: (error as Error).message };
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** The same over a connection the caller holds (a cluster's master, Sentinel's primary). */
+export async function readPersistenceOn(client: Redis): Promise<RedisPersistence | UnreadablePersistence> {
+  try {
     // One setting per CONFIG GET: Redis before 7 takes only one.
     const replies = await Promise.all(SETTINGS.map((name) => client.config("GET", name) as Promise<string[]>));
     const values = replies.map((reply) => reply[1]);
@@ -53,8 +64,6 @@ export async function readRedisPersistence(url: string, timeoutMs: number): Prom
     return { appendonly, appendfsync, save };
   } catch (error) {
     return { unreadable: (error as Error).message };
-  } finally {
-    client.disconnect();
   }
 }
 

@@ -1,7 +1,7 @@
 // The node's one Pub/Sub subscriber connection: every shard group's updates channel, resubscribed
 // after a cut, with the store's epoch check before each subscribe.
 
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import type { LogSink } from "../log/log-sink.ts";
 import type { UpdateFeed } from "./store.ts";
 import { isEpochNotice } from "./redis-epoch.ts";
@@ -26,28 +26,27 @@ export interface FeedEpochHooks {
  * lost (Pub/Sub keeps nothing). Before each subscribe the store reads its epochs: when Redis
  * lost data, the onReset listeners end the lost auctions' subscriptions first.
  *
- * Redis Cluster later: `subscribe` becomes `ssubscribe` and "messageBuffer" becomes
- * "smessageBuffer" (with the scripts' PUBLISH -> SPUBLISH); ioredis's Cluster client then
- * sends each channel's SSUBSCRIBE to the node owning its slot.
+ * On a Redis Cluster, ClusterFeed (src/store/redis-cluster-feed.ts) does the same with
+ * sharded subscriptions.
  */
 export class RedisFeed implements UpdateFeed {
   private readonly frameListeners: ((frames: Uint8Array) => void)[] = [];
-  private readonly resyncListeners: (() => void)[] = [];
+  protected readonly resyncListeners: (() => void)[] = [];
   private readonly resetListeners: ((affects: (auction: number) => boolean, reason: string) => void)[] = [];
   private subscriber: Redis | null = null;
   /** Every channel is subscribed on the current connection. */
-  private subscribed = false;
+  protected subscribed = false;
   /** The connection was lost after it had subscribed: a resync is owed once it is back. */
-  private cut = false;
+  protected cut = false;
   /** Counts "ready"s, so a late subscribe reply from an earlier connection is ignored. */
-  private generation = 0;
-  private closed = false;
+  protected generation = 0;
+  protected closed = false;
 
   constructor(
-    private readonly client: Redis,
-    private readonly channels: readonly string[],
-    private readonly log: (message: string) => void,
-    private readonly epochHooks: FeedEpochHooks,
+    protected readonly client: Redis | Cluster,
+    protected readonly channels: readonly string[],
+    protected readonly log: (message: string) => void,
+    protected readonly epochHooks: FeedEpochHooks,
   ) {}
 
   /** The first listener opens the subscriber connection. */
@@ -82,14 +81,34 @@ export class RedisFeed implements UpdateFeed {
 
   close(): void {
     this.closed = true;
+    this.stop();
+  }
+
+  protected stop(): void {
     this.subscribed = false;
     this.subscriber?.disconnect();
     this.subscriber = null;
   }
 
-  private start(): void {
+  /** A published message: an epoch notice, or frames for the listeners. */
+  protected dispatch(message: Buffer): void {
+    if (isEpochNotice(message)) {
+      this.epochHooks.notice(message);
+      return;
+    }
+    for (const listener of this.frameListeners) {
+      // A throwing listener must not break ioredis's reply parsing for the next message.
+      try {
+        listener(message);
+      } catch (err) {
+        this.log(`redis: update feed listener failed: ${String(err)}`);
+      }
+    }
+  }
+
+  protected start(): void {
     if (this.subscriber !== null || this.closed) return;
-    const subscriber = this.client.duplicate({
+    const subscriber = (this.client as Redis).duplicate({
       lazyConnect: false,
       enableAutoPipelining: false,
       connectionName: FEED_CONNECTION_NAME,
@@ -106,20 +125,7 @@ export class RedisFeed implements UpdateFeed {
     subscriber.on("error", () => {
       // Reported by "close"; the retry strategy reconnects.
     });
-    subscriber.on("messageBuffer", (_channel: Buffer, message: Buffer) => {
-      if (isEpochNotice(message)) {
-        this.epochHooks.notice(message);
-        return;
-      }
-      for (const listener of this.frameListeners) {
-        // A throwing listener must not break ioredis's reply parsing for the next message.
-        try {
-          listener(message);
-        } catch (err) {
-          this.log(`redis: update feed listener failed: ${String(err)}`);
-        }
-      }
-    });
+    subscriber.on("messageBuffer", (_channel: Buffer, message: Buffer) => this.dispatch(message));
     subscriber.on("close", () => {
       if (this.closed) return;
       if (this.subscribed) {

@@ -1,77 +1,106 @@
-// The Redis key layout: every key of an auction's shard group carries the hash tag {g<n>}
-// (n = id % shards), so a batch's call for one group runs on one Cluster slot.
+// The Redis key layout: every key of an auction's shard group n (n = id % shards) carries the
+// group's hash tag {<tag>}, so a batch's call for one group runs on one Cluster slot.
 //
 // Key layout (the hash fields are documented at the top of lua/bid.lua):
-//   gavel:{g<n>}:a:<id>      auction hash; n = id % shards, the auction's shard group
-//   gavel:{g<n>}:a:<id>:h    its bid history stream, entry id 0-<seq>
-//   gavel:{g<n>}:ends        sorted set of the group's auctions by ends_at (for the closer)
-//   gavel:{g<n>}:live        sorted set of the group's auctions not closed, score = id; and
-//   gavel:{g<n>}:closed      of those closed (lua/create.lua, close.lua, cancel.lua): the
+//   gavel:{<tag>}:a:<id>      auction hash; n = id % shards, the auction's shard group
+//   gavel:{<tag>}:a:<id>:h    its bid history stream, entry id 0-<seq>
+//   gavel:{<tag>}:ends        sorted set of the group's auctions by ends_at (for the closer)
+//   gavel:{<tag>}:live        sorted set of the group's auctions not closed, score = id; and
+//   gavel:{<tag>}:closed      of those closed (lua/create.lua, close.lua, cancel.lua): the
 //                            pages of listAuctions by phase
-//   gavel:{g<n>}:updates     pub/sub channel of the group's UPDATE and CLOSED frames
-//   gavel:{g<n>}:epoch       the group's epoch: a random id written once (lua/epoch.lua); a
+//   gavel:{<tag>}:updates     pub/sub channel of the group's UPDATE and CLOSED frames
+//   gavel:{<tag>}:epoch       the group's epoch: a random id written once (lua/epoch.lua); a
 //                            node that finds it missing or changed knows Redis lost the group's
 //                            data (src/store/redis-epoch.ts)
 //   gavel:auction-ids        counter for generated auction ids
 //   gavel:auctions           sorted set of every auction id (score = id), for listAuctions
-// All keys of a group share the hash tag {g<n>}, so a batch's call for one group runs on one
-// Cluster slot. The two global keys are only ever touched by commands of their own.
+// All keys of a group share the group's hash tag, so a batch's call for one group runs on one
+// Cluster slot. The two global keys are only ever touched by single-key commands of their own,
+// which Redis Cluster routes to whichever master holds them.
 //
-//
-// Redis Cluster later: the scripts' PUBLISH becomes SPUBLISH and the feed's SUBSCRIBE becomes
-// SSUBSCRIBE (with the "smessageBuffer" event), so each group's channel lives on its slot's
-// shard; nothing else changes (see RedisFeed).
+// The group's tag is `g<n>` or `g<n>-<k>`: see RedisKeys and src/store/redis-slots.ts.
 
 import { epochKeyOf } from "./redis-epoch.ts";
+import { balancedTags, legacyTags } from "./redis-slots.ts";
 
 const KEY_PREFIX = "gavel";
 export const AUCTION_IDS_KEY = `${KEY_PREFIX}:auction-ids`;
 export const AUCTION_INDEX_KEY = `${KEY_PREFIX}:auctions`;
 
-/** The shard group of an auction: the `n` of its hash tag `{g<n>}`. */
+/**
+ * How the groups' hash tags are chosen. `balanced` (a new deployment): each group's tag lands in
+ * its own equal slice of Redis Cluster's slots, so M masters own close to G/M groups each.
+ * `legacy`: the plain `g<n>` of deployments that stored data before, kept so their keys stay
+ * where they are (16 plain tags land 6/5/5 on 3 masters anyway).
+ */
+export const KeyLayout = { BALANCED: "balanced", LEGACY: "legacy" } as const;
+export type KeyLayout = (typeof KeyLayout)[keyof typeof KeyLayout];
+
+/** The shard group of an auction: the `n` of group `g<n>`. */
 export function shardGroup(auction: number, shards: number): number {
   return auction % shards;
-}
-
-/** `gavel:{g<n>}`: the prefix every key of group `n` starts with. */
-export function groupPrefix(group: number): string {
-  return `${KEY_PREFIX}:{g${group}}`;
-}
-
-export function auctionKey(auction: number, shards: number): string {
-  return `${groupPrefix(shardGroup(auction, shards))}:a:${auction}`;
 }
 
 /** An auction's history key is its hash key and this. */
 export const HISTORY_SUFFIX = ":h";
 
-export function historyKey(auction: number, shards: number): string {
-  return auctionKey(auction, shards) + HISTORY_SUFFIX;
-}
-
-export function endsKey(group: number): string {
-  return `${groupPrefix(group)}:ends`;
-}
-
-/** `gavel:{g<n>}:live` and `:closed`: the group's ids by phase, score = id (lua/create.lua). */
-export function liveKey(group: number): string {
-  return `${groupPrefix(group)}:live`;
-}
-
-export function closedKey(group: number): string {
-  return `${groupPrefix(group)}:closed`;
-}
-
-/** `gavel:{g<n>}:epoch`: see src/store/redis-epoch.ts. */
-export function epochKey(group: number): string {
-  return epochKeyOf(groupPrefix(group));
-}
-
 /**
- * The channel group `n`'s frames are published on: bid.lua's UPDATEs, close.lua's and
- * cancel.lua's CLOSEDs, each call's frames back to back in one message.
+ * The keys and channels of one deployment: its number of groups and their tags.
+ *
+ * @example
+ * const keys = new RedisKeys(16, KeyLayout.BALANCED);
+ * keys.auction(7); // "gavel:{g7-...}:a:7"
  */
-export function updatesChannel(group: number): string {
-  return `${groupPrefix(group)}:updates`;
-}
+export class RedisKeys {
+  readonly tags: readonly string[];
+  /** Per group, `gavel:{<tag>}`. */
+  private readonly prefixes: string[];
 
+  constructor(
+    readonly shards: number,
+    readonly layout: KeyLayout,
+  ) {
+    this.tags = layout === KeyLayout.BALANCED ? balancedTags(shards) : legacyTags(shards);
+    this.prefixes = this.tags.map((tag) => `${KEY_PREFIX}:{${tag}}`);
+  }
+
+  /** `gavel:{<tag>}`: the prefix every key of the group starts with. */
+  prefix(group: number): string {
+    return this.prefixes[group]!;
+  }
+
+  auction(id: number): string {
+    return `${this.prefix(shardGroup(id, this.shards))}:a:${id}`;
+  }
+
+  history(id: number): string {
+    return this.auction(id) + HISTORY_SUFFIX;
+  }
+
+  ends(group: number): string {
+    return `${this.prefix(group)}:ends`;
+  }
+
+  /** The group's ids not closed, score = id (lua/create.lua). */
+  live(group: number): string {
+    return `${this.prefix(group)}:live`;
+  }
+
+  closed(group: number): string {
+    return `${this.prefix(group)}:closed`;
+  }
+
+  /** See src/store/redis-epoch.ts. */
+  epoch(group: number): string {
+    return epochKeyOf(this.prefix(group));
+  }
+
+  /**
+   * The channel group `n`'s frames are published on: bid.lua's UPDATEs, close.lua's and
+   * cancel.lua's CLOSEDs, each call's frames back to back in one message. On Redis Cluster it is
+   * a shard channel (SPUBLISH), hashed like the group's keys, so it lives on their master.
+   */
+  channel(group: number): string {
+    return `${this.prefix(group)}:updates`;
+  }
+}

@@ -47,6 +47,21 @@ export async function settleExec(exec: Promise<[Error | null, unknown][] | null>
  */
 const NOT_WRITABLE_MESSAGE = "Stream isn't writeable and enableOfflineQueue options is false";
 
+/** ioredis's Cluster refuses a command with this before sending it while the cluster is not ready. */
+const CLUSTER_NOT_READY_MESSAGE = "Cluster isn't ready and enableOfflineQueue options is false";
+/** Redis Cluster's refusals of a command it did not run, and ioredis's "gave up following them". */
+const REDIRECTION = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) |^Too many Cluster redirections\./;
+
+/**
+ * Redis Cluster refused the command before running any of it: the slot lives elsewhere
+ * (MOVED), is moving (ASK; TRYAGAIN when the call's keys are split between the two nodes), or
+ * no master serves it (CLUSTERDOWN). ioredis follows these by itself up to its limit, after
+ * which it fails with "Too many Cluster redirections", every earlier try also refused.
+ */
+export function isRedirection(error: unknown): boolean {
+  return error instanceof Error && REDIRECTION.test(error.message);
+}
+
 /**
  * The status of a shard group's bids when its call in the pipeline failed. UNAVAILABLE only
  * when the call certainly never reached Redis: ioredis refused to write it (for a script that
@@ -59,7 +74,8 @@ const NOT_WRITABLE_MESSAGE = "Stream isn't writeable and enableOfflineQueue opti
  * not roll scripts back).
  */
 export function groupFailureStatus(error: unknown): Status {
-  if (error instanceof Error && error.message === NOT_WRITABLE_MESSAGE) return Status.UNAVAILABLE;
+  if (error instanceof Error && (error.message === NOT_WRITABLE_MESSAGE || error.message === CLUSTER_NOT_READY_MESSAGE)) return Status.UNAVAILABLE;
+  if (isRedirection(error)) return Status.UNAVAILABLE;
   // bid.lua checks the group's epoch before it reads or writes anything: refused whole.
   if (isEpochMismatch(error)) return Status.UNAVAILABLE;
   return Status.UNCONFIRMED;

@@ -7,8 +7,9 @@
 export * from "./redis-keys.ts";
 export { groupFailureStatus } from "./redis-packing.ts";
 export { FEED_CONNECTION_NAME, RedisFeed, type FeedEpochHooks } from "./redis-feed.ts";
+export { RedisTopology, type SentinelTarget } from "./redis-connection.ts";
 
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, type Redis, type RedisOptions } from "ioredis";
 import { join } from "node:path";
 import { phaseAt, type AuctionState } from "../auction/auction.ts";
 import { Phase, Status } from "../protocol/constants.ts";
@@ -18,22 +19,12 @@ import { IdsExhaustedError, StoreError, StoreRefusedError, StoreUnavailableError
 import type { LogSink } from "../log/log-sink.ts";
 import { EpochMemory, isEpochMismatch, newEpoch, parseEpochNotice } from "./redis-epoch.ts";
 import { evictionRefusal, evictionWarning, readEvictionPolicy, type EvictionPolicy } from "./redis-policy.ts";
-import {
-  AUCTION_IDS_KEY,
-  AUCTION_INDEX_KEY,
-  auctionKey,
-  closedKey,
-  endsKey,
-  epochKey,
-  groupPrefix,
-  historyKey,
-  HISTORY_SUFFIX,
-  liveKey,
-  shardGroup,
-  updatesChannel,
-} from "./redis-keys.ts";
-import { CancelReply, CLOSE_STRIDE, groupFailureStatus, PACKED_BID_SIZE, PACKED_RESULT_SIZE, settleExec, toHistoryEntry, TWO_32 } from "./redis-packing.ts";
+import { AUCTION_IDS_KEY, AUCTION_INDEX_KEY, HISTORY_SUFFIX, KeyLayout, RedisKeys, shardGroup } from "./redis-keys.ts";
+import { detectTopology, openCluster, openSingle, RedisTopology, type RedisClient, type SentinelTarget } from "./redis-connection.ts";
+import { waitFailure } from "./redis-replicas.ts";
+import { CancelReply, CLOSE_STRIDE, groupFailureStatus, isRedirection, PACKED_BID_SIZE, PACKED_RESULT_SIZE, settleExec, toHistoryEntry, TWO_32 } from "./redis-packing.ts";
 import { RedisFeed } from "./redis-feed.ts";
+import { ClusterFeed } from "./redis-cluster-feed.ts";
 import type {
   CancelResult,
   ClosedAuction,
@@ -69,8 +60,21 @@ const MAX_SEQ = 0xffffffff;
 const LIST_PAGE = 100;
 
 export interface RedisStoreOptions {
-  /** `redis://[user:password@]host:port[/db]` or `rediss://...`. */
+  /**
+   * `redis://[user:password@]host:port[/db]` or `rediss://...`; for a Redis Cluster, any node,
+   * or several comma-separated as seeds (cluster mode is detected). With `sentinel`, only its
+   * credentials and scheme are used (may be "").
+   */
   url: string;
+  /** Find the primary through these Sentinels instead of `url`'s host. */
+  sentinel?: SentinelTarget | null;
+  /**
+   * Replicas that must hold a batch's writes (Redis `WAIT`) before its replies go out; 0 (the
+   * default) does not wait. A WAIT that reaches fewer makes the batch's bids UNCONFIRMED.
+   */
+  waitReplicas?: number;
+  /** WAIT's timeout, ms. Default {@link DEFAULT_WAIT_TIMEOUT_MS}. */
+  waitTimeoutMs?: number;
   /** Shard groups; fixed for the life of the data (it is in every key). Default 16. */
   shards?: number;
   /** Default {@link DEFAULT_COMMAND_TIMEOUT_MS}. */
@@ -83,21 +87,34 @@ export interface RedisStoreOptions {
   log?: LogSink;
 }
 
-/** The client with the scripts of lua/ defined on it (ioredis adds the methods at run time). */
-interface ScriptedRedis extends Redis {
+/** How long a batch's WAIT waits for its replicas by default: well inside the batch deadline. */
+export const DEFAULT_WAIT_TIMEOUT_MS = 500;
+/** A group's call refused with a redirection (it did not run) is sent again at most this often. */
+const MAX_GROUP_RESENDS = 20;
+const GROUP_RESEND_DELAY_MS = 25;
+
+/**
+ * The client (one server, or ioredis's Cluster) with the scripts of lua/ defined on it (ioredis
+ * adds the methods at run time). Both classes share ioredis's command methods.
+ */
+type ScriptedRedis = Redis & ScriptCommands;
+interface ScriptCommands {
   gavelBid(...args: (string | number)[]): Promise<number[]>;
   gavelCreate(...args: (string | number)[]): Promise<number>;
   gavelEpoch(key: string, fresh: string, channel: string, group: number): Promise<string>;
   gavelNextId(counter: string, floor: number, max: number): Promise<number>;
   gavelRaiseIds(counter: string, floor: number): Promise<number>;
-  gavelClose(ends: string, limit: number): Promise<number[]>;
-  gavelCancel(key: string, ends: string, id: number): Promise<[reply: number, seq: number]>;
+  gavelClose(...args: (string | number)[]): Promise<number[]>;
+  gavelCancel(...args: (string | number)[]): Promise<[reply: number, seq: number]>;
 }
 
 /** One shard group's part of a batch: the script's arguments and where each reply goes. */
 /** ioredis adds defined commands to pipelines too; its types only know the client's. */
 interface ScriptedPipeline {
   gavelBidBuffer(...args: (string | number | Buffer)[]): unknown;
+  gavelCloseBuffer?: never;
+  wait(replicas: number, timeoutMs: number): unknown;
+  exec(): Promise<[Error | null, unknown][] | null>;
 }
 
 interface GroupCall {
@@ -125,11 +142,14 @@ export class RedisStore implements Store {
   readonly kind = "redis";
   /** UPDATE and CLOSED frames published by every node; connects on the first onFrames. */
   readonly feed: RedisFeed;
+  /** The deployment's keys and channels (its groups and their hash tags). */
+  readonly keys: RedisKeys;
+  readonly shards: number;
   private clockOffset = 0;
   /** The latest Redis TIME this node has seen (a created auction's starts_at): now() stays at or past it. */
   private latestSeenRedisMs = 0;
   private clockTimer: ReturnType<typeof setInterval> | null = null;
-  /** Per group, `gavel:{g<n>}:a:`, so a bid's key is one concatenation. */
+  /** Per group, `gavel:{<tag>}:a:`, so a bid's key is one concatenation. */
   private readonly keyPrefixes: string[];
   /** Scratch for splitting a batch: group -> index into that call's list, -1 when absent. */
   private readonly groupSlot: Int32Array;
@@ -166,23 +186,31 @@ export class RedisStore implements Store {
    */
   private unchecked: StoreError | null = null;
   private readonly uncheckedError = new StoreRefusedError("Redis reconnected and its maxmemory-policy is not checked yet");
+  /** Replicas each batch's writes must reach before its replies go out (0: no WAIT). */
+  private waitReplicas = 0;
+  private waitTimeoutMs = DEFAULT_WAIT_TIMEOUT_MS;
 
   private constructor(
     private readonly client: ScriptedRedis,
-    readonly shards: number,
+    keys: RedisKeys,
+    readonly topology: RedisTopology,
     private readonly log: LogSink,
   ) {
-    this.keyPrefixes = Array.from({ length: shards }, (_, g) => `${groupPrefix(g)}:a:`);
-    this.endsKeys = Array.from({ length: shards }, (_, g) => endsKey(g));
-    this.epochKeys = Array.from({ length: shards }, (_, g) => epochKey(g));
+    this.keys = keys;
+    this.shards = keys.shards;
+    const shards = keys.shards;
+    this.keyPrefixes = Array.from({ length: shards }, (_, g) => `${keys.prefix(g)}:a:`);
+    this.endsKeys = Array.from({ length: shards }, (_, g) => keys.ends(g));
+    this.epochKeys = Array.from({ length: shards }, (_, g) => keys.epoch(g));
     this.epochs = new EpochMemory(shards);
     this.groupSlot = new Int32Array(shards).fill(-1);
-    this.feed = new RedisFeed(
-      client,
-      Array.from({ length: shards }, (_, g) => updatesChannel(g)),
-      log,
-      { verify: () => this.verifyEpochs(), notice: (message) => this.epochNotice(message) },
-    );
+    const channels = Array.from({ length: shards }, (_, g) => keys.channel(g));
+    const hooks = { verify: () => this.verifyEpochs(), notice: (message: Uint8Array) => this.epochNotice(message) };
+    this.feed =
+      topology === RedisTopology.CLUSTER
+        ? new ClusterFeed(client as unknown as Cluster, channels, log, hooks)
+        : new RedisFeed(client, channels, log, hooks);
+    this.up = client.status === "ready";
     client.on("error", (err: Error) => {
       this.lastError = err;
     });
@@ -195,6 +223,12 @@ export class RedisStore implements Store {
       // may have lost its data or come back with another eviction policy.
       void this.recheck();
     });
+    if (topology === RedisTopology.CLUSTER) {
+      // A node joined or left (a failover, a new master): its policy and epochs are read again.
+      client.on("+node", () => {
+        if (this.started) void this.recheck();
+      });
+    }
   }
 
   /** Connects, loads the scripts and measures the clock; rejects with StoreError if unreachable. */
@@ -228,23 +262,39 @@ export class RedisStore implements Store {
       // Keep trying for ever, at most a second apart, so the store heals when Redis returns.
       retryStrategy: (times) => Math.min(RECONNECT_BASE_MS * 2 ** (times - 1), RECONNECT_MAX_MS),
     };
-    const client = new Redis(options.url, ioredisOptions) as ScriptedRedis;
+    const sentinel = options.sentinel ?? null;
+    const topology =
+      sentinel !== null ? RedisTopology.SENTINEL : await detectTopology(options.url, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+    const cluster = topology === RedisTopology.CLUSTER;
+    const client = (cluster ? openCluster(options.url, ioredisOptions) : openSingle(options.url, ioredisOptions, sentinel)) as unknown as ScriptedRedis;
+    // On a cluster the scripts publish on shard channels (SPUBLISH): each group's messages stay
+    // on its master instead of being broadcast over the cluster bus to every node. One Redis
+    // keeps PUBLISH: it costs the same there and also runs on Redis 6 and proxies without
+    // sharded Pub/Sub.
+    const publish = (lua: string) => (cluster ? toShardedPublish(lua) : lua);
     // defineCommand: EVALSHA, and EVAL when the server answers NOSCRIPT (e.g. after a restart).
-    client.defineCommand("gavelBid", { lua: bidLua });
-    client.defineCommand("gavelCreate", { lua: createLua, numberOfKeys: 4 });
-    client.defineCommand("gavelClose", { lua: closeLua, numberOfKeys: 1 });
-    client.defineCommand("gavelCancel", { lua: cancelLua, numberOfKeys: 2 });
-    client.defineCommand("gavelEpoch", { lua: epochLua, numberOfKeys: 1 });
+    client.defineCommand("gavelBid", { lua: publish(bidLua) });
+    client.defineCommand("gavelCreate", { lua: createLua, numberOfKeys: 6 });
+    client.defineCommand("gavelClose", { lua: publish(closeLua) });
+    client.defineCommand("gavelCancel", { lua: publish(cancelLua), numberOfKeys: 4 });
+    client.defineCommand("gavelEpoch", { lua: publish(epochLua), numberOfKeys: 1 });
     client.defineCommand("gavelNextId", { lua: nextIdLua, numberOfKeys: 1 });
     client.defineCommand("gavelRaiseIds", { lua: raiseIdsLua, numberOfKeys: 1 });
 
     const log = options.log ?? ((message: string) => console.warn(message));
-    const store = new RedisStore(client, shards, log);
+    let connectError: Error | null = null;
+    const noteError = (err: Error) => {
+      connectError = err;
+    };
+    client.on("error", noteError);
+    let store: RedisStore;
     let policy: EvictionPolicy;
     try {
       await client.connect();
+      const keys = new RedisKeys(shards, await readKeyLayout(client, shards));
+      store = new RedisStore(client, keys, topology, log);
       await store.measureClock();
-      policy = await readEvictionPolicy(client);
+      policy = await store.readPolicy();
       if (evictionRefusal(policy) === null) {
         await store.verifyEpochs();
         const [highest] = await client.zrevrange(AUCTION_INDEX_KEY, 0, 0);
@@ -252,7 +302,9 @@ export class RedisStore implements Store {
       }
     } catch (err) {
       client.disconnect();
-      throw new StoreError(`cannot reach Redis at ${redact(options.url)}`, { cause: store.lastError ?? err });
+      throw new StoreError(`cannot reach Redis at ${redact(options.url)}`, { cause: connectError ?? err });
+    } finally {
+      client.off("error", noteError);
     }
     const refusal = evictionRefusal(policy);
     if (refusal !== null) {
@@ -264,6 +316,8 @@ export class RedisStore implements Store {
     store.lastPolicy = policy;
     store.started = true;
     store.batchDeadlineMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    store.waitReplicas = options.waitReplicas ?? 0;
+    store.waitTimeoutMs = options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
     store.clockTimer = setInterval(() => void store.recheck(), options.clockRefreshMs ?? DEFAULT_CLOCK_REFRESH_MS);
     store.clockTimer.unref();
     return store;
@@ -286,13 +340,9 @@ export class RedisStore implements Store {
     // just says so without asking it.)
     if (this.client.status !== "ready") throw this.notConnectedError;
     const calls = this.split(batch);
-    // An explicit pipeline per batch goes out at once: auto-pipelining holds a batch back until
-    // the previous one's replies are in (one pipeline in flight), which doubled the latency.
-    const pipeline = this.client.pipeline();
-    for (const call of calls) (pipeline as unknown as ScriptedPipeline).gavelBidBuffer(...call.args);
     let replies: PromiseSettledResult<Buffer>[];
     try {
-      replies = await this.withinDeadline(this.settleBids(pipeline.exec()));
+      replies = await this.withinDeadline(this.topology === RedisTopology.CLUSTER ? this.sendToCluster(calls) : this.sendPipeline(calls));
     } catch (error) {
       // The deadline passed, or the pipeline failed as a whole: it was written (the connection
       // was ready), so Redis may have run any of its calls.
@@ -396,7 +446,7 @@ export class RedisStore implements Store {
     const pageSize = Math.max(limit, LIST_PAGE);
     const groups = Array.from({ length: this.shards }, (_, g) => g);
     const keys =
-      phase === null ? [AUCTION_INDEX_KEY] : phase === Phase.CLOSED ? [...groups.map(closedKey), ...groups.map(liveKey)] : groups.map(liveKey);
+      phase === null ? [AUCTION_INDEX_KEY] : phase === Phase.CLOSED ? [...groups.map((g) => this.keys.closed(g)), ...groups.map((g) => this.keys.live(g))] : groups.map((g) => this.keys.live(g));
     let after = afterId;
     for (;;) {
       const { ids, complete } = await this.nextIds(keys, after, pageSize);
@@ -428,7 +478,7 @@ export class RedisStore implements Store {
   }
 
   async getAuction(id: number): Promise<AuctionState | null> {
-    const h = await this.client.hgetall(auctionKey(id, this.shards));
+    const h = await this.client.hgetall(this.keys.auction(id));
     if (h.sp === undefined) return null;
     this.noteId(id);
     return {
@@ -454,7 +504,7 @@ export class RedisStore implements Store {
   async history(auction: number, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
     if (limit <= 0 || afterSeq >= MAX_SEQ) return [];
     // Entry ids are 0-<seq>; "(" makes the start exclusive.
-    const entries = await this.client.xrangeBuffer(historyKey(auction, this.shards), `(0-${afterSeq}`, "+", "COUNT", limit);
+    const entries = await this.client.xrangeBuffer(this.keys.history(auction), `(0-${afterSeq}`, "+", "COUNT", limit);
     return entries.map(toHistoryEntry);
   }
 
@@ -465,23 +515,23 @@ export class RedisStore implements Store {
   async historyNewestFirst(auction: number, beforeSeq: number, limit: number): Promise<HistoryEntry[]> {
     if (limit <= 0 || beforeSeq <= 1) return [];
     const end = beforeSeq > MAX_SEQ ? "+" : `(0-${beforeSeq}`;
-    const entries = await this.client.xrevrangeBuffer(historyKey(auction, this.shards), end, "-", "COUNT", limit);
+    const entries = await this.client.xrevrangeBuffer(this.keys.history(auction), end, "-", "COUNT", limit);
     return entries.map(toHistoryEntry);
   }
 
   /**
-   * The closing step: lua/close.lua once per shard group, all groups concurrently (pipelined).
-   * Each call looks at most `limit` due auctions of its group, so up to shards × `limit` close
-   * in one call; what is left closes on the next. Atomic per group, so however many nodes run
-   * it, each auction is returned, and its CLOSED published, by exactly one call.
+   * The closing step, per shard group, all groups concurrently (pipelined): read at most
+   * `limit` ids due in the group's ends set, then lua/close.lua on them (every key it touches
+   * named in KEYS, as Redis Cluster needs to move a group's keys safely), which checks each
+   * again and closes it; what is left closes on the next call. Atomic per group, so however
+   * many nodes run it, each auction is returned, and its CLOSED published, by exactly one call.
+   * With a WAIT configured, a group's closings count only once its replicas hold them.
    * Rejects only when no group's call got through; a group that failed is retried next call.
    */
   async closeDue(limit: number): Promise<ClosedAuction[]> {
     if (limit <= 0) return [];
     this.assertWritable();
-    const replies = await Promise.allSettled(
-      Array.from({ length: this.shards }, (_, g) => this.client.gavelClose(endsKey(g), limit)),
-    );
+    const replies = await Promise.allSettled(Array.from({ length: this.shards }, (_, g) => this.closeGroup(g, limit)));
     const closed: ClosedAuction[] = [];
     let failure: unknown = null;
     let anySucceeded = false;
@@ -506,15 +556,39 @@ export class RedisStore implements Store {
     return closed;
   }
 
+  /** The closing step of one group: its due ids, then close.lua on them (and WAIT). */
+  private async closeGroup(group: number, limit: number): Promise<number[]> {
+    const due = await this.client.zrangebyscore(this.endsKeys[group]!, "-inf", String(this.now()), "LIMIT", 0, limit);
+    if (due.length === 0) return [];
+    const keys = [this.endsKeys[group]!, this.keys.live(group), this.keys.closed(group), ...due.map((id) => this.keyPrefixes[group]! + id)];
+    const args = [keys.length, ...keys, ...due];
+    if (this.waitReplicas === 0) return this.client.gavelClose(...args);
+    const pipeline = this.client.pipeline() as unknown as ScriptedPipeline & { gavelClose(...a: (string | number)[]): unknown };
+    pipeline.gavelClose(...args);
+    pipeline.wait(this.waitReplicas, this.waitTimeoutMs);
+    const [[closeError, closed], [waitError, reached]] = (await pipeline.exec()) as [[Error | null, number[]], [Error | null, number]];
+    if (closeError !== null) throw closeError;
+    const short = waitFailure(waitError, reached, this.waitReplicas);
+    if (short !== null) {
+      // Closed in Redis (and published), but not yet on the replicas: a failover could undo it
+      // and the auction would close again there. Not reported as closed by this call.
+      throw new StoreUnconfirmedError(`closing in group ${group}: ${short}`);
+    }
+    return closed;
+  }
+
   /**
    * Closes an open or scheduled auction with no sale (lua/cancel.lua) and publishes its CLOSED.
    * One whose ends_at has passed is "closed" even before the closer ran: the closer decides it.
    */
   async cancel(id: number): Promise<CancelResult> {
     this.assertWritable();
+    const group = shardGroup(id, this.shards);
     const [reply, seq] = await this.client.gavelCancel(
-      auctionKey(id, this.shards),
-      endsKey(shardGroup(id, this.shards)),
+      this.keys.auction(id),
+      this.endsKeys[group]!,
+      this.keys.live(group),
+      this.keys.closed(group),
       id,
     );
     switch (reply) {
@@ -582,6 +656,82 @@ export class RedisStore implements Store {
       },
     );
     return promise;
+  }
+
+  /**
+   * One server: an explicit pipeline per batch goes out at once (auto-pipelining holds a batch
+   * back until the previous one's replies are in, which doubled the latency), then one WAIT for
+   * the whole batch when replicas are asked for: it waits for every write the connection made
+   * before it.
+   */
+  private async sendPipeline(calls: GroupCall[]): Promise<PromiseSettledResult<Buffer>[]> {
+    const pipeline = this.client.pipeline() as unknown as ScriptedPipeline;
+    for (const call of calls) pipeline.gavelBidBuffer(...call.args);
+    if (this.waitReplicas > 0) pipeline.wait(this.waitReplicas, this.waitTimeoutMs);
+    const replies = await this.settleBids(pipeline.exec());
+    if (this.waitReplicas > 0) this.applyWait(replies, replies.pop()!);
+    return replies;
+  }
+
+  /**
+   * A cluster: each group's call goes to its slot's master (with its WAIT on the same
+   * connection, so it waits for that call's writes), all at once.
+   */
+  private async sendToCluster(calls: GroupCall[]): Promise<PromiseSettledResult<Buffer>[]> {
+    const replies = await Promise.all(calls.map((call) => this.sendGroup(call)));
+    if (replies.some((r) => r.status === "rejected" && isEpochMismatch(r.reason))) void this.verifyEpochs().catch(() => {});
+    return replies;
+  }
+
+  /**
+   * One group's call. Redis refuses a call it cannot run here (MOVED, ASK, TRYAGAIN while its
+   * slot moves; CLUSTERDOWN during a failover) before running any of it, so such a call is sent
+   * again, a few times, a little later; any other failure may have run and is returned as is.
+   */
+  private async sendGroup(call: GroupCall): Promise<PromiseSettledResult<Buffer>> {
+    for (let attempt = 0; ; attempt++) {
+      const pipeline = this.client.pipeline() as unknown as ScriptedPipeline;
+      pipeline.gavelBidBuffer(...call.args);
+      if (this.waitReplicas > 0) pipeline.wait(this.waitReplicas, this.waitTimeoutMs);
+      let replies: PromiseSettledResult<Buffer>[];
+      try {
+        replies = await settleExec(pipeline.exec());
+      } catch (error) {
+        return { status: "rejected", reason: error };
+      }
+      const reply = replies[0]!;
+      if (reply.status === "rejected" && isRedirection(reply.reason) && attempt < MAX_GROUP_RESENDS) {
+        await Bun.sleep(GROUP_RESEND_DELAY_MS);
+        continue;
+      }
+      if (this.waitReplicas > 0) this.applyWait(replies, replies[1]!);
+      return replies[0]!;
+    }
+  }
+
+  /**
+   * Turns the fulfilled replies into UNCONFIRMED failures when the WAIT after them reached fewer
+   * replicas than asked: the bids are applied on the master, but a failover now could lose them.
+   */
+  private applyWait(replies: PromiseSettledResult<Buffer>[], wait: PromiseSettledResult<Buffer>): void {
+    const short = waitFailure(wait.status === "rejected" ? wait.reason : null, wait.status === "fulfilled" ? wait.value : null, this.waitReplicas);
+    if (short === null) return;
+    const reason = new StoreUnconfirmedError(short);
+    for (let r = 0; r < replies.length; r++) if (replies[r]!.status === "fulfilled") replies[r] = { status: "rejected", reason };
+  }
+
+  /** A connection to a primary (a cluster's first master): where server settings are read. */
+  primaryConnection(): Redis {
+    if (this.topology !== RedisTopology.CLUSTER) return this.client;
+    return (this.client as unknown as Cluster).nodes("master")[0] ?? this.client;
+  }
+
+  /** Reads maxmemory-policy: on a cluster, on every master, the least safe answer winning. */
+  private async readPolicy(): Promise<EvictionPolicy> {
+    if (this.topology !== RedisTopology.CLUSTER) return readEvictionPolicy(this.client);
+    const masters = (this.client as unknown as Cluster).nodes("master");
+    const policies = await Promise.all(masters.map((node) => readEvictionPolicy(node)));
+    return policies.find((p) => evictionRefusal(p) !== null) ?? policies.find((p) => "unreadable" in p) ?? policies[0] ?? { unreadable: "no master is known" };
   }
 
   /** Splits the batch into one script call per shard group, each keeping batch order. */
@@ -653,10 +803,12 @@ export class RedisStore implements Store {
     const group = shardGroup(id, this.shards);
     await this.client.zadd(AUCTION_INDEX_KEY, id, id);
     const created = await this.client.gavelCreate(
-      auctionKey(id, this.shards),
-      historyKey(id, this.shards),
+      this.keys.auction(id),
+      this.keys.history(id),
       this.endsKeys[group]!,
       this.epochKeys[group]!,
+      this.keys.live(group),
+      this.keys.closed(group),
       this.epochs.expected(group),
       id,
       spec.title,
@@ -706,7 +858,7 @@ export class RedisStore implements Store {
 
   /** Reads maxmemory-policy; refuses bids and writes (and logs once) while it can evict. */
   private async checkPolicy(): Promise<void> {
-    const policy = await readEvictionPolicy(this.client);
+    const policy = await this.readPolicy();
     const before = this.lastPolicy;
     this.lastPolicy = policy;
     this.unchecked = null;
@@ -764,7 +916,7 @@ export class RedisStore implements Store {
   private async readEpochs(): Promise<void> {
     const fresh = newEpoch();
     const found = await Promise.all(
-      this.epochKeys.map((key, group) => this.client.gavelEpoch(key, fresh, updatesChannel(group), group)),
+      this.epochKeys.map((key, group) => this.client.gavelEpoch(key, fresh, this.keys.channel(group), group)),
     );
     const lost: number[] = [];
     for (let group = 0; group < found.length; group++) {
@@ -805,6 +957,26 @@ export class RedisStore implements Store {
   }
 }
 
+
+/** The script with its PUBLISH sent as SPUBLISH (same channel, a shard channel on a cluster). */
+function toShardedPublish(lua: string): string {
+  const sharded = lua.replaceAll("redis.call('PUBLISH',", "redis.call('SPUBLISH',");
+  if (sharded === lua) throw new StoreError("a script that publishes has no redis.call('PUBLISH', ...) to shard");
+  return sharded;
+}
+
+/**
+ * The layout of the keys already in Redis: legacy `g<n>` tags when a deployment stored data
+ * with them (its group 0 epoch, or any auction id, exists without a balanced epoch), else
+ * balanced tags.
+ */
+async function readKeyLayout(client: Redis, shards: number): Promise<KeyLayout> {
+  const balanced = new RedisKeys(shards, KeyLayout.BALANCED);
+  const legacy = new RedisKeys(shards, KeyLayout.LEGACY);
+  if ((await client.exists(balanced.epoch(0))) === 1) return KeyLayout.BALANCED;
+  if ((await client.exists(legacy.epoch(0))) === 1 || (await client.zcard(AUCTION_INDEX_KEY)) > 0) return KeyLayout.LEGACY;
+  return KeyLayout.BALANCED;
+}
 
 function readScript(name: string): Promise<string> {
   return Bun.file(join(import.meta.dir, "..", "..", "lua", name)).text();

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { Redis } from "ioredis";
 import { encodeBid, encodeSubscribe, type Frame } from "../../src/protocol/codec.ts";
 import { BID_FRAME_SIZE, ErrorCode, FrameType, HEADER_SIZE, NO_REPLAY, PayloadLength, Status } from "../../src/protocol/constants.ts";
-import { AUCTION_IDS_KEY, auctionKey, DEFAULT_SHARDS } from "../../src/store/redis.ts";
+import { AUCTION_IDS_KEY, DEFAULT_SHARDS, KeyLayout, RedisKeys } from "../../src/store/redis.ts";
 import { runGavelExpectingFailure, spawnGavel, type GavelProcess } from "../support/process.ts";
 import { connectRaw, type RawClient } from "../support/raw-client.ts";
 import { startRedis, type RedisHandle } from "../support/redis.ts";
@@ -253,7 +253,7 @@ describe("generated auction ids stay within u32", () => {
     await raw.eval(
       "for i = 1, #KEYS do redis.call('HSET', KEYS[i], 'sp', '1') end",
       taken.length,
-      ...taken.map((id) => auctionKey(id, DEFAULT_SHARDS)),
+      ...taken.map((id) => new RedisKeys(DEFAULT_SHARDS, KeyLayout.BALANCED).auction(id)),
     );
     const exhausted = await createAuction(gavel);
     expect(exhausted.status).toBe(503);

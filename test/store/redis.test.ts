@@ -20,13 +20,10 @@ import {
 import { BidBatch } from "../../src/queue/bid-batch.ts";
 import {
   AUCTION_INDEX_KEY,
-  auctionKey,
-  endsKey,
   FEED_CONNECTION_NAME,
-  historyKey,
   RedisStore,
   shardGroup,
-  updatesChannel,
+  type RedisKeys,
 } from "../../src/store/redis.ts";
 import type { ClosedAuction } from "../../src/store/store.ts";
 import { startRedis, type RedisHandle } from "../support/redis.ts";
@@ -107,8 +104,8 @@ const CLOSED_FRAME_SIZE = HEADER_SIZE + PayloadLength.CLOSED;
 /** Makes an open auction due for the closer: ends_at (hash and ends set) 1 ms in the past. */
 async function endNow(raw: Redis, store: RedisStore, id: number): Promise<void> {
   const endsAt = store.now() - 1;
-  await raw.hset(auctionKey(id, store.shards), "en", String(endsAt));
-  await raw.zadd(endsKey(shardGroup(id, store.shards)), endsAt, String(id));
+  await raw.hset(store.keys.auction(id), "en", String(endsAt));
+  await raw.zadd(store.keys.ends(shardGroup(id, store.shards)), endsAt, String(id));
 }
 
 /** The CLOSED frame bytes the closer must publish for `closed`. */
@@ -130,13 +127,13 @@ function framesOf(message: Uint8Array): Uint8Array[] {
 }
 
 /** A plain subscriber to every group's channel, collecting the frames published. */
-async function listen(url: string, shards: number): Promise<{ frames: Uint8Array[]; stop(): void }> {
+async function listen(url: string, keys: RedisKeys): Promise<{ frames: Uint8Array[]; stop(): void }> {
   const subscriber = new Redis(url);
   const frames: Uint8Array[] = [];
   subscriber.on("messageBuffer", (_channel: Buffer, payload: Buffer) => {
     frames.push(...framesOf(payload));
   });
-  await subscriber.subscribe(...Array.from({ length: shards }, (_, g) => updatesChannel(g)));
+  await subscriber.subscribe(...Array.from({ length: keys.shards }, (_, g) => keys.channel(g)));
   return { frames, stop: () => subscriber.disconnect() };
 }
 
@@ -201,7 +198,7 @@ describe("RedisStore", () => {
         auction: { ...spec, seq: 0, amount: 0, leader: 0, closed: false, winner: 0 },
       });
       expect(await store.getAuction(7)).toEqual({ ...spec, seq: 0, amount: 0, leader: 0, closed: false, winner: 0 });
-      expect(Number(await raw.zscore(endsKey(shardGroup(7, store.shards)), "7"))).toBe(spec.endsAt);
+      expect(Number(await raw.zscore(store.keys.ends(shardGroup(7, store.shards)), "7"))).toBe(spec.endsAt);
     });
 
     test("an id that exists is refused and left as it was", async () => {
@@ -238,7 +235,7 @@ describe("RedisStore", () => {
       await create(store, openSpec(store, 9));
       await bid(store, 9, 1, 100);
       await bid(store, 9, 2, 110);
-      await raw.del(auctionKey(9, store.shards));
+      await raw.del(store.keys.auction(9));
       await create(store, openSpec(store, 9));
       expect(await bid(store, 9, 3, 100)).toMatchObject({ status: Status.ACCEPTED, seq: 1 });
       expect((await store.history(9, 0, 100)).map((h) => h.user)).toEqual([3]);
@@ -248,7 +245,7 @@ describe("RedisStore", () => {
   describe("the bid rule, status by status", () => {
     test("UNKNOWN: no such auction, nothing reported", async () => {
       expect(await bid(store, 99, 1, 500)).toMatchObject({ status: Status.UNKNOWN, amount: 0, leader: 0 });
-      expect(await raw.exists(auctionKey(99, store.shards))).toBe(0);
+      expect(await raw.exists(store.keys.auction(99))).toBe(0);
     });
 
     test("NOT_STARTED before starts_at", async () => {
@@ -264,14 +261,14 @@ describe("RedisStore", () => {
 
       await create(store, openSpec(store, 2));
       expect((await bid(store, 2, 1, 500)).status).toBe(Status.ACCEPTED);
-      await raw.hset(auctionKey(2, store.shards), "cl", "1");
+      await raw.hset(store.keys.auction(2), "cl", "1");
       expect(await bid(store, 2, 2, 900)).toMatchObject({ status: Status.CLOSED, amount: 500, leader: 1, seq: 1 });
     });
 
     test("NOT_STARTED wins over CLOSED, as in the rule's order", async () => {
       const now = store.now();
       await create(store, openSpec(store, 1, { startsAt: now + MINUTE, endsAt: now + 2 * MINUTE }));
-      await raw.hset(auctionKey(1, store.shards), "cl", "1");
+      await raw.hset(store.keys.auction(1), "cl", "1");
       expect((await bid(store, 1, 1, 500)).status).toBe(Status.NOT_STARTED);
     });
 
@@ -296,8 +293,8 @@ describe("RedisStore", () => {
     });
 
     test("anti-snipe extends on accepted bids only, and never past max_ends_at", async () => {
-      const key = auctionKey(1, store.shards);
-      const ends = endsKey(shardGroup(1, store.shards));
+      const key = store.keys.auction(1);
+      const ends = store.keys.ends(shardGroup(1, store.shards));
       const now = store.now();
       const spec = openSpec(store, 1, { endsAt: now + 2_000, antiSnipeMs: 20_000, maxEndsAt: now + 40_000 });
       await create(store, spec);
@@ -339,7 +336,7 @@ describe("RedisStore", () => {
       expect(result.endsAt).toBeGreaterThanOrEqual(before - CLOCK_SLACK_MS);
       expect(result.endsAt).toBeLessThanOrEqual(store.now() + CLOCK_SLACK_MS);
       expect(await bid(store, 1, 5, 9_000)).toMatchObject({ status: Status.CLOSED, amount: 5_000, leader: 4 });
-      expect(Number(await raw.zscore(endsKey(shardGroup(1, store.shards)), "1"))).toBe(result.endsAt);
+      expect(Number(await raw.zscore(store.keys.ends(shardGroup(1, store.shards)), "1"))).toBe(result.endsAt);
     });
 
     test("buy-now stays open until a bid meets the reserve, and is gone after", async () => {
@@ -394,7 +391,7 @@ describe("RedisStore", () => {
         expect(outcome(batch, 2 * n + 1 + k)).toMatchObject({ status: Status.ACCEPTED, amount: id * 100 + 10, leader: 3, seq: 2 });
       });
       expect(outcome(batch, 2 * n)).toMatchObject({ status: Status.UNKNOWN, amount: 0, leader: 0 });
-      expect(await raw.exists(`gavel:{g${3 % store.shards}}:a:3`)).toBe(1);
+      expect(await raw.exists(store.keys.auction(3))).toBe(1);
     });
 
     test("an empty batch resolves without asking Redis", async () => {
@@ -462,7 +459,7 @@ describe("RedisStore", () => {
       expect((await store.history(1, 2, 100)).map((h) => h.seq)).toEqual([3]);
       expect(await store.history(1, 3, 100)).toEqual([]);
       expect((await store.history(1, 0, 2)).map((h) => h.seq)).toEqual([1, 2]);
-      expect((await raw.xrange(historyKey(1, store.shards), "-", "+")).map(([id]) => id)).toEqual(["0-1", "0-2", "0-3"]);
+      expect((await raw.xrange(store.keys.history(1), "-", "+")).map(([id]) => id)).toEqual(["0-1", "0-2", "0-3"]);
     });
 
     test("each call publishes its accepted bids' UPDATE frames in one message, and nothing else", async () => {
@@ -479,7 +476,7 @@ describe("RedisStore", () => {
       subscriber.on("messageBuffer", (channel: Buffer, payload: Buffer) => {
         messages.push({ channel: channel.toString(), payload });
       });
-      await subscriber.subscribe(updatesChannel(groupOf(1)), updatesChannel(groupOf(2)));
+      await subscriber.subscribe(store.keys.channel(groupOf(1)), store.keys.channel(groupOf(2)));
       try {
         await store.applyBids(batchOf([[1, 1, 10], [2, 1, 10]])); // nothing accepted: no message
         const batch = batchOf([
@@ -502,8 +499,8 @@ describe("RedisStore", () => {
           return Buffer.from(bytes);
         };
         const byChannel = new Map(messages.map((m) => [m.channel, m.payload]));
-        expect(byChannel.get(updatesChannel(groupOf(1)))).toEqual(expected([0, 2, 4]));
-        expect(byChannel.get(updatesChannel(groupOf(2)))).toEqual(expected([1]));
+        expect(byChannel.get(store.keys.channel(groupOf(1)))).toEqual(expected([0, 2, 4]));
+        expect(byChannel.get(store.keys.channel(groupOf(2)))).toEqual(expected([1]));
         expect(batch.resultAmount[2]).toBe(1_000); // the buy-now price
         expect(batch.resultAmount[1]).toBe(MAX_AMOUNT);
       } finally {
@@ -516,7 +513,7 @@ describe("RedisStore", () => {
     test("three stores racing close each due auction exactly once, and publish one CLOSED each", async () => {
       const others = await Promise.all([RedisStore.connect({ url: redis.url }), RedisStore.connect({ url: redis.url })]);
       const stores = [store, ...others];
-      const listener = await listen(redis.url, store.shards);
+      const listener = await listen(redis.url, store.keys);
       try {
         const now = store.now();
         const ids = Array.from({ length: 60 }, (_, k) => k + 1);
@@ -586,14 +583,14 @@ describe("RedisStore", () => {
       expect(await store.getAuction(2)).toMatchObject({ closed: true, winner: 0, amount: 490, leader: 21 });
       expect(await store.getAuction(1)).toMatchObject({ closed: true, winner: 12 });
       expect(await store.closeDue(100)).toEqual([]);
-      expect(await raw.zcard(endsKey(shardGroup(1, store.shards)))).toBe(0);
+      expect(await raw.zcard(store.keys.ends(shardGroup(1, store.shards)))).toBe(0);
     });
 
     test("an auction not yet due is left alone, and a stale score is put right", async () => {
       const spec = openSpec(store, 1);
       await create(store, spec);
       await create(store, openSpec(store, 2));
-      const ends = endsKey(shardGroup(1, store.shards));
+      const ends = store.keys.ends(shardGroup(1, store.shards));
       // The ends set says due, the hash says a minute from now (as if a moved end lost its ZADD).
       await raw.zadd(ends, store.now() - 1_000, "1");
       expect(await store.closeDue(100)).toEqual([]);
@@ -629,7 +626,7 @@ describe("RedisStore", () => {
       await create(store, openSpec(store, 1));
       await bid(store, 1, 5, 100);
       await bid(store, 1, 6, 200);
-      const listener = await listen(redis.url, store.shards);
+      const listener = await listen(redis.url, store.keys);
       try {
         const before = store.now();
         const result = await store.cancel(1);
@@ -752,11 +749,11 @@ describe("RedisStore", () => {
     }
     expect(await bid(store, 1, 99, MAX_AMOUNT)).toMatchObject({ status: Status.OUTBID, amount: MAX_AMOUNT, leader: 1 });
     expect(await store.getAuction(1)).toMatchObject({ startingPrice: MAX_AMOUNT - 20, amount: MAX_AMOUNT, seq: 11 });
-    expect(await raw.hget(auctionKey(1, store.shards), "am")).toBe("9007199254740991");
-    expect(await raw.hget(auctionKey(1, store.shards), "sp")).toBe("9007199254740971");
+    expect(await raw.hget(store.keys.auction(1), "am")).toBe("9007199254740991");
+    expect(await raw.hget(store.keys.auction(1), "sp")).toBe("9007199254740971");
     expect((await store.history(1, 0, 100)).map((h) => h.amount)).toEqual(Array.from({ length: 11 }, (_, k) => MAX_AMOUNT - 10 + k));
     // The packed entry starts with the amount as u64: 0x001fffffffffffff.
-    const [, fields] = (await raw.xrangeBuffer(historyKey(1, store.shards), "0-11", "0-11"))[0]!;
+    const [, fields] = (await raw.xrangeBuffer(store.keys.history(1), "0-11", "0-11"))[0]!;
     expect(fields[0]!.toString()).toBe("d");
     expect(fields[1]!.subarray(0, 8).toString("hex")).toBe("001fffffffffffff");
 

@@ -118,6 +118,7 @@ interface ScriptedPipeline {
 }
 
 interface GroupCall {
+  group: number;
   args: (string | number | Buffer)[];
   /** Batch index of the group's j-th bid. */
   indices: number[];
@@ -188,6 +189,10 @@ export class RedisStore implements Store {
   private readonly uncheckedError = new StoreRefusedError("Redis reconnected and its maxmemory-policy is not checked yet");
   /** Replicas each batch's writes must reach before its replies go out (0: no WAIT). */
   private waitReplicas = 0;
+  /** Per group, the calls sent (cluster): a redirected call is resent only if it is the last. */
+  private readonly groupSends: Uint32Array;
+  /** Per group, a redirected call being resent: the group's next calls wait for it. */
+  private readonly groupHolds: (Promise<void> | null)[];
   private waitTimeoutMs = DEFAULT_WAIT_TIMEOUT_MS;
 
   private constructor(
@@ -204,6 +209,8 @@ export class RedisStore implements Store {
     this.epochKeys = Array.from({ length: shards }, (_, g) => keys.epoch(g));
     this.epochs = new EpochMemory(shards);
     this.groupSlot = new Int32Array(shards).fill(-1);
+    this.groupSends = new Uint32Array(shards);
+    this.groupHolds = Array.from({ length: shards }, () => null);
     const channels = Array.from({ length: shards }, (_, g) => keys.channel(g));
     const hooks = { verify: () => this.verifyEpochs(), notice: (message: Uint8Array) => this.epochNotice(message) };
     this.feed =
@@ -678,34 +685,56 @@ export class RedisStore implements Store {
    * connection, so it waits for that call's writes), all at once.
    */
   private async sendToCluster(calls: GroupCall[]): Promise<PromiseSettledResult<Buffer>[]> {
-    const replies = await Promise.all(calls.map((call) => this.sendGroup(call)));
+    const replies = await Promise.all(calls.map((call) => this.sendGroup(call.group, call)));
     if (replies.some((r) => r.status === "rejected" && isEpochMismatch(r.reason))) void this.verifyEpochs().catch(() => {});
     return replies;
   }
 
   /**
-   * One group's call. Redis refuses a call it cannot run here (MOVED, ASK, TRYAGAIN while its
-   * slot moves; CLUSTERDOWN during a failover) before running any of it, so such a call is sent
-   * again, a few times, a little later; any other failure may have run and is returned as is.
+   * One group's call, and its WAIT on the same connection. Redis refuses a call it cannot run
+   * where it was sent (MOVED, ASK, TRYAGAIN while its slot moves; CLUSTERDOWN during a failover)
+   * before running any of it. Such a call is sent again, a little later, only if no later call
+   * of its group was sent meanwhile, and the group's next calls wait for it: a later call
+   * landing first would apply one connection's bids out of order. Otherwise it fails (its bids:
+   * UNAVAILABLE, nothing stored). ioredis must not follow the redirection by itself for the same
+   * reason: the WAIT after the call (WAIT 0 0 without replicas, answered at once) makes ioredis
+   * hand the pipeline's replies back as they are instead of resending it.
    */
-  private async sendGroup(call: GroupCall): Promise<PromiseSettledResult<Buffer>> {
-    for (let attempt = 0; ; attempt++) {
-      const pipeline = this.client.pipeline() as unknown as ScriptedPipeline;
-      pipeline.gavelBidBuffer(...call.args);
-      if (this.waitReplicas > 0) pipeline.wait(this.waitReplicas, this.waitTimeoutMs);
-      let replies: PromiseSettledResult<Buffer>[];
-      try {
-        replies = await settleExec(pipeline.exec());
-      } catch (error) {
-        return { status: "rejected", reason: error };
+  private async sendGroup(group: number, call: GroupCall): Promise<PromiseSettledResult<Buffer>> {
+    for (let hold = this.groupHolds[group]; hold !== null && hold !== undefined; hold = this.groupHolds[group]) await hold;
+    const sent = ++this.groupSends[group]!;
+    let release: (() => void) | null = null;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const pipeline = this.client.pipeline() as unknown as ScriptedPipeline;
+        pipeline.gavelBidBuffer(...call.args);
+        pipeline.wait(this.waitReplicas, this.waitReplicas > 0 ? this.waitTimeoutMs : 0);
+        let replies: PromiseSettledResult<Buffer>[];
+        try {
+          replies = await settleExec(pipeline.exec());
+        } catch (error) {
+          return { status: "rejected", reason: error };
+        }
+        const reply = replies[0]!;
+        if (reply.status === "rejected" && isRedirection(reply.reason)) {
+          if ((reply.reason as Error).message.startsWith("MOVED")) (this.client as unknown as Cluster).refreshSlotsCache();
+          if (attempt === MAX_GROUP_RESENDS || this.groupSends[group] !== sent) return reply;
+          if (release === null) {
+            const { promise, resolve } = Promise.withResolvers<void>();
+            this.groupHolds[group] = promise;
+            release = resolve;
+          }
+          await Bun.sleep(GROUP_RESEND_DELAY_MS);
+          continue;
+        }
+        if (this.waitReplicas > 0) this.applyWait(replies, replies[1]!);
+        return replies[0]!;
       }
-      const reply = replies[0]!;
-      if (reply.status === "rejected" && isRedirection(reply.reason) && attempt < MAX_GROUP_RESENDS) {
-        await Bun.sleep(GROUP_RESEND_DELAY_MS);
-        continue;
+    } finally {
+      if (release !== null) {
+        this.groupHolds[group] = null;
+        release();
       }
-      if (this.waitReplicas > 0) this.applyWait(replies, replies[1]!);
-      return replies[0]!;
     }
   }
 
@@ -744,7 +773,7 @@ export class RedisStore implements Store {
       if (s === -1) {
         s = calls.length;
         slot[group] = s;
-        calls.push({ args: [], indices: [] });
+        calls.push({ group, args: [], indices: [] });
       }
       calls[s]!.indices.push(i);
     }

@@ -5,7 +5,7 @@ import type { AuctionSpec } from "../../src/auction/auction.ts";
 import { BidBatch } from "../../src/queue/bid-batch.ts";
 import { Status } from "../../src/protocol/constants.ts";
 import type { Store } from "../../src/store/store.ts";
-import { openTestStore, STORE_KINDS, type StoreFixture } from "../support/stores.ts";
+import { CONTRACT_STORE_KINDS, openTestStore, type StoreFixture } from "../support/stores.ts";
 import { allowSlowTests } from "../support/timeouts.ts";
 
 allowSlowTests();
@@ -64,7 +64,7 @@ async function create(store: Store, fields: Partial<AuctionSpec> = {}): Promise<
   return s;
 }
 
-for (const kind of STORE_KINDS) {
+for (const kind of CONTRACT_STORE_KINDS) {
   describe(`${kind} store`, () => {
     let fixture: StoreFixture;
     let store: Store;

@@ -1,4 +1,5 @@
-// The stores every contract test runs against: memory, SQLite and a real Redis.
+// The stores every contract test runs against: memory, SQLite, a real Redis, and (for the store
+// contract) a real Redis Cluster of 3 masters and 3 replicas.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,8 +10,13 @@ import { RedisStore } from "../../src/store/redis.ts";
 import type { Store } from "../../src/store/store.ts";
 import type { StoreKind } from "../../src/config.ts";
 import { startRedis, type RedisHandle } from "./redis.ts";
+import { startRedisCluster } from "./redis-cluster.ts";
 
 export const STORE_KINDS: readonly StoreKind[] = ["memory", "sqlite", "redis"];
+
+/** The stores the store-level contract runs against: every kind, and Redis as a Cluster. */
+export type TestStoreKind = StoreKind | "redis-cluster";
+export const CONTRACT_STORE_KINDS: readonly TestStoreKind[] = [...STORE_KINDS, "redis-cluster"];
 
 export interface StoreFixture {
   store: Store;
@@ -19,7 +25,7 @@ export interface StoreFixture {
 }
 
 /** Opens a fresh, empty store of the given kind (Redis: its own redis-server). */
-export async function openTestStore(kind: StoreKind): Promise<StoreFixture> {
+export async function openTestStore(kind: TestStoreKind): Promise<StoreFixture> {
   switch (kind) {
     case "memory": {
       const store = new MemoryStore();
@@ -44,6 +50,17 @@ export async function openTestStore(kind: StoreKind): Promise<StoreFixture> {
         async dispose() {
           await store.close();
           await redis.stop();
+        },
+      };
+    }
+    case "redis-cluster": {
+      const cluster = await startRedisCluster();
+      const store = await RedisStore.connect({ url: cluster.url });
+      return {
+        store,
+        async dispose() {
+          await store.close();
+          await cluster.stop();
         },
       };
     }

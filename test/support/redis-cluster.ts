@@ -37,6 +37,13 @@ export interface ClusterHandle {
   admin(...args: string[]): Promise<string>;
   /** Resolves once every live node reports cluster_state:ok and agrees on every slot's master. */
   waitHealthy(timeoutMs?: number): Promise<void>;
+  /**
+   * After kill() of a master: resolves once the live nodes mark it failed, a replica serves its
+   * slots, and the cluster is healthy again (the failover is done).
+   */
+  waitFailover(deadPort: number, timeoutMs?: number): Promise<void>;
+  /** Resolves once every live replica's link to its master is up (it holds the master's data). */
+  waitReplicasSynced(timeoutMs?: number): Promise<void>;
   /** The ports of the masters serving slots now, as a live node sees them. */
   masterPorts(): Promise<number[]>;
   stop(): Promise<void>;
@@ -87,6 +94,9 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Clus
       "--cluster-enabled", "yes",
       "--cluster-config-file", "nodes.conf",
       "--cluster-node-timeout", String(NODE_TIMEOUT_MS),
+      // A replica syncs at once (Redis waits 5 s by default to serve several in one transfer);
+      // one that never synced is not promoted when its master dies.
+      "--repl-diskless-sync-delay", "0",
       ...(opts.args ?? []),
     ];
     const launch = async () => {
@@ -131,6 +141,7 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Clus
     cli,
     admin: (...args: string[]) => runCli(cliBinary, null, ["--cluster", args[0]!, ...(args[0] === "create" ? [] : [`${LOOPBACK}:${liveNode().port}`]), ...args.slice(1)]),
     async waitHealthy(timeoutMs = START_TIMEOUT_MS) {
+      let lastViews: string[] = [];
       await waitFor(
         async () => {
           const live = nodes.filter((n) => n.alive());
@@ -141,10 +152,40 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Clus
             const view = await tryCli(cliBinary, node.port, ["CLUSTER", "NODES"]);
             if (view === null) return false;
             views.push(mastersOf(view));
+            lastViews = [...views, info.split("\n")[0]!];
           }
           return views.every((v) => v === views[0]);
         },
         "the cluster to be healthy",
+        () => lastViews.join("\n---\n"),
+        timeoutMs,
+      );
+    },
+    async waitFailover(deadPort: number, timeoutMs = START_TIMEOUT_MS) {
+      await waitFor(
+        async () => {
+          const view = await tryCli(cliBinary, liveNode().port, ["CLUSTER", "NODES"]);
+          if (view === null) return false;
+          const dead = view.split("\n").find((line) => line.includes(`:${deadPort}@`));
+          return dead !== undefined && dead.includes("fail") && /^cluster_state:ok/m.test((await tryCli(cliBinary, liveNode().port, ["CLUSTER", "INFO"])) ?? "") && slotsServed(view) === SLOT_COUNT;
+        },
+        `the failover of the master on ${deadPort}`,
+        () => "",
+        timeoutMs,
+      );
+      await handle.waitHealthy(timeoutMs);
+    },
+    async waitReplicasSynced(timeoutMs = START_TIMEOUT_MS) {
+      await waitFor(
+        async () => {
+          for (const node of nodes.filter((n) => n.alive())) {
+            const info = await tryCli(cliBinary, node.port, ["INFO", "replication"]);
+            if (info === null) return false;
+            if (info.includes("role:slave") && !info.includes("master_link_status:up")) return false;
+          }
+          return true;
+        },
+        "every replica to sync with its master",
         () => "",
         timeoutMs,
       );
@@ -166,6 +207,7 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Clus
     "--cluster-yes",
   ]);
   await handle.waitHealthy();
+  await handle.waitReplicasSynced();
   return handle;
 }
 
@@ -184,6 +226,23 @@ function mastersOf(nodesOutput: string): string {
     .map((f) => `${f[1]!.split("@")[0]!.split(":")[1]}:${f.slice(8).filter((s) => !s.startsWith("[")).join(" ")}`)
     .sort()
     .join(",");
+}
+
+const SLOT_COUNT = 16_384;
+
+/** How many slots the live masters of a CLUSTER NODES view serve. */
+function slotsServed(nodesOutput: string): number {
+  let served = 0;
+  for (const line of nodesOutput.split("\n")) {
+    const f = line.trim().split(" ");
+    if (f.length <= 8 || !f[2]!.includes("master") || f[2]!.includes("fail")) continue;
+    for (const range of f.slice(8)) {
+      if (range.startsWith("[")) continue;
+      const [lo, hi] = range.split("-").map(Number);
+      served += (hi ?? lo!) - lo! + 1;
+    }
+  }
+  return served;
 }
 
 /** Ports the kernel just handed out, all distinct, each free once its probe closes. */

@@ -24,6 +24,8 @@ export interface ClusterNode {
   /** Starts the node again on its port and dir, and waits for PING. */
   restart(): Promise<void>;
   alive(): boolean;
+  /** The node's pid while it runs (for CPU figures), else null. */
+  pid(): number | null;
 }
 
 export interface ClusterHandle {
@@ -124,6 +126,7 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Clus
         await launch();
       },
       alive: () => procs[n] !== null && procs[n] !== undefined,
+      pid: () => procs[n]?.pid ?? null,
     });
     procEnders.set(port, end);
     await launch();

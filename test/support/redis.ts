@@ -37,6 +37,8 @@ export interface RedisHandle {
   pause(): void;
   /** SIGCONT after pause(). */
   resume(): void;
+  /** The server's pid while it runs (for CPU figures), else null. */
+  pid(): number | null;
 }
 
 /** Every server still running, killed if the test process exits without stopping them. */
@@ -107,6 +109,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisHandle> 
     resume() {
       (proc as Subprocess | null)?.kill("SIGCONT");
     },
+    pid: () => (proc as Subprocess | null)?.pid ?? null,
   };
 }
 

@@ -325,6 +325,15 @@ export class RedisStore implements Store {
     store.batchDeadlineMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     store.waitReplicas = options.waitReplicas ?? 0;
     store.waitTimeoutMs = options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
+    if (store.waitReplicas > 0) {
+      const replicas = await store.fewestReplicas().catch(() => null);
+      if (replicas !== null && replicas < store.waitReplicas) {
+        log(
+          `gavel: warning: GAVEL_REDIS_WAIT_REPLICAS is ${store.waitReplicas} but a Redis master has ${replicas} connected replica${replicas === 1 ? "" : "s"}: ` +
+            "its bids are answered UNCONFIRMED (after the WAIT timeout) until enough replicas are connected",
+        );
+      }
+    }
     store.clockTimer = setInterval(() => void store.recheck(), options.clockRefreshMs ?? DEFAULT_CLOCK_REFRESH_MS);
     store.clockTimer.unref();
     return store;
@@ -747,6 +756,15 @@ export class RedisStore implements Store {
     if (short === null) return;
     const reason = new StoreUnconfirmedError(short);
     for (let r = 0; r < replies.length; r++) if (replies[r]!.status === "fulfilled") replies[r] = { status: "rejected", reason };
+  }
+
+  /** The fewest connected replicas of any master (INFO replication). */
+  private async fewestReplicas(): Promise<number> {
+    const masters = this.topology === RedisTopology.CLUSTER ? (this.client as unknown as Cluster).nodes("master") : [this.client];
+    const counts = await Promise.all(
+      masters.map(async (node) => Number(/^connected_slaves:(\d+)/m.exec(await node.info("replication"))?.[1] ?? 0)),
+    );
+    return Math.min(...counts);
   }
 
   /** A connection to a primary (a cluster's first master): where server settings are read. */

@@ -20,6 +20,16 @@ describe("configuration", () => {
     expect(loadConfig({ REDIS_URL: "redis://127.0.0.1:6379", GAVEL_STORE: "sqlite" }).store).toBe("sqlite");
   });
 
+  test("Redis Cluster seeds and Sentinels choose the redis store", () => {
+    expect(loadConfig({ REDIS_URL: "redis://:pw@10.0.0.1:6379,10.0.0.2:6379" })).toMatchObject({ store: "redis" });
+    expect(loadConfig({ GAVEL_REDIS_SENTINELS: "10.0.0.1:26379,10.0.0.2:26379", GAVEL_REDIS_SENTINEL_NAME: "mymaster" })).toMatchObject({
+      store: "redis",
+      redisSentinels: "10.0.0.1:26379,10.0.0.2:26379",
+      redisSentinelName: "mymaster",
+    });
+    expect(loadConfig({ REDIS_URL: "redis://x:1", GAVEL_REDIS_WAIT_REPLICAS: "1" })).toMatchObject({ redisWaitReplicas: 1, redisWaitTimeoutMs: 500 });
+  });
+
   test("flags override the environment", () => {
     const config = loadConfig({ GAVEL_PORT: "9000" }, ["--port", "9100", "--http-port=9101", "--redis-url", "redis://x:1", "--store", "memory"]);
     expect(config).toMatchObject({ port: 9100, httpPort: 9101, redisUrl: "redis://x:1", store: "memory" });
@@ -37,6 +47,12 @@ describe("configuration", () => {
     [{ GAVEL_QUEUE: "1024", GAVEL_BATCH: "2048" }, "GAVEL_BATCH"],
     [{ GAVEL_MAX_CONNECTIONS: "lots" }, "GAVEL_MAX_CONNECTIONS"],
     [{ GAVEL_PORT: "7400", GAVEL_HTTP_PORT: "7400" }, "GAVEL_HTTP_PORT"],
+    [{ REDIS_URL: "redis://a:1,http://b:2" }, "REDIS_URL"],
+    [{ GAVEL_REDIS_SENTINELS: "10.0.0.1:26379" }, "GAVEL_REDIS_SENTINEL_NAME"],
+    [{ GAVEL_REDIS_SENTINELS: "10.0.0.1", GAVEL_REDIS_SENTINEL_NAME: "m" }, "GAVEL_REDIS_SENTINELS"],
+    [{ REDIS_URL: "redis://x:1", GAVEL_REDIS_SENTINEL_NAME: "m" }, "GAVEL_REDIS_SENTINEL_NAME"],
+    [{ REDIS_URL: "redis://x:1", GAVEL_REDIS_WAIT_REPLICAS: "1", GAVEL_REDIS_WAIT_TIMEOUT_MS: "2000" }, "GAVEL_REDIS_WAIT_TIMEOUT_MS"],
+    [{ REDIS_URL: "redis://x:1", GAVEL_REDIS_WAIT_REPLICAS: "-1" }, "GAVEL_REDIS_WAIT_REPLICAS"],
   ];
   for (const [env, setting] of bad) {
     test(`refuses ${JSON.stringify(env)}, naming ${setting}`, () => {

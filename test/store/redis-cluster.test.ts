@@ -1,4 +1,4 @@
-// The Redis store on a real Redis Cluster, moving one group's slot by hand (CLUSTER SETSLOT and
+// The Redis store on a real Redis Cluster that asks for a password, moving one group's slot by hand (CLUSTER SETSLOT and
 // MIGRATE, as redis-cli --cluster reshard does) to meet each refusal at a known moment: MOVED
 // (the slot moved, the client's map is stale), TRYAGAIN (the call's keys are split between the
 // two nodes mid-move) and ASK (every key already moved). Each refusal means the script did not
@@ -19,12 +19,14 @@ allowSlowTests();
 
 const HOUR = 3_600_000;
 const MIGRATE_TIMEOUT_MS = 5_000;
+/** The cluster asks for a password, so the store's credentials are tested on every node too. */
+const PASSWORD = "cluster-secret";
 
 let cluster: ClusterHandle;
 let store: RedisStore;
 
 beforeAll(async () => {
-  cluster = await startRedisCluster();
+  cluster = await startRedisCluster({ password: PASSWORD });
   store = await RedisStore.connect({ url: cluster.url });
 });
 
@@ -81,21 +83,21 @@ async function ownerAndOther(slot: number) {
   const target = masters.find((f) => !owns(f))!;
   const port = (f: string[]) => Number(f[1]!.split("@")[0]!.split(":")[1]);
   return {
-    source: { id: source[0]!, port: port(source), redis: new Redis(port(source)) },
-    target: { id: target[0]!, port: port(target), redis: new Redis(port(target)) },
+    source: { id: source[0]!, port: port(source), redis: new Redis(port(source), { password: PASSWORD }) },
+    target: { id: target[0]!, port: port(target), redis: new Redis(port(target), { password: PASSWORD }) },
   };
 }
 
 /** Moves `keys` (all in `slot`) from source to target, as a reshard does for each batch of keys. */
 async function migrate(source: Redis, targetPort: number, keys: string[]): Promise<void> {
-  if (keys.length > 0) await source.migrate("127.0.0.1", targetPort, "", 0, MIGRATE_TIMEOUT_MS, "KEYS", ...keys);
+  if (keys.length > 0) await source.migrate("127.0.0.1", targetPort, "", 0, MIGRATE_TIMEOUT_MS, "AUTH", PASSWORD, "KEYS", ...keys);
 }
 
 /** Ends a slot's move: every node is told the target owns it. */
 async function finishMove(slot: number, targetId: string): Promise<void> {
   const ports = (await cluster.masterPorts()).concat(cluster.nodes.map((n) => n.port));
   for (const port of new Set(ports)) {
-    const node = new Redis(port);
+    const node = new Redis(port, { password: PASSWORD });
     try {
       await node.cluster("SETSLOT", slot, "NODE", targetId);
     } catch {
@@ -105,6 +107,22 @@ async function finishMove(slot: number, targetId: string): Promise<void> {
     }
   }
 }
+
+describe("RedisStore on a cluster", () => {
+  test("the password in REDIS_URL reaches every node, for bids and for the sharded feed", async () => {
+    const id = await create();
+    const frames: Uint8Array[] = [];
+    store.feed.onFrames((message) => frames.push(message));
+    const deadline = Date.now() + 10_000;
+    while (!store.feed.live && Date.now() < deadline) await Bun.sleep(20);
+    expect(store.feed.live).toBe(true);
+    expect(await applyOne(id, 150)).toEqual({ status: Status.ACCEPTED, seq: 1 });
+    while (frames.length === 0 && Date.now() < deadline) await Bun.sleep(20);
+    // One UPDATE (type 6) of that auction, published on the group's shard channel.
+    expect(frames.length).toBe(1);
+    expect(frames[0]![0]).toBe(6);
+  });
+});
 
 describe("RedisStore on a cluster whose slot moves", () => {
   test("MOVED, TRYAGAIN and ASK: the bids are sent again and applied once, in order", async () => {

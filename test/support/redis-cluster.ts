@@ -17,7 +17,7 @@ const STOP_TIMEOUT_MS = 5_000;
 
 export interface ClusterNode {
   port: number;
-  /** redis://127.0.0.1:<port> */
+  /** redis://127.0.0.1:<port> (redis://:<password>@... with a password) */
   url: string;
   /** SIGKILL, like a crash (the node's files stay: restart() brings it back as it was). */
   kill(): Promise<void>;
@@ -57,6 +57,8 @@ export interface ClusterOptions {
   replicas?: number;
   /** Extra redis-server arguments for every node. */
   args?: string[];
+  /** `requirepass` (and `masterauth`) on every node; the urls then carry it. */
+  password?: string;
 }
 
 const running = new Set<Subprocess>();
@@ -71,6 +73,8 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Clus
   if (binary === null || cliBinary === null) {
     throw new Error("redis-server and redis-cli must be on the PATH: the Redis Cluster tests need them (apt-get install redis-server)");
   }
+  // redis-cli with the password, when there is one (and without its warning about -a).
+  const cliCommand = [cliBinary, ...(opts.password === undefined ? [] : ["-a", opts.password, "--no-auth-warning"])];
   const masters = opts.masters ?? 3;
   const replicas = opts.replicas ?? 1;
   const root = mkdtempSync(join(tmpdir(), "gavel-cluster-"));
@@ -99,13 +103,14 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Clus
       // A replica syncs at once (Redis waits 5 s by default to serve several in one transfer);
       // one that never synced is not promoted when its master dies.
       "--repl-diskless-sync-delay", "0",
+      ...(opts.password === undefined ? [] : ["--requirepass", opts.password, "--masterauth", opts.password]),
       ...(opts.args ?? []),
     ];
     const launch = async () => {
       const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
       running.add(proc);
       procs[n] = proc;
-      await waitFor(async () => (await tryCli(cliBinary, port, ["PING"])) === "PONG", `node ${port} to answer PING`, () => readLog(dir));
+      await waitFor(async () => (await tryCli(cliCommand, port, ["PING"])) === "PONG", `node ${port} to answer PING`, () => readLog(dir));
     };
     const end = async (signal: "SIGTERM" | "SIGKILL") => {
       const proc = procs[n];
@@ -119,7 +124,7 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Clus
     };
     nodes.push({
       port,
-      url: `redis://${LOOPBACK}:${port}`,
+      url: `redis://${opts.password === undefined ? "" : `:${encodeURIComponent(opts.password)}@`}${LOOPBACK}:${port}`,
       kill: () => end("SIGKILL"),
       restart: async () => {
         await end("SIGKILL");
@@ -137,12 +142,12 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Clus
     if (node === undefined) throw new Error("no cluster node is running");
     return node;
   };
-  const cli = async (...args: string[]) => runCli(cliBinary, liveNode().port, args);
+  const cli = async (...args: string[]) => runCli(cliCommand, liveNode().port, args);
   const handle: ClusterHandle = {
     nodes,
     url: nodes.map((n) => n.url).join(","),
     cli,
-    admin: (...args: string[]) => runCli(cliBinary, null, ["--cluster", args[0]!, ...(args[0] === "create" ? [] : [`${LOOPBACK}:${liveNode().port}`]), ...args.slice(1)]),
+    admin: (...args: string[]) => runCli(cliCommand, null, ["--cluster", args[0]!, ...(args[0] === "create" ? [] : [`${LOOPBACK}:${liveNode().port}`]), ...args.slice(1)]),
     async waitHealthy(timeoutMs = START_TIMEOUT_MS) {
       let lastViews: string[] = [];
       await waitFor(
@@ -150,9 +155,9 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Clus
           const live = nodes.filter((n) => n.alive());
           const views: string[] = [];
           for (const node of live) {
-            const info = await tryCli(cliBinary, node.port, ["CLUSTER", "INFO"]);
+            const info = await tryCli(cliCommand, node.port, ["CLUSTER", "INFO"]);
             if (info === null || !info.includes("cluster_state:ok")) return false;
-            const view = await tryCli(cliBinary, node.port, ["CLUSTER", "NODES"]);
+            const view = await tryCli(cliCommand, node.port, ["CLUSTER", "NODES"]);
             if (view === null) return false;
             views.push(mastersOf(view));
             lastViews = [...views, info.split("\n")[0]!];
@@ -167,10 +172,10 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Clus
     async waitFailover(deadPort: number, timeoutMs = START_TIMEOUT_MS) {
       await waitFor(
         async () => {
-          const view = await tryCli(cliBinary, liveNode().port, ["CLUSTER", "NODES"]);
+          const view = await tryCli(cliCommand, liveNode().port, ["CLUSTER", "NODES"]);
           if (view === null) return false;
           const dead = view.split("\n").find((line) => line.includes(`:${deadPort}@`));
-          return dead !== undefined && dead.includes("fail") && /^cluster_state:ok/m.test((await tryCli(cliBinary, liveNode().port, ["CLUSTER", "INFO"])) ?? "") && slotsServed(view) === SLOT_COUNT;
+          return dead !== undefined && dead.includes("fail") && /^cluster_state:ok/m.test((await tryCli(cliCommand, liveNode().port, ["CLUSTER", "INFO"])) ?? "") && slotsServed(view) === SLOT_COUNT;
         },
         `the failover of the master on ${deadPort}`,
         () => "",
@@ -182,7 +187,7 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Clus
       await waitFor(
         async () => {
           for (const node of nodes.filter((n) => n.alive())) {
-            const info = await tryCli(cliBinary, node.port, ["INFO", "replication"]);
+            const info = await tryCli(cliCommand, node.port, ["INFO", "replication"]);
             if (info === null) return false;
             if (info.includes("role:slave") && !info.includes("master_link_status:up")) return false;
           }
@@ -203,7 +208,7 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Clus
     },
   };
 
-  await runCli(cliBinary, null, [
+  await runCli(cliCommand, null, [
     "--cluster", "create",
     ...nodes.map((n) => `${LOOPBACK}:${n.port}`),
     "--cluster-replicas", String(replicas),
@@ -256,17 +261,17 @@ function freePorts(count: number): number[] {
   return ports;
 }
 
-async function runCli(binary: string, port: number | null, args: string[]): Promise<string> {
-  const argv = [binary, ...(port === null ? [] : ["-h", LOOPBACK, "-p", String(port)]), ...args];
+async function runCli(command: string[], port: number | null, args: string[]): Promise<string> {
+  const argv = [...command, ...(port === null ? [] : ["-h", LOOPBACK, "-p", String(port)]), ...args];
   const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   if (code !== 0 || /^\[ERR\]|^ERR /m.test(out)) throw new Error(`redis-cli ${args.join(" ")} failed (${code}):\n${out}\n${err}`);
   return out.trim();
 }
 
-async function tryCli(binary: string, port: number, args: string[]): Promise<string | null> {
+async function tryCli(command: string[], port: number, args: string[]): Promise<string | null> {
   try {
-    return await runCli(binary, port, args);
+    return await runCli(command, port, args);
   } catch {
     return null;
   }

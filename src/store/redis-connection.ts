@@ -6,9 +6,6 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis"
 import { redact } from "../log/redact.ts";
 import { StoreError } from "./errors.ts";
 
-/** What the store talks to: one connection, or ioredis's Cluster client. */
-export type RedisClient = Redis | Cluster;
-
 export const RedisTopology = { SINGLE: "single", CLUSTER: "cluster", SENTINEL: "sentinel" } as const;
 export type RedisTopology = (typeof RedisTopology)[keyof typeof RedisTopology];
 

@@ -20,7 +20,7 @@ import type { LogSink } from "../log/log-sink.ts";
 import { EpochMemory, isEpochMismatch, newEpoch, parseEpochNotice } from "./redis-epoch.ts";
 import { evictionRefusal, evictionWarning, readEvictionPolicy, type EvictionPolicy } from "./redis-policy.ts";
 import { AUCTION_IDS_KEY, AUCTION_INDEX_KEY, HISTORY_SUFFIX, KeyLayout, RedisKeys, shardGroup } from "./redis-keys.ts";
-import { detectTopology, openCluster, openSingle, RedisTopology, type RedisClient, type SentinelTarget } from "./redis-connection.ts";
+import { detectTopology, openCluster, openSingle, RedisTopology, type SentinelTarget } from "./redis-connection.ts";
 import { waitFailure } from "./redis-replicas.ts";
 import { CancelReply, CLOSE_STRIDE, groupFailureStatus, isRedirection, PACKED_BID_SIZE, PACKED_RESULT_SIZE, settleExec, toHistoryEntry, TWO_32 } from "./redis-packing.ts";
 import { RedisFeed } from "./redis-feed.ts";
@@ -112,7 +112,6 @@ interface ScriptCommands {
 /** ioredis adds defined commands to pipelines too; its types only know the client's. */
 interface ScriptedPipeline {
   gavelBidBuffer(...args: (string | number | Buffer)[]): unknown;
-  gavelCloseBuffer?: never;
   wait(replicas: number, timeoutMs: number): unknown;
   exec(): Promise<[Error | null, unknown][] | null>;
 }

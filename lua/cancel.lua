@@ -3,6 +3,7 @@
 --
 -- KEYS[1]  the auction hash, gavel:{g<n>}:a:<id> (fields in bid.lua)
 -- KEYS[2]  the group's ends sorted set, gavel:{g<n>}:ends
+-- KEYS[3]  the group's closed auctions by ends_at, gavel:{g<n>}:retire (lua/retire.lua)
 -- ARGV[1]  the auction id
 -- Returns  { reply, seq }: reply 0 cancelled, 1 unknown, 2 already closed. An auction whose
 --          ends_at has passed counts as closed even when the closer has not run yet: the
@@ -50,6 +51,7 @@ redis.call('ZREM', ends, id)
 local group = string.match(ends, '^(.*):ends$')
 redis.call('ZREM', group .. ':live', id)
 redis.call('ZADD', group .. ':closed', id, id)
+redis.call('ZADD', KEYS[3], int(now), id)
 redis.call('PUBLISH', group .. ':updates',
   struct.pack(CLOSED_LAYOUT, CLOSED_TYPE, CLOSED_PAYLOAD, tonumber(id), seq, NO_WINNER, NO_SALE))
 

@@ -4,6 +4,8 @@
 -- racing call by another node skips it: each auction is closed, returned and published once.
 --
 -- KEYS[1]  the group's ends sorted set, gavel:{g<n>}:ends (member auction id, score ends_at)
+-- KEYS[2]  the group's closed auctions by ends_at, gavel:{g<n>}:retire (what lua/retire.lua
+--          deletes once GAVEL_RETENTION has passed)
 -- ARGV[1]  at most this many due entries are looked at per call
 -- Returns  a flat array of integers, per closed auction: id, seq, winner, amount (high part),
 --          amount (low 32 bits); amount is split for the same ioredis reason as in bid.lua.
@@ -27,6 +29,7 @@ local function int(n)
 end
 
 local ends = KEYS[1]
+local retire = KEYS[2]
 local group = string.match(ends, '^(.*):ends$')
 local limit = tonumber(ARGV[1])
 
@@ -67,6 +70,7 @@ for _, id in ipairs(due) do
     redis.call('ZREM', ends, id)
     redis.call('ZREM', live, id)
     redis.call('ZADD', closedSet, id, id)
+    redis.call('ZADD', retire, int(en), id)
     local n = #out
     local high = math.floor(sold / TWO_32)
     out[n + 1] = tonumber(id)

@@ -167,10 +167,6 @@ export function loadConfig(env: Source, argv: readonly string[] = []): Config {
     if (redisUrl === "") throw new ConfigError("REDIS_URL", "required when GAVEL_STORE is redis");
     if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError("REDIS_URL", "must start with redis:// or rediss:// (the value is not shown: it may hold a password)");
   }
-  if (store === "redis" && plain.retention.trim() !== "") {
-    // Said at start-up rather than ignored: an operator relying on it would keep everything.
-    throw new ConfigError("GAVEL_RETENTION", "is applied by the memory and sqlite stores only; unset it with GAVEL_STORE=redis");
-  }
   const { queueCapacity, batchSize, port, httpPort, workers, bidRate } = plain;
   if ((queueCapacity & (queueCapacity - 1)) !== 0) throw new ConfigError("GAVEL_QUEUE", `must be a power of two, got ${queueCapacity}`);
   if (batchSize > queueCapacity) throw new ConfigError("GAVEL_BATCH", `must not exceed GAVEL_QUEUE (${queueCapacity})`);

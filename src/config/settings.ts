@@ -137,7 +137,7 @@ export const SETTINGS = {
     kind: SettingKind.TEXT,
     default: "",
     defaultDoc: "keep everything",
-    doc: "closed auctions whose `ends_at` is older than this (e.g. `30d`, `12h`; at least `1m`) are deleted with their bids, a few at a time (memory and sqlite stores); the admin API then answers 404 for them (archive first: see docs/architecture.md)",
+    doc: "closed auctions whose `ends_at` is older than this (e.g. `30d`, `12h`; at least `1m`) are deleted with their bids, a few at a time, on every store; the admin API then answers 404 for them (archive first: see docs/operations.md)",
   },
   redisUrl: { env: "REDIS_URL", kind: SettingKind.TEXT, default: "", secret: true, doc: "e.g. `redis://127.0.0.1:6379`" },
   redisShards: {

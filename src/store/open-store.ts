@@ -28,6 +28,7 @@ export async function openStore(config: Config, log: LogSink = console.warn): Pr
         shards: config.redisShards,
         commandTimeoutMs: config.redisTimeoutMs,
         log,
+        retentionMs: config.retentionMs,
       });
       const warning = persistenceWarning(await readRedisPersistence(config.redisUrl, config.redisTimeoutMs));
       if (warning !== null) log(`gavel: warning: ${warning}`);

@@ -8,6 +8,8 @@
 //   gavel:{g<n>}:live        sorted set of the group's auctions not closed, score = id; and
 //   gavel:{g<n>}:closed      of those closed (lua/create.lua, close.lua, cancel.lua): the
 //                            pages of listAuctions by phase
+//   gavel:{g<n>}:retire      sorted set of the group's closed auctions by ends_at (close.lua,
+//                            cancel.lua): what GAVEL_RETENTION deletes first (lua/retire.lua)
 //   gavel:{g<n>}:updates     pub/sub channel of the group's UPDATE and CLOSED frames
 //   gavel:{g<n>}:epoch       the group's epoch: a random id written once (lua/epoch.lua); a
 //                            node that finds it missing or changed knows Redis lost the group's
@@ -60,6 +62,11 @@ export function liveKey(group: number): string {
 
 export function closedKey(group: number): string {
   return `${groupPrefix(group)}:closed`;
+}
+
+/** `gavel:{g<n>}:retire`: the group's closed auctions, score = ends_at (lua/retire.lua). */
+export function retireKey(group: number): string {
+  return `${groupPrefix(group)}:retire`;
 }
 
 /** `gavel:{g<n>}:epoch`: see src/store/redis-epoch.ts. */

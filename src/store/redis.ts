@@ -29,11 +29,13 @@ import {
   historyKey,
   HISTORY_SUFFIX,
   liveKey,
+  retireKey,
   shardGroup,
   updatesChannel,
 } from "./redis-keys.ts";
 import { CancelReply, CLOSE_STRIDE, groupFailureStatus, PACKED_BID_SIZE, PACKED_RESULT_SIZE, settleExec, toHistoryEntry, TWO_32 } from "./redis-packing.ts";
 import { RedisFeed } from "./redis-feed.ts";
+import { RedisRetention } from "./redis-retention.ts";
 import type {
   CancelResult,
   ClosedAuction,
@@ -81,6 +83,8 @@ export interface RedisStoreOptions {
   clockRefreshMs?: number;
   /** Told when the connection is lost and when it is back. Default console.warn. */
   log?: LogSink;
+  /** GAVEL_RETENTION in ms: closed auctions older than this are deleted (redis-retention.ts); 0 keeps all. */
+  retentionMs?: number;
 }
 
 /** The client with the scripts of lua/ defined on it (ioredis adds the methods at run time). */
@@ -90,8 +94,8 @@ interface ScriptedRedis extends Redis {
   gavelEpoch(key: string, fresh: string, channel: string, group: number): Promise<string>;
   gavelNextId(counter: string, floor: number, max: number): Promise<number>;
   gavelRaiseIds(counter: string, floor: number): Promise<number>;
-  gavelClose(ends: string, limit: number): Promise<number[]>;
-  gavelCancel(key: string, ends: string, id: number): Promise<[reply: number, seq: number]>;
+  gavelClose(ends: string, retire: string, limit: number): Promise<number[]>;
+  gavelCancel(key: string, ends: string, retire: string, id: number): Promise<[reply: number, seq: number]>;
 }
 
 /** One shard group's part of a batch: the script's arguments and where each reply goes. */
@@ -129,6 +133,8 @@ export class RedisStore implements Store {
   /** The latest Redis TIME this node has seen (a created auction's starts_at): now() stays at or past it. */
   private latestSeenRedisMs = 0;
   private clockTimer: ReturnType<typeof setInterval> | null = null;
+  /** GAVEL_RETENTION's passes; null when everything is kept. */
+  private retention: RedisRetention | null = null;
   /** Per group, `gavel:{g<n>}:a:`, so a bid's key is one concatenation. */
   private readonly keyPrefixes: string[];
   /** Scratch for splitting a batch: group -> index into that call's list, -1 when absent. */
@@ -201,7 +207,7 @@ export class RedisStore implements Store {
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
     const shards = options.shards ?? DEFAULT_SHARDS;
     if (!Number.isInteger(shards) || shards < 1) throw new StoreError(`shards must be a positive integer, got ${shards}`);
-    const [bidLua, createLua, closeLua, cancelLua, epochLua, nextIdLua, raiseIdsLua] = await Promise.all([
+    const [bidLua, createLua, closeLua, cancelLua, epochLua, nextIdLua, raiseIdsLua, retireLua] = await Promise.all([
       readScript("bid.lua"),
       readScript("create.lua"),
       readScript("close.lua"),
@@ -209,6 +215,7 @@ export class RedisStore implements Store {
       readScript("epoch.lua"),
       readScript("next-id.lua"),
       readScript("raise-ids.lua"),
+      readScript("retire.lua"),
     ]);
 
     const ioredisOptions: RedisOptions = {
@@ -232,8 +239,8 @@ export class RedisStore implements Store {
     // defineCommand: EVALSHA, and EVAL when the server answers NOSCRIPT (e.g. after a restart).
     client.defineCommand("gavelBid", { lua: bidLua });
     client.defineCommand("gavelCreate", { lua: createLua, numberOfKeys: 4 });
-    client.defineCommand("gavelClose", { lua: closeLua, numberOfKeys: 1 });
-    client.defineCommand("gavelCancel", { lua: cancelLua, numberOfKeys: 2 });
+    client.defineCommand("gavelClose", { lua: closeLua, numberOfKeys: 2 });
+    client.defineCommand("gavelCancel", { lua: cancelLua, numberOfKeys: 3 });
     client.defineCommand("gavelEpoch", { lua: epochLua, numberOfKeys: 1 });
     client.defineCommand("gavelNextId", { lua: nextIdLua, numberOfKeys: 1 });
     client.defineCommand("gavelRaiseIds", { lua: raiseIdsLua, numberOfKeys: 1 });
@@ -266,6 +273,8 @@ export class RedisStore implements Store {
     store.batchDeadlineMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     store.clockTimer = setInterval(() => void store.recheck(), options.clockRefreshMs ?? DEFAULT_CLOCK_REFRESH_MS);
     store.clockTimer.unref();
+    const retentionMs = options.retentionMs ?? 0;
+    store.retention = RedisRetention.start(client, { shards, retentionMs, now: () => store.now(), log, script: retireLua });
     return store;
   }
 
@@ -480,7 +489,7 @@ export class RedisStore implements Store {
     if (limit <= 0) return [];
     this.assertWritable();
     const replies = await Promise.allSettled(
-      Array.from({ length: this.shards }, (_, g) => this.client.gavelClose(endsKey(g), limit)),
+      Array.from({ length: this.shards }, (_, g) => this.client.gavelClose(endsKey(g), retireKey(g), limit)),
     );
     const closed: ClosedAuction[] = [];
     let failure: unknown = null;
@@ -515,6 +524,7 @@ export class RedisStore implements Store {
     const [reply, seq] = await this.client.gavelCancel(
       auctionKey(id, this.shards),
       endsKey(shardGroup(id, this.shards)),
+      retireKey(shardGroup(id, this.shards)),
       id,
     );
     switch (reply) {
@@ -548,6 +558,7 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.retention?.stop();
     if (this.clockTimer !== null) clearInterval(this.clockTimer);
     this.clockTimer = null;
     this.feed.close();

@@ -69,6 +69,12 @@ export const RESET_MESSAGE = "the store lost acknowledged data: subscribe again 
 const MAX_SEQ = 0xffffffff;
 /** listAuctions reads the id index in pages of at least this many (it filters by phase). */
 const LIST_PAGE = 100;
+/**
+ * A closed listing reads at most this many ended-but-not-closed ids per group: the closer's
+ * backlog, a few ids between two ticks. Past it (a mass close in progress) the rest are listed
+ * once the closer has closed them, a moment later.
+ */
+const LIST_ENDED_PER_GROUP = 1_000;
 
 export interface RedisStoreOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://...`. */
@@ -395,8 +401,9 @@ export class RedisStore implements Store {
   /**
    * Auctions in `phase` (null: any) by now(), ascending id after `afterId`, at most `limit`.
    * A page reads ids from the sets of that phase only (every group's `:live` set for open and
-   * scheduled; `:closed` and `:live` for closed, as an auction past its end may not be closed
-   * yet), never every id; null reads the one index of every id.
+   * scheduled, `:closed` for closed), never every id; null reads the one index of every id.
+   * Closed also takes in the auctions past their end the closer has not reached yet: the due
+   * part of each group's `:ends` (the closer's backlog), not every live id.
    */
   async listAuctions(phase: Phase | null, afterId: number, limit: number): Promise<AuctionState[]> {
     const found: AuctionState[] = [];
@@ -404,23 +411,38 @@ export class RedisStore implements Store {
     const now = this.now();
     const pageSize = Math.max(limit, LIST_PAGE);
     const groups = Array.from({ length: this.shards }, (_, g) => g);
-    const keys =
-      phase === null ? [AUCTION_INDEX_KEY] : phase === Phase.CLOSED ? [...groups.map(closedKey), ...groups.map(liveKey)] : groups.map(liveKey);
+    const keys = phase === null ? [AUCTION_INDEX_KEY] : groups.map(phase === Phase.CLOSED ? closedKey : liveKey);
+    const ended = phase === Phase.CLOSED ? await this.endedNotClosed(now) : [];
     let after = afterId;
     for (;;) {
-      const { ids, complete } = await this.nextIds(keys, after, pageSize);
-      // Auto-pipelining sends the page's reads in one round trip.
-      const auctions = await Promise.all(ids.map((id) => this.getAuction(id)));
-      for (const auction of auctions) {
-        if (auction === null) continue; // an index entry whose create never ran, or deleted
-        this.noteId(auction.id);
-        if (phase !== null && phaseAt(auction, now) !== phase) continue;
-        found.push(auction);
-        if (found.length === limit) return found;
+      const next = await this.nextIds(keys, after, pageSize);
+      const upTo = next.complete ? Infinity : next.ids[next.ids.length - 1]!;
+      const ids = ended.length === 0 ? next.ids : [...new Set([...next.ids, ...ended.filter((id) => id > after && id <= upTo)])].sort((a, b) => a - b);
+      // The union of the groups' reads holds up to shards x pageSize ids: read the auctions
+      // only as many at a time as the page still lacks (auto-pipelining sends each chunk in
+      // one round trip), so a page costs about the page.
+      for (let start = 0; start < ids.length; ) {
+        const chunk = ids.slice(start, start + limit - found.length);
+        start += chunk.length;
+        for (const auction of await Promise.all(chunk.map((id) => this.getAuction(id)))) {
+          if (auction === null) continue; // an index entry whose create never ran, or deleted
+          this.noteId(auction.id);
+          if (phase !== null && phaseAt(auction, now) !== phase) continue;
+          found.push(auction);
+          if (found.length === limit) return found;
+        }
       }
-      if (complete || ids.length === 0) return found;
+      if (next.complete || ids.length === 0) return found;
       after = ids[ids.length - 1]!;
     }
+  }
+
+  /** The ids in every group's `:ends` due at `now` (at most {@link LIST_ENDED_PER_GROUP} each), ascending. */
+  private async endedNotClosed(now: number): Promise<number[]> {
+    const reads = await Promise.all(
+      this.endsKeys.map((key) => this.client.zrangebyscore(key, "-inf", now, "LIMIT", 0, LIST_ENDED_PER_GROUP)),
+    );
+    return reads.flat().map(Number).sort((a, b) => a - b);
   }
 
   /**

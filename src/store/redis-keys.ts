@@ -10,6 +10,8 @@
 //                            pages of listAuctions by phase
 //   gavel:{g<n>}:retire      sorted set of the group's closed auctions by ends_at (close.lua,
 //                            cancel.lua): what GAVEL_RETENTION deletes first (lua/retire.lua)
+//   gavel:{g<n>}:retire-backfill  how far the group's :closed ids written before the retire
+//                            set existed have been copied into it ("done" at the end)
 //   gavel:{g<n>}:updates     pub/sub channel of the group's UPDATE and CLOSED frames
 //   gavel:{g<n>}:epoch       the group's epoch: a random id written once (lua/epoch.lua); a
 //                            node that finds it missing or changed knows Redis lost the group's
@@ -67,6 +69,11 @@ export function closedKey(group: number): string {
 /** `gavel:{g<n>}:retire`: the group's closed auctions, score = ends_at (lua/retire.lua). */
 export function retireKey(group: number): string {
   return `${groupPrefix(group)}:retire`;
+}
+
+/** `gavel:{g<n>}:retire-backfill`: see src/store/redis-retention.ts. */
+export function retireBackfillKey(group: number): string {
+  return `${groupPrefix(group)}:retire-backfill`;
 }
 
 /** `gavel:{g<n>}:epoch`: see src/store/redis-epoch.ts. */

@@ -6,15 +6,23 @@
 //
 // Every node runs it. Two nodes retiring the same auctions at once is harmless: retire.lua
 // checks each candidate again inside its atomic call, and deleting what is gone is a no-op.
+//
+// Auctions closed by a release that did not write the retire set are copied into it once per
+// deployment, a step per group per pass, by walking the group's `:closed` ids (the backfill;
+// its cursor is gavel:{g<n>}:retire-backfill, "done" once the walk has ended).
 
 import type { Redis } from "ioredis";
 import type { LogSink } from "../log/log-sink.ts";
-import { AUCTION_INDEX_KEY, closedKey, groupPrefix, HISTORY_SUFFIX, retireKey } from "./redis-keys.ts";
+import { AUCTION_INDEX_KEY, closedKey, groupPrefix, HISTORY_SUFFIX, retireBackfillKey, retireKey } from "./redis-keys.ts";
 
 /** How often a pass runs. */
 export const REDIS_RETENTION_INTERVAL_MS = 1_000;
 /** Auctions one retire.lua call looks at: a short call, as Redis runs nothing else meanwhile. */
 export const REDIS_RETENTION_STEP = 64;
+/** Closed ids one backfill step copies into the retire set, per group and pass. */
+export const REDIS_RETENTION_BACKFILL_STEP = 256;
+/** The backfill cursor's value once a group's walk has ended. */
+const BACKFILL_DONE = "done";
 /** A pass stops starting rounds after this long (its calls are async: the event loop is free). */
 const PASS_BUDGET_MS = 250;
 
@@ -49,9 +57,12 @@ export class RedisRetention {
   private failing = false;
   private stopped = false;
   private deletedSoFar = 0;
+  /** Per group: its backfill has ended (known from the cursor key, or walked here). */
+  private readonly backfilled: boolean[];
 
   private constructor(client: Redis, private readonly options: RedisRetentionOptions) {
     this.client = client as RetireClient;
+    this.backfilled = Array.from({ length: options.shards }, () => false);
     this.client.defineCommand("gavelRetire", { lua: options.script });
     this.timer = setInterval(() => void this.pass(), REDIS_RETENTION_INTERVAL_MS);
     this.timer.unref();
@@ -90,6 +101,7 @@ export class RedisRetention {
     let deleted = 0;
     try {
       let groups = Array.from({ length: this.options.shards }, (_, g) => g);
+      await Promise.all(groups.filter((g) => !this.backfilled[g]).map((g) => this.backfillStep(g)));
       while (groups.length > 0 && !this.stopped) {
         const steps = await Promise.all(groups.map((g) => this.step(g)));
         const deletedNow = steps.reduce((sum, s) => sum + s.deleted, 0);
@@ -126,5 +138,36 @@ export class RedisRetention {
     // An id a newer auction uses again (or one not old enough after all) goes back in the index.
     if (kept.length > 0) await this.client.zadd(AUCTION_INDEX_KEY, ...kept.flatMap((id) => [id, id]));
     return { deleted: deleted.length, full: ids.length === REDIS_RETENTION_STEP };
+  }
+
+  /**
+   * One backfill step of a group: the next closed ids after the cursor go into the retire set
+   * scored by their ends_at (ZADD NX: close.lua's own entries stay as they are). Two nodes
+   * walking at once only repeat each other; an id retired meanwhile leaves an entry that
+   * retire.lua drops when it comes up.
+   */
+  private async backfillStep(group: number): Promise<void> {
+    const cursorKey = retireBackfillKey(group);
+    const cursor = await this.client.get(cursorKey);
+    if (cursor === BACKFILL_DONE) {
+      this.backfilled[group] = true;
+      return;
+    }
+    const after = cursor === null ? 0 : Number(cursor);
+    const ids = await this.client.zrangebyscore(closedKey(group), `(${after}`, "+inf", "LIMIT", 0, REDIS_RETENTION_BACKFILL_STEP);
+    if (ids.length === 0) {
+      await this.client.set(cursorKey, BACKFILL_DONE);
+      this.backfilled[group] = true;
+      return;
+    }
+    const prefix = `${groupPrefix(group)}:a:`;
+    const fields = await Promise.all(ids.map((id) => this.client.hmget(prefix + id, "en", "cl")));
+    const entries: (string | number)[] = [];
+    ids.forEach((id, i) => {
+      const [en, cl] = fields[i]!;
+      if (en !== null && cl === "1") entries.push(Number(en), id);
+    });
+    if (entries.length > 0) await this.client.zadd(retireKey(group), "NX", ...entries);
+    await this.client.set(cursorKey, ids[ids.length - 1]!);
   }
 }

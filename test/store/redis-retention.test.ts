@@ -9,7 +9,7 @@ import { Redis } from "ioredis";
 import type { AuctionSpec } from "../../src/auction/auction.ts";
 import { Status } from "../../src/protocol/constants.ts";
 import { BidBatch } from "../../src/queue/bid-batch.ts";
-import { auctionKey, closedKey, historyKey, RedisStore, retireKey, shardGroup, AUCTION_INDEX_KEY } from "../../src/store/redis.ts";
+import { auctionKey, closedKey, historyKey, RedisStore, retireBackfillKey, retireKey, shardGroup, AUCTION_INDEX_KEY } from "../../src/store/redis.ts";
 import { REDIS_RETENTION_INTERVAL_MS, REDIS_RETENTION_STEP, type RedisRetention } from "../../src/store/redis-retention.ts";
 import { spawnGavel } from "../support/process.ts";
 import { startRedis, type RedisHandle } from "../support/redis.ts";
@@ -170,6 +170,26 @@ test("two nodes retiring the same auctions at once delete each once and fail not
   expect(await tracesOf(reused)).toEqual(["hash", "index"]);
   expect((await a.listAuctions(null, 0, 1000)).map((x) => x.id)).toEqual([reused]);
   expect(warnings.filter((w) => w.includes("RETENTION"))).toEqual([]);
+});
+
+test("auctions closed before the retire set existed are found by walking the closed ids once", async () => {
+  const before = await connect(0);
+  const ended = Date.now() - 2 * DAY;
+  const old = Array.from({ length: OLD }, (_, i) => i + 1);
+  for (const id of old) await before.createAuction(spec(id, { startsAt: ended - HOUR, endsAt: ended }));
+  const recent = OLD + 1;
+  await before.createAuction(spec(recent, { startsAt: ended, endsAt: Date.now() - HOUR }));
+  expect(await closeAll(before)).toBe(OLD + 1);
+  // What an earlier release left: closed auctions, no retire set.
+  for (let group = 0; group < SHARDS; group++) await admin.del(retireKey(group));
+  const store = await connect(DAY);
+  const deadline = Date.now() + 10 * REDIS_RETENTION_INTERVAL_MS;
+  const walked = async () => (await Promise.all(Array.from({ length: SHARDS }, (_, g) => admin.get(retireBackfillKey(g))))).every((c) => c === "done");
+  while (((await store.listAuctions(null, 0, 1000)).length > 1 || !(await walked())) && Date.now() < deadline) await Bun.sleep(100);
+  for (const id of old) expect(await tracesOf(id)).toEqual([]);
+  expect((await store.listAuctions(null, 0, 1000)).map((a) => a.id)).toEqual([recent]);
+  expect(await tracesOf(recent)).toEqual(["hash", "retire", "closed", "index"]);
+  expect(await walked()).toBe(true);
 });
 
 test("GAVEL_RETENTION with the redis store: a server answers 404 for an auction past it, 200 for the rest", async () => {

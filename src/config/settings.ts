@@ -37,6 +37,8 @@ const MAX_SUBSCRIPTIONS = 10_000_000;
 const MAX_WORKERS = 64;
 /** A webhook POST given less than this would time out against a healthy receiver across a network. */
 const MIN_WEBHOOK_TIMEOUT_MS = 100;
+/** A webhook lease renewed every third of its life must outlast a few slow Redis round trips. */
+const MIN_WEBHOOK_LEASE_MS = 300;
 /** Retries of a webhook wait at least this long (the first retry's base delay). */
 export const WEBHOOK_RETRY_BASE_MS = 100;
 /** Webhook events held in memory at most: past a million it is no longer a bound. */
@@ -392,6 +394,14 @@ export const SETTINGS = {
     min: 1,
     max: MAX_WEBHOOK_IN_FLIGHT,
     doc: "webhook events read from the outbox and not yet delivered, at most (the rest wait in the store)",
+  },
+  webhookLeaseMs: {
+    env: "GAVEL_WEBHOOK_LEASE_MS",
+    kind: SettingKind.INTEGER,
+    default: 5_000,
+    min: MIN_WEBHOOK_LEASE_MS,
+    max: MINUTE_MS,
+    doc: "Redis store: a node delivers a shard group's webhooks under a lease it renews; a node that dies passes its groups on this long after",
   },
   logLevel: {
     env: "GAVEL_LOG_LEVEL",

@@ -30,6 +30,8 @@ export async function openStore(config: Config, log: LogSink = console.warn): Pr
         shards: config.redisShards,
         commandTimeoutMs: config.redisTimeoutMs,
         log,
+        webhooks,
+        webhookLeaseMs: config.webhookLeaseMs,
       });
       const warning = persistenceWarning(await readRedisPersistence(config.redisUrl, config.redisTimeoutMs));
       if (warning !== null) log(`gavel: warning: ${warning}`);

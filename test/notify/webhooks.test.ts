@@ -84,4 +84,5 @@ async function run(kind: StoreKind) {
 describe("webhooks", () => {
   test("memory store: every event arrives, signed, in order, through 500s and an outage", () => run("memory"));
   test("sqlite store: every event arrives, signed, in order, through 500s and an outage", () => run("sqlite"));
+  test("redis store: every event arrives, signed, in order, through 500s and an outage", () => run("redis"));
 });

@@ -163,12 +163,11 @@ export class RedisOutbox implements OutboxReader {
     this.groupCreated[group] = true;
   }
 
+  /** One XLEN per group (not one pipeline: on a Cluster the groups' keys sit on different slots). */
   private async refreshBacklog(): Promise<void> {
-    const pipeline = this.client.pipeline();
-    for (let group = 0; group < this.shards; group++) pipeline.xlen(outboxKey(group));
-    const replies = (await pipeline.exec()) ?? [];
+    const lengths = await Promise.allSettled(Array.from({ length: this.shards }, (_, group) => this.client.xlen(outboxKey(group))));
     let total = 0;
-    for (const [error, length] of replies) if (error === null) total += Number(length);
+    for (const length of lengths) if (length.status === "fulfilled") total += length.value;
     this.knownBacklog = total;
   }
 }

@@ -16,6 +16,10 @@
 //   gavel:{g<n>}:epoch       the group's epoch: a random id written once (lua/epoch.lua); a
 //                            node that finds it missing or changed knows Redis lost the group's
 //                            data (src/store/redis-epoch.ts)
+//   gavel:{g<n>}:outbox      stream of the group's webhook events (GAVEL_WEBHOOK_URL set),
+//                            written by bid.lua, close.lua and cancel.lua; read by the
+//                            consumer group gavel-webhooks (src/store/outbox-redis.ts)
+//   gavel:{g<n>}:outbox-lease  which node delivers the group's events now (expires)
 //   gavel:auction-ids        counter for generated auction ids
 //   gavel:auctions           sorted set of every auction id (score = id), for listAuctions
 // All keys of a group share the hash tag {g<n>}, so a batch's call for one group runs on one
@@ -89,3 +93,13 @@ export function updatesChannel(group: number): string {
   return `${groupPrefix(group)}:updates`;
 }
 
+
+/** `gavel:{g<n>}:outbox`: the group's webhook events (src/store/outbox-redis.ts). */
+export function outboxKey(group: number): string {
+  return `${groupPrefix(group)}:outbox`;
+}
+
+/** `gavel:{g<n>}:outbox-lease`: the node delivering the group's webhook events, while it lasts. */
+export function outboxLeaseKey(group: number): string {
+  return `${groupPrefix(group)}:outbox-lease`;
+}

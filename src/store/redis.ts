@@ -29,12 +29,14 @@ import {
   historyKey,
   HISTORY_SUFFIX,
   liveKey,
+  outboxKey,
   retireKey,
   shardGroup,
   updatesChannel,
 } from "./redis-keys.ts";
 import { CancelReply, CLOSE_STRIDE, groupFailureStatus, PACKED_BID_SIZE, PACKED_RESULT_SIZE, settleExec, toHistoryEntry, TWO_32 } from "./redis-packing.ts";
 import { RedisFeed } from "./redis-feed.ts";
+import { RedisOutbox } from "./outbox-redis.ts";
 import { RedisRetention } from "./redis-retention.ts";
 import type {
   CancelResult,
@@ -61,6 +63,8 @@ const RECONNECT_MAX_MS = 1_000;
 const MAX_AUCTION_ID = 0xffffffff;
 /** Tries before createAuction gives up finding a free generated id (each try takes a new one). */
 const MAX_ID_ATTEMPTS = 1_000;
+/** How long a node's lease on a group's webhook outbox lasts unrenewed: a dead node's groups wait this long. */
+export const DEFAULT_WEBHOOK_LEASE_MS = 5_000;
 /** A create refused for a changed epoch is tried again this often, after the epochs are read. */
 const MAX_EPOCH_RETRIES = 1;
 /** What subscribers of an auction whose data Redis lost get with ERROR RESET (then the close). */
@@ -91,6 +95,10 @@ export interface RedisStoreOptions {
   log?: LogSink;
   /** GAVEL_RETENTION in ms: closed auctions older than this are deleted (redis-retention.ts); 0 keeps all. */
   retentionMs?: number;
+  /** Write webhook events to each group's outbox stream (GAVEL_WEBHOOK_URL is set). */
+  webhooks?: boolean;
+  /** How long a node's lease on a group's outbox lasts unrenewed (GAVEL_WEBHOOK_LEASE_MS). */
+  webhookLeaseMs?: number;
 }
 
 /** The client with the scripts of lua/ defined on it (ioredis adds the methods at run time). */
@@ -100,8 +108,9 @@ interface ScriptedRedis extends Redis {
   gavelEpoch(key: string, fresh: string, channel: string, group: number): Promise<string>;
   gavelNextId(counter: string, floor: number, max: number): Promise<number>;
   gavelRaiseIds(counter: string, floor: number): Promise<number>;
-  gavelClose(ends: string, retire: string, limit: number): Promise<number[]>;
-  gavelCancel(key: string, ends: string, retire: string, id: number): Promise<[reply: number, seq: number]>;
+  gavelClose(ends: string, outbox: string, retire: string, limit: number, webhooks: string): Promise<number[]>;
+  gavelCancel(key: string, ends: string, outbox: string, retire: string, id: number, webhooks: string): Promise<[reply: number, seq: number]>;
+  gavelOutboxLease(lease: string, consumer: string, ttlMs: number): Promise<number>;
 }
 
 /** One shard group's part of a batch: the script's arguments and where each reply goes. */
@@ -179,11 +188,22 @@ export class RedisStore implements Store {
   private unchecked: StoreError | null = null;
   private readonly uncheckedError = new StoreRefusedError("Redis reconnected and its maxmemory-policy is not checked yet");
 
+  /** Webhooks on: each group's outbox stream, read through a consumer group under a lease. */
+  readonly outbox?: RedisOutbox;
+  /** The scripts' webhook flag: "1" writes the outbox, "0" not. */
+  private readonly webhookFlag: string;
+  private readonly outboxKeys: string[];
+
+  /** `webhookLeaseMs` 0: webhooks off. */
   private constructor(
     private readonly client: ScriptedRedis,
     readonly shards: number,
     private readonly log: LogSink,
+    webhookLeaseMs: number,
   ) {
+    this.outboxKeys = Array.from({ length: shards }, (_, g) => outboxKey(g));
+    this.webhookFlag = webhookLeaseMs > 0 ? "1" : "0";
+    if (webhookLeaseMs > 0) this.outbox = new RedisOutbox(client, shards, webhookLeaseMs);
     this.keyPrefixes = Array.from({ length: shards }, (_, g) => `${groupPrefix(g)}:a:`);
     this.endsKeys = Array.from({ length: shards }, (_, g) => endsKey(g));
     this.epochKeys = Array.from({ length: shards }, (_, g) => epochKey(g));
@@ -213,7 +233,7 @@ export class RedisStore implements Store {
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
     const shards = options.shards ?? DEFAULT_SHARDS;
     if (!Number.isInteger(shards) || shards < 1) throw new StoreError(`shards must be a positive integer, got ${shards}`);
-    const [bidLua, createLua, closeLua, cancelLua, epochLua, nextIdLua, raiseIdsLua, retireLua] = await Promise.all([
+    const [bidLua, createLua, closeLua, cancelLua, epochLua, nextIdLua, raiseIdsLua, leaseLua, retireLua] = await Promise.all([
       readScript("bid.lua"),
       readScript("create.lua"),
       readScript("close.lua"),
@@ -221,6 +241,7 @@ export class RedisStore implements Store {
       readScript("epoch.lua"),
       readScript("next-id.lua"),
       readScript("raise-ids.lua"),
+      readScript("outbox-lease.lua"),
       readScript("retire.lua"),
     ]);
 
@@ -245,14 +266,15 @@ export class RedisStore implements Store {
     // defineCommand: EVALSHA, and EVAL when the server answers NOSCRIPT (e.g. after a restart).
     client.defineCommand("gavelBid", { lua: bidLua });
     client.defineCommand("gavelCreate", { lua: createLua, numberOfKeys: 4 });
-    client.defineCommand("gavelClose", { lua: closeLua, numberOfKeys: 2 });
-    client.defineCommand("gavelCancel", { lua: cancelLua, numberOfKeys: 3 });
+    client.defineCommand("gavelClose", { lua: closeLua, numberOfKeys: 3 });
+    client.defineCommand("gavelCancel", { lua: cancelLua, numberOfKeys: 4 });
+    client.defineCommand("gavelOutboxLease", { lua: leaseLua, numberOfKeys: 1 });
     client.defineCommand("gavelEpoch", { lua: epochLua, numberOfKeys: 1 });
     client.defineCommand("gavelNextId", { lua: nextIdLua, numberOfKeys: 1 });
     client.defineCommand("gavelRaiseIds", { lua: raiseIdsLua, numberOfKeys: 1 });
 
     const log = options.log ?? ((message: string) => console.warn(message));
-    const store = new RedisStore(client, shards, log);
+    const store = new RedisStore(client, shards, log, options.webhooks === true ? (options.webhookLeaseMs ?? DEFAULT_WEBHOOK_LEASE_MS) : 0);
     let policy: EvictionPolicy;
     try {
       await client.connect();
@@ -511,7 +533,7 @@ export class RedisStore implements Store {
     if (limit <= 0) return [];
     this.assertWritable();
     const replies = await Promise.allSettled(
-      Array.from({ length: this.shards }, (_, g) => this.client.gavelClose(endsKey(g), retireKey(g), limit)),
+      Array.from({ length: this.shards }, (_, g) => this.client.gavelClose(endsKey(g), this.outboxKeys[g]!, retireKey(g), limit, this.webhookFlag)),
     );
     const closed: ClosedAuction[] = [];
     let failure: unknown = null;
@@ -546,8 +568,10 @@ export class RedisStore implements Store {
     const [reply, seq] = await this.client.gavelCancel(
       auctionKey(id, this.shards),
       endsKey(shardGroup(id, this.shards)),
+      this.outboxKeys[shardGroup(id, this.shards)]!,
       retireKey(shardGroup(id, this.shards)),
       id,
+      this.webhookFlag,
     );
     switch (reply) {
       case CancelReply.CANCELLED:
@@ -656,7 +680,9 @@ export class RedisStore implements Store {
         writeU32(bids, o + 4, batch.user[i]!);
         writeU64(bids, o + 8, batch.amount[i]!);
       }
-      call.args = [keys.length, ...keys, bids, this.epochs.expected(group)];
+      // Webhooks: the group's outbox stream goes last, so the indices above stay put.
+      if (this.outbox !== undefined) keys.push(this.outboxKeys[group]!);
+      call.args = [keys.length, ...keys, bids, this.epochs.expected(group), this.webhookFlag];
     }
     return calls;
   }

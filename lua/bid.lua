@@ -1,13 +1,16 @@
 -- Applies a batch of bids in order, atomically: the Redis twin of src/auction/bid-rule.ts
 -- (same rule, same order of statuses; test/store/redis.test.ts holds it to the rule).
 --
--- KEYS[1]   the shard group's ends sorted set, gavel:{g<n>}:ends (for the closer)
--- KEYS[2]   the group's epoch, gavel:{g<n>}:epoch (src/store/redis-epoch.ts)
--- KEYS[k], KEYS[k+1]  for each auction the bids name, once: its hash gavel:{g<n>}:a:<id> and
+-- KEYS[1]   the shard group's ends sorted set, gavel:{<tag>}:ends (for the closer)
+-- KEYS[2]   the group's epoch, gavel:{<tag>}:epoch (src/store/redis-epoch.ts)
+-- KEYS[k], KEYS[k+1]  for each auction the bids name, once: its hash gavel:{<tag>}:a:<id> and
 --           its history stream <hash>:h. Every key a call touches is in KEYS and carries the
---           same shard-group tag {g<n>}, so the call fits one Cluster slot.
+--           same shard-group tag {<tag>}, so the call fits one Cluster slot.
 -- ARGV[1]   the bids, in order, packed: per bid key index u32 (1-based, into KEYS: the
 --           auction's hash), user u32, amount u64, big-endian (BID_LAYOUT).
+-- KEYS[#KEYS] with ARGV[3] = '1' (webhooks on): the group's outbox stream gavel:{<tag>}:outbox,
+--           last so the indices above stay put. Each accepted bid's `outbid` and `extended`
+--           events are appended to it in this call (src/store/outbox-redis.ts reads them).
 -- ARGV[2]   the group's epoch as the calling node last saw it. When Redis holds another (or
 --           none), Redis lost the group's data since: the call fails with a GAVELEPOCH error
 --           before it reads or writes anything, and the node looks again.
@@ -27,7 +30,7 @@
 -- The history stream has one entry per accepted bid, id 0-<seq>, one field d = amount u64,
 -- user u32, accepted at u64, ends_at after u64 (28 bytes, big-endian): packed, because four
 -- formatted fields cost ~12% of the whole batch's throughput.
--- The channel gavel:{g<n>}:updates (a channel, not a key) gets one message per call holding
+-- The channel gavel:{<tag>}:updates (a channel, not a key) gets one message per call holding
 -- the UPDATE frames of its accepted bids back to back (docs/protocol.md, UPDATE).
 --
 -- Numbers: Lua numbers are doubles, exact up to 2^53, the same as the JavaScript rule. They are
@@ -64,6 +67,10 @@ end
 
 local ENDS = KEYS[1]
 local EPOCH = KEYS[2]
+-- Webhooks (outbox): the stream, or false when they are off.
+local OUTBOX = ARGV[3] == '1' and KEYS[#KEYS]
+-- Events to append, in order: { type, auction, seq, user, amount, leader, ends_at }.
+local notes = {}
 
 if redis.call('GET', EPOCH) ~= ARGV[2] then
   return redis.error_reply('GAVELEPOCH the epoch of ' .. EPOCH .. ' changed: Redis lost this shard group\'s data')
@@ -119,6 +126,8 @@ for _ = 1, #bids / BID_SIZE do
   elseif a.cl or now >= a.en then
     status = CLOSED
   else
+    -- Webhooks (outbox): the lead and the end before this bid.
+    local leaderBefore, endsBefore = a.ld, a.en
     local buyNowOpen = a.bn > 0 and (a.ld == 0 or a.am < a.rs)
     if buyNowOpen and amount >= a.bn then
       -- eBay's rule: the buy-now price wins at once, at exactly that price, and ends the auction.
@@ -155,6 +164,15 @@ for _ = 1, #bids / BID_SIZE do
         changed[#changed + 1] = key
       end
       accepted[#accepted + 1] = { a.history, a.id, a.sq, a.am, a.ld, a.en }
+      -- Webhooks (outbox): the rule of src/auction/notification.ts (notifyBid).
+      if OUTBOX then
+        if leaderBefore ~= 0 and leaderBefore ~= a.ld then
+          notes[#notes + 1] = { 'outbid', a.id, a.sq, leaderBefore, a.am, a.ld, 0 }
+        end
+        if a.en > endsBefore then
+          notes[#notes + 1] = { 'extended', a.id, a.sq, 0, 0, 0, a.en }
+        end
+      end
     end
   end
 
@@ -183,5 +201,11 @@ for j, b in ipairs(accepted) do
   frames[j] = struct.pack(UPDATE_LAYOUT, UPDATE_TYPE, UPDATE_PAYLOAD, b[2], b[3], b[4], b[5], b[6])
 end
 redis.call('PUBLISH', group .. ':updates', table.concat(frames))
+
+-- Webhooks (outbox): fields as src/store/outbox-redis.ts reads them.
+for _, n in ipairs(notes) do
+  redis.call('XADD', OUTBOX, '*', 't', n[1], 'a', int(n[2]), 's', int(n[3]), 'at', int(now),
+    'u', int(n[4]), 'm', int(n[5]), 'l', int(n[6]), 'e', int(n[7]), 'o', '')
+end
 
 return table.concat(out)

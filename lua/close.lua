@@ -6,8 +6,13 @@
 --
 -- KEYS[1]  the group's ends sorted set, gavel:{<tag>}:ends (member auction id, score ends_at)
 -- KEYS[2]  the group's live set, gavel:{<tag>}:live, and KEYS[3] its closed set (see create.lua)
--- KEYS[3+i] the hash of the i-th auction to look at, gavel:{<tag>}:a:<id>
--- ARGV[i]  that auction's id
+-- KEYS[4]  the group's webhook outbox stream, gavel:{<tag>}:outbox: with ARGV[1] = '1' each
+--          closed auction's `won` (on a sale) and `closed` events are appended to it
+-- KEYS[5]  the group's closed auctions by ends_at, gavel:{<tag>}:retire (what lua/retire.lua
+--          deletes once GAVEL_RETENTION has passed)
+-- KEYS[5+i] the hash of the i-th auction to look at, gavel:{<tag>}:a:<id>
+-- ARGV[1]  '1' when webhooks are on, else '0'
+-- ARGV[1+i] the i-th auction's id
 -- Returns  a flat array of integers, per closed auction: id, seq, winner, amount (high part),
 --          amount (low 32 bits); amount is split for the same ioredis reason as in bid.lua.
 --          winner and amount are 0 when nothing sold.
@@ -31,6 +36,8 @@ end
 
 local ends = KEYS[1]
 local group = string.match(ends, '^(.*):ends$')
+local OUTBOX = ARGV[1] == '1' and KEYS[4]
+local retire = KEYS[5]
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * MS_PER_SECOND + math.floor(tonumber(time[2]) / MICROS_PER_MS)
@@ -42,8 +49,9 @@ local closedSet = KEYS[3]
 local out = {}
 local frames = {}
 
-for i, id in ipairs(ARGV) do
-  local key = KEYS[3 + i]
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local key = KEYS[4 + i]
   local v = redis.call('HMGET', key, 'en', 'cl', 'sq', 'am', 'ld', 'rs')
   local en = tonumber(v[1])
   if en == nil or v[2] == '1' then
@@ -68,6 +76,7 @@ for i, id in ipairs(ARGV) do
     redis.call('ZREM', ends, id)
     redis.call('ZREM', live, id)
     redis.call('ZADD', closedSet, id, id)
+    redis.call('ZADD', retire, int(en), id)
     local n = #out
     local high = math.floor(sold / TWO_32)
     out[n + 1] = tonumber(id)
@@ -76,6 +85,17 @@ for i, id in ipairs(ARGV) do
     out[n + 4] = high
     out[n + 5] = sold - high * TWO_32
     frames[#frames + 1] = struct.pack(CLOSED_LAYOUT, CLOSED_TYPE, CLOSED_PAYLOAD, tonumber(id), seq, winner, sold)
+    -- Webhooks (outbox): the rule of src/auction/notification.ts (notifyClose).
+    if OUTBOX then
+      local outcome = 'no_sale'
+      if winner > 0 then
+        outcome = 'sold'
+        redis.call('XADD', OUTBOX, '*', 't', 'won', 'a', id, 's', int(seq), 'at', int(now),
+          'u', int(winner), 'm', int(sold), 'l', '0', 'e', '0', 'o', '')
+      end
+      redis.call('XADD', OUTBOX, '*', 't', 'closed', 'a', id, 's', int(seq), 'at', int(now),
+        'u', int(winner), 'm', int(sold), 'l', '0', 'e', '0', 'o', outcome)
+    end
   end
 end
 

@@ -13,11 +13,13 @@ import type { Store } from "./store.ts";
  * settings let acknowledged bids be lost (docs/reliability.md).
  */
 export async function openStore(config: Config, log: LogSink = console.warn): Promise<Store> {
+  // Off by default: with no webhook URL no store writes an event.
+  const webhooks = config.webhookUrl !== "";
   switch (config.store) {
     case "memory":
-      return new MemoryStore({ retentionMs: config.retentionMs });
+      return new MemoryStore({ retentionMs: config.retentionMs, webhooks });
     case "sqlite":
-      return new SqliteStore({ path: config.dbPath, log, retentionMs: config.retentionMs });
+      return new SqliteStore({ path: config.dbPath, log, retentionMs: config.retentionMs, webhooks });
     case "redis": {
       const [{ RedisStore }, { persistenceWarning, readPersistenceOn }] = await Promise.all([
         import("./redis.ts"),
@@ -32,6 +34,9 @@ export async function openStore(config: Config, log: LogSink = console.warn): Pr
         waitReplicas: config.redisWaitReplicas,
         waitTimeoutMs: config.redisWaitTimeoutMs,
         log,
+        webhooks,
+        webhookLeaseMs: config.webhookLeaseMs,
+        retentionMs: config.retentionMs,
       });
       const warning = persistenceWarning(await readPersistenceOn(store.primaryConnection()));
       if (warning !== null) log(`gavel: warning: ${warning}`);

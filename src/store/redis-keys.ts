@@ -8,15 +8,26 @@
 //   gavel:{<tag>}:live        sorted set of the group's auctions not closed, score = id; and
 //   gavel:{<tag>}:closed      of those closed (lua/create.lua, close.lua, cancel.lua): the
 //                            pages of listAuctions by phase
-//   gavel:{<tag>}:updates     pub/sub channel of the group's UPDATE and CLOSED frames
+//   gavel:{<tag>}:retire      sorted set of the group's closed auctions by ends_at (close.lua,
+//                            cancel.lua): what GAVEL_RETENTION deletes first (lua/retire.lua)
+//   gavel:{<tag>}:retire-backfill  how far the group's :closed ids written before the retire
+//                            set existed have been copied into it ("done" at the end)
+//   gavel:{<tag>}:updates     pub/sub channel of the group's UPDATE and CLOSED frames (a shard
+//                            channel on Redis Cluster)
 //   gavel:{<tag>}:epoch       the group's epoch: a random id written once (lua/epoch.lua); a
 //                            node that finds it missing or changed knows Redis lost the group's
 //                            data (src/store/redis-epoch.ts)
+//   gavel:{<tag>}:outbox      stream of the group's webhook events (GAVEL_WEBHOOK_URL set),
+//                            written by bid.lua, close.lua and cancel.lua; read by the
+//                            consumer group gavel-webhooks (src/store/outbox-redis.ts)
+//   gavel:{<tag>}:outbox-lease  which node delivers the group's events now (expires;
+//                            lua/outbox-lease.lua)
 //   gavel:auction-ids        counter for generated auction ids
 //   gavel:auctions           sorted set of every auction id (score = id), for listAuctions
 // All keys of a group share the group's hash tag, so a batch's call for one group runs on one
-// Cluster slot. The two global keys are only ever touched by single-key commands of their own,
-// which Redis Cluster routes to whichever master holds them.
+// Cluster slot, and every script names each key it touches in its KEYS. The two global keys
+// are only ever touched by single-key commands of their own, which Redis Cluster routes to
+// whichever master holds them: never in one command or script with a group's keys.
 //
 // The group's tag is `g<n>` or `g<n>-<k>`: see RedisKeys and src/store/redis-slots.ts.
 
@@ -93,6 +104,26 @@ export class RedisKeys {
   /** See src/store/redis-epoch.ts. */
   epoch(group: number): string {
     return epochKeyOf(this.prefix(group));
+  }
+
+  /** The group's closed auctions, score = ends_at (lua/retire.lua). */
+  retire(group: number): string {
+    return `${this.prefix(group)}:retire`;
+  }
+
+  /** How far the group's older closed ids were copied into retire: see src/store/redis-retention.ts. */
+  retireBackfill(group: number): string {
+    return `${this.prefix(group)}:retire-backfill`;
+  }
+
+  /** The group's webhook events (src/store/outbox-redis.ts). */
+  outbox(group: number): string {
+    return `${this.prefix(group)}:outbox`;
+  }
+
+  /** The node delivering the group's webhook events, while it lasts (lua/outbox-lease.lua). */
+  outboxLease(group: number): string {
+    return `${this.prefix(group)}:outbox-lease`;
   }
 
   /**

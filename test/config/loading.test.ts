@@ -53,6 +53,12 @@ describe("configuration", () => {
     [{ REDIS_URL: "redis://x:1", GAVEL_REDIS_SENTINEL_NAME: "m" }, "GAVEL_REDIS_SENTINEL_NAME"],
     [{ REDIS_URL: "redis://x:1", GAVEL_REDIS_WAIT_REPLICAS: "1", GAVEL_REDIS_WAIT_TIMEOUT_MS: "2000" }, "GAVEL_REDIS_WAIT_TIMEOUT_MS"],
     [{ REDIS_URL: "redis://x:1", GAVEL_REDIS_WAIT_REPLICAS: "-1" }, "GAVEL_REDIS_WAIT_REPLICAS"],
+    [{ GAVEL_WEBHOOK_URL: "http://127.0.0.1:9/hooks" }, "GAVEL_WEBHOOK_SECRET"],
+    [{ GAVEL_WEBHOOK_URL: "http://127.0.0.1:9/hooks", GAVEL_WEBHOOK_SECRET: "short" }, "GAVEL_WEBHOOK_SECRET"],
+    [{ GAVEL_WEBHOOK_SECRET: "a-secret-of-enough-bytes" }, "GAVEL_WEBHOOK_SECRET"],
+    [{ GAVEL_WEBHOOK_URL: "ftp://example.com/x", GAVEL_WEBHOOK_SECRET: "a-secret-of-enough-bytes" }, "GAVEL_WEBHOOK_URL"],
+    [{ GAVEL_WEBHOOK_URL: "not a url", GAVEL_WEBHOOK_SECRET: "a-secret-of-enough-bytes" }, "GAVEL_WEBHOOK_URL"],
+    [{ GAVEL_WEBHOOK_TIMEOUT_MS: "5" }, "GAVEL_WEBHOOK_TIMEOUT_MS"],
   ];
   for (const [env, setting] of bad) {
     test(`refuses ${JSON.stringify(env)}, naming ${setting}`, () => {

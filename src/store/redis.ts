@@ -10,7 +10,7 @@ export { FEED_CONNECTION_NAME, RedisFeed, type FeedEpochHooks } from "./redis-fe
 
 import { Redis, type RedisOptions } from "ioredis";
 import { join } from "node:path";
-import { phaseAt, type AuctionState } from "../auction/auction.ts";
+import { phaseAt, type AuctionState, type IncrementRow } from "../auction/auction.ts";
 import { Phase, Status } from "../protocol/constants.ts";
 import { readU32, readU64, writeU32, writeU64 } from "../protocol/bytes.ts";
 import { redact } from "../log/redact.ts";
@@ -32,7 +32,7 @@ import {
   shardGroup,
   updatesChannel,
 } from "./redis-keys.ts";
-import { CancelReply, CLOSE_STRIDE, groupFailureStatus, PACKED_BID_SIZE, PACKED_RESULT_SIZE, settleExec, toHistoryEntry, TWO_32 } from "./redis-packing.ts";
+import { CancelReply, CLOSE_STRIDE, groupFailureStatus, PACKED_BID_SIZE, PACKED_RESULT_SIZE, RESULT_STEPPED_OFFSET, settleExec, toHistoryEntry, TWO_32 } from "./redis-packing.ts";
 import { RedisFeed } from "./redis-feed.ts";
 import type {
   CancelResult,
@@ -322,6 +322,7 @@ export class RedisStore implements Store {
           batch.status[i] = failedStatus;
           batch.resultAmount[i] = 0;
           batch.resultLeader[i] = 0;
+          batch.stepped[i] = 0;
         }
         continue;
       }
@@ -333,6 +334,7 @@ export class RedisStore implements Store {
         batch.status[i] = status;
         batch.resultAmount[i] = readU64(packed!, r + 4);
         batch.resultLeader[i] = readU32(packed!, r + 12);
+        batch.stepped[i] = packed![r + RESULT_STEPPED_OFFSET]!;
         if (status !== Status.UNKNOWN) {
           batch.seq[i] = readU32(packed!, r + 16);
           batch.endsAt[i] = readU64(packed!, r + 20);
@@ -447,6 +449,9 @@ export class RedisStore implements Store {
       leader: Number(h.ld),
       closed: h.cl === "1",
       winner: Number(h.wn),
+      // tp: the leader's hidden maximum (absent on auctions from before proxy bidding: the amount).
+      top: Number(h.tp ?? h.am),
+      ...(h.ic === undefined || h.ic === "" ? {} : { increments: JSON.parse(h.ic) as IncrementRow[] }),
     };
   }
 
@@ -622,6 +627,7 @@ export class RedisStore implements Store {
         writeU32(bids, o, k);
         writeU32(bids, o + 4, batch.user[i]!);
         writeU64(bids, o + 8, batch.amount[i]!);
+        bids[o + 16] = batch.kind[i]!;
       }
       call.args = [keys.length, ...keys, bids, this.epochs.expected(group)];
     }
@@ -668,6 +674,7 @@ export class RedisStore implements Store {
       spec.endsAt,
       spec.antiSnipeMs,
       spec.maxEndsAt,
+      spec.increments === undefined || spec.increments.length === 0 ? "" : JSON.stringify(spec.increments),
     );
     return created === 1;
   }

@@ -32,6 +32,8 @@ export interface BidJson {
   amount: number;
   user: number;
   at: number;
+  /** "bid": the user's own bid; "max": the user's maximum bidding for them (absent from older servers). */
+  by?: "bid" | "max";
 }
 
 export interface BidPage {

@@ -85,7 +85,7 @@ export function formatAuctionTable(auctions: readonly AuctionJson[]): string {
 export function formatBidTable(bids: readonly BidJson[]): string {
   if (bids.length === 0) return "no bids";
   return formatTable(
-    ["SEQ", "AMOUNT", "USER", "AT"],
-    bids.map((b) => [String(b.seq), String(b.amount), String(b.user), formatTime(b.at)]),
+    ["SEQ", "AMOUNT", "USER", "BY", "AT"],
+    bids.map((b) => [String(b.seq), String(b.amount), String(b.user), b.by ?? "bid", formatTime(b.at)]),
   );
 }

@@ -1,6 +1,7 @@
-// A file written by schema version 2 (before proxy bidding) opens in this build: its auctions,
-// their state from the unfolded bid log, and their history read back as they were, then take
-// BIDs and MAX_BIDs, and the file says version 3 (the migration and its bump are one transaction).
+// Proxy bidding on the SQLite file: a file written by schema version 2 (before proxy bidding)
+// opens in this build, its state and history kept, and takes maxima (the migration and its
+// version bump are one transaction); a leader's raised maximum, which makes no step, survives a
+// restart from the log and after the fold; a batch whose commit fails puts it back.
 
 import { afterEach, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
@@ -102,4 +103,80 @@ test("a version 2 file opens: its state and history are kept, and it takes maxim
   const check = new Database(path, { readonly: true });
   expect((check.query("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(SCHEMA_VERSION);
   check.close();
+});
+
+test("a leader's raised maximum (no step, no history) survives a restart, from the log and after the fold", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gavel-top-"));
+  dirs.push(dir);
+  const path = join(dir, "gavel.db");
+  const now = Date.now();
+  const maxBid = (store: SqliteStore, user: number, max: number) => {
+    const batch = new BidBatch(1);
+    batch.auction[0] = 1;
+    batch.user[0] = user;
+    batch.amount[0] = max;
+    batch.kind[0] = BidKind.MAX;
+    batch.count = 1;
+    store.applyBids(batch);
+    return [batch.status[0], batch.resultAmount[0], batch.resultLeader[0], batch.seq[0], batch.stepped[0]];
+  };
+  let store = new SqliteStore({ path });
+  await store.createAuction({ id: 1, title: "", startingPrice: 100, minIncrement: 10, reserve: 0, buyNowPrice: 0, startsAt: now - 1000, endsAt: now + 3_600_000, antiSnipeMs: 0, maxEndsAt: 0 });
+  expect(maxBid(store, 7, 500)).toEqual([Status.ACCEPTED, 100, 7, 1, 1]);
+  expect(maxBid(store, 7, 900)).toEqual([Status.ACCEPTED, 100, 7, 1, 0]);
+  await store.close();
+
+  // Unfolded: the raise is read back from the log.
+  store = new SqliteStore({ path });
+  expect(await store.getAuction(1)).toMatchObject({ seq: 1, amount: 100, leader: 7, top: 900 });
+  expect(maxBid(store, 7, 1300)).toEqual([Status.ACCEPTED, 100, 7, 1, 0]);
+  store.foldAll();
+  await store.close();
+
+  // Folded: the auction row holds it; the history holds the one step only.
+  store = new SqliteStore({ path });
+  try {
+    expect(await store.getAuction(1)).toMatchObject({ seq: 1, amount: 100, leader: 7, top: 1300 });
+    expect((await store.history(1, 0, 10)).map((e) => e.seq)).toEqual([1]);
+    // And it answers: 8's maximum of 1200 is beaten by 1300, one increment above 1200.
+    expect(maxBid(store, 8, 1200)).toEqual([Status.OUTBID, 1210, 7, 2, 1]);
+  } finally {
+    await store.close();
+  }
+});
+
+test("a batch whose commit fails puts the hidden maximum back as the file has it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gavel-rollback-"));
+  dirs.push(dir);
+  const path = join(dir, "gavel.db");
+  const now = Date.now();
+  const apply = (store: SqliteStore, bids: [number, number][]) => {
+    const batch = new BidBatch(bids.length);
+    bids.forEach(([user, max], i) => {
+      batch.auction[i] = 1;
+      batch.user[i] = user;
+      batch.amount[i] = max;
+      batch.kind[i] = BidKind.MAX;
+    });
+    batch.count = bids.length;
+    store.applyBids(batch);
+    return bids.map((_, i) => [batch.status[i], batch.resultAmount[i], batch.resultLeader[i], batch.seq[i]]);
+  };
+  const store = new SqliteStore({ path, log: () => {} });
+  try {
+    await store.createAuction({ id: 1, title: "", startingPrice: 100, minIncrement: 10, reserve: 0, buyNowPrice: 0, startsAt: now - 1000, endsAt: now + 3_600_000, antiSnipeMs: 0, maxEndsAt: 0 });
+    expect(apply(store, [[7, 500]])).toEqual([[Status.ACCEPTED, 100, 7, 1]]);
+    // Another connection makes the next log write fail (as a full disk would).
+    const other = new Database(path);
+    other.exec("CREATE TRIGGER refuse BEFORE INSERT ON bid_log BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+    // The leader raises to 5000 (no step), then 8's maximum is answered: both roll back.
+    expect(() => apply(store, [[7, 5000], [8, 800]])).toThrow();
+    other.exec("DROP TRIGGER refuse");
+    other.close();
+    expect(await store.getAuction(1)).toMatchObject({ seq: 1, amount: 100, leader: 7, top: 500 });
+    // As the file has it: 8's maximum of 800 beats 500.
+    expect(apply(store, [[8, 800]])).toEqual([[Status.ACCEPTED, 510, 8, 2]]);
+  } finally {
+    await store.close();
+  }
 });

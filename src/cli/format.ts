@@ -51,7 +51,9 @@ export function formatAuction(auction: AuctionJson, now: number): string {
     ["price", auction.leader === NO_LEADER ? `no bid yet (starting price ${auction.starting_price})` : String(auction.amount)],
     ["leader", formatLeader(auction.leader)],
     ["bids", String(auction.seq)],
-    ["min increment", String(auction.min_increment)],
+    auction.increments !== undefined && auction.increments !== null && auction.increments.length > 0
+      ? ["increments", auction.increments.map((row) => `${row.step} from ${row.from}`).join(", ")]
+      : ["min increment", String(auction.min_increment)],
     ["reserve", auction.reserve === 0 ? "none" : String(auction.reserve)],
     ["buy now", auction.buy_now_price === null ? "none" : String(auction.buy_now_price)],
     ["starts", `${formatTime(auction.starts_at)} (${formatRelative(auction.starts_at, now)})`],

@@ -93,6 +93,15 @@ describe("gavel against a running server", () => {
     expect(higher.code, show(higher)).toBe(0);
     expect(higher.json()).toEqual({ status: "ACCEPTED", auction: Number(id), amount: 5067, leader: 43 });
 
+    const table = await gavel("create", "--increments", "0:5,100:25", "--ends-in", "1h");
+    expect(table.code, show(table)).toBe(0);
+    expect(table.stdout).toMatch(/increments\s+5 from 0, 25 from 100/);
+    const badTable = await gavel("create", "--increments", "0:5,50:2", "--ends-in", "1h");
+    expect(badTable.code, show(badTable)).toBe(6);
+    expect(badTable.stderr).toContain("increments[1].step must not be below increments[0].step");
+    const unreadable = await gavel("create", "--increments", "0-5", "--ends-in", "1h");
+    expect(unreadable.code, show(unreadable)).toBe(2);
+
     const low = await gavel("max-bid", id, "44", "3000");
     expect(low.code, show(low)).toBe(3);
     expect(low.stdout).toStartWith("OUTBID: not enough to lead");

@@ -9,6 +9,9 @@
 -- ARGV[1]   the bids, in order, packed: per bid key index u32 (1-based, into KEYS: the
 --           auction's hash), user u32, amount u64, kind u8 (0 BID, 1 MAX_BID: the amount is
 --           the bidder's hidden maximum), big-endian (BID_LAYOUT).
+-- KEYS[#KEYS] with ARGV[3] = '1' (webhooks on): the group's outbox stream gavel:{g<n>}:outbox,
+--           last so the indices above stay put. Each step's `outbid` and `extended` events
+--           are appended to it in this call (src/store/outbox-redis.ts reads them).
 -- ARGV[2]   the group's epoch as the calling node last saw it. When Redis holds another (or
 --           none), Redis lost the group's data since: the call fails with a GAVELEPOCH error
 --           before it reads or writes anything, and the node looks again.
@@ -91,6 +94,10 @@ end
 
 local ENDS = KEYS[1]
 local EPOCH = KEYS[2]
+-- Webhooks (outbox): the stream, or false when they are off.
+local OUTBOX = ARGV[3] == '1' and KEYS[#KEYS]
+-- Events to append, in order: { type, auction, seq, user, amount, leader, ends_at }.
+local notes = {}
 
 if redis.call('GET', EPOCH) ~= ARGV[2] then
   return redis.error_reply('GAVELEPOCH the epoch of ' .. EPOCH .. ' changed: Redis lost this shard group\'s data')
@@ -159,7 +166,8 @@ for _ = 1, #bids / BID_SIZE do
   elseif a.cl or now >= a.en then
     status = CLOSED
   else
-    local amountBefore, leaderBefore, topBefore = a.am, a.ld, a.tp
+    -- The visible state before this bid (a step is a change of it); webhooks also need the end.
+    local amountBefore, leaderBefore, topBefore, endsBefore = a.am, a.ld, a.tp, a.en
     local buyNowOpen = a.bn > 0 and (a.ld == 0 or a.am < a.rs)
     if buyNowOpen and amount >= a.bn then
       -- eBay's rule: the buy-now price wins at once, at exactly that price, and ends the auction
@@ -253,6 +261,15 @@ for _ = 1, #bids / BID_SIZE do
       local by = BY_MAX
       if kind ~= KIND_MAX and status == ACCEPTED then by = BY_BID end
       accepted[#accepted + 1] = { a.history, a.id, a.sq, a.am, a.ld, a.en, by }
+      -- Webhooks (outbox): the rule of src/auction/notification.ts (notifyBid), per step.
+      if OUTBOX then
+        if leaderBefore ~= 0 and leaderBefore ~= a.ld then
+          notes[#notes + 1] = { 'outbid', a.id, a.sq, leaderBefore, a.am, a.ld, 0 }
+        end
+        if a.en > endsBefore then
+          notes[#notes + 1] = { 'extended', a.id, a.sq, 0, 0, 0, a.en }
+        end
+      end
     end
   end
 
@@ -285,5 +302,11 @@ for j, b in ipairs(accepted) do
   frames[j] = struct.pack(UPDATE_LAYOUT, UPDATE_TYPE, UPDATE_PAYLOAD, b[2], b[3], b[4], b[5], b[6])
 end
 redis.call('PUBLISH', group .. ':updates', table.concat(frames))
+
+-- Webhooks (outbox): fields as src/store/outbox-redis.ts reads them.
+for _, n in ipairs(notes) do
+  redis.call('XADD', OUTBOX, '*', 't', n[1], 'a', int(n[2]), 's', int(n[3]), 'at', int(now),
+    'u', int(n[4]), 'm', int(n[5]), 'l', int(n[6]), 'e', int(n[7]), 'o', '')
+end
 
 return table.concat(out)

@@ -3,6 +3,9 @@
 --
 -- KEYS[1]  the auction hash, gavel:{g<n>}:a:<id> (fields in bid.lua)
 -- KEYS[2]  the group's ends sorted set, gavel:{g<n>}:ends
+-- KEYS[3]  the group's webhook outbox stream, gavel:{g<n>}:outbox: with ARGV[2] = '1' the
+--          cancel's `closed` event (outcome cancelled) is appended to it
+-- KEYS[4]  the group's closed auctions by ends_at, gavel:{g<n>}:retire (lua/retire.lua)
 -- ARGV[1]  the auction id
 -- Returns  { reply, seq }: reply 0 cancelled, 1 unknown, 2 already closed. An auction whose
 --          ends_at has passed counts as closed even when the closer has not run yet: the
@@ -29,6 +32,7 @@ end
 local key = KEYS[1]
 local ends = KEYS[2]
 local id = ARGV[1]
+local OUTBOX = ARGV[2] == '1' and KEYS[3]
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * MS_PER_SECOND + math.floor(tonumber(time[2]) / MICROS_PER_MS)
@@ -50,7 +54,14 @@ redis.call('ZREM', ends, id)
 local group = string.match(ends, '^(.*):ends$')
 redis.call('ZREM', group .. ':live', id)
 redis.call('ZADD', group .. ':closed', id, id)
+redis.call('ZADD', KEYS[4], int(now), id)
 redis.call('PUBLISH', group .. ':updates',
   struct.pack(CLOSED_LAYOUT, CLOSED_TYPE, CLOSED_PAYLOAD, tonumber(id), seq, NO_WINNER, NO_SALE))
+
+-- Webhooks (outbox): the rule of src/auction/notification.ts (notifyClose, cancelled).
+if OUTBOX then
+  redis.call('XADD', OUTBOX, '*', 't', 'closed', 'a', id, 's', int(seq), 'at', int(now),
+    'u', '0', 'm', '0', 'l', '0', 'e', '0', 'o', 'cancelled')
+end
 
 return { CANCELLED, seq }

@@ -4,6 +4,10 @@
 -- racing call by another node skips it: each auction is closed, returned and published once.
 --
 -- KEYS[1]  the group's ends sorted set, gavel:{g<n>}:ends (member auction id, score ends_at)
+-- KEYS[2]  the group's webhook outbox stream, gavel:{g<n>}:outbox: with ARGV[2] = '1' each
+--          closed auction's `won` (on a sale) and `closed` events are appended to it
+-- KEYS[3]  the group's closed auctions by ends_at, gavel:{g<n>}:retire (what lua/retire.lua
+--          deletes once GAVEL_RETENTION has passed)
 -- ARGV[1]  at most this many due entries are looked at per call
 -- Returns  a flat array of integers, per closed auction: id, seq, winner, amount (high part),
 --          amount (low 32 bits); amount is split for the same ioredis reason as in bid.lua.
@@ -27,8 +31,10 @@ local function int(n)
 end
 
 local ends = KEYS[1]
+local retire = KEYS[3]
 local group = string.match(ends, '^(.*):ends$')
 local limit = tonumber(ARGV[1])
+local OUTBOX = ARGV[2] == '1' and KEYS[2]
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * MS_PER_SECOND + math.floor(tonumber(time[2]) / MICROS_PER_MS)
@@ -67,6 +73,7 @@ for _, id in ipairs(due) do
     redis.call('ZREM', ends, id)
     redis.call('ZREM', live, id)
     redis.call('ZADD', closedSet, id, id)
+    redis.call('ZADD', retire, int(en), id)
     local n = #out
     local high = math.floor(sold / TWO_32)
     out[n + 1] = tonumber(id)
@@ -75,6 +82,17 @@ for _, id in ipairs(due) do
     out[n + 4] = high
     out[n + 5] = sold - high * TWO_32
     frames[#frames + 1] = struct.pack(CLOSED_LAYOUT, CLOSED_TYPE, CLOSED_PAYLOAD, tonumber(id), seq, winner, sold)
+    -- Webhooks (outbox): the rule of src/auction/notification.ts (notifyClose).
+    if OUTBOX then
+      local outcome = 'no_sale'
+      if winner > 0 then
+        outcome = 'sold'
+        redis.call('XADD', OUTBOX, '*', 't', 'won', 'a', id, 's', int(seq), 'at', int(now),
+          'u', int(winner), 'm', int(sold), 'l', '0', 'e', '0', 'o', '')
+      end
+      redis.call('XADD', OUTBOX, '*', 't', 'closed', 'a', id, 's', int(seq), 'at', int(now),
+        'u', int(winner), 'm', int(sold), 'l', '0', 'e', '0', 'o', outcome)
+    end
   end
 end
 

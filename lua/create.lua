@@ -9,10 +9,10 @@
 --          error before it writes anything (the node looks again, then retries)
 -- ARGV[2..] id, title, starting price, min increment, reserve, buy-now, starts_at, ends_at,
 --          anti-snipe ms, max ends_at: decimal strings (and the title as is); then the
---          increment table as JSON [{"from":..,"step":..},...], or '' for none (min increment). A starts_at of 0
---          means "now" by Redis TIME: the clock bids are judged by, so an auction created to
---          start now is open to the very next bid (a node's estimate of TIME can be a
---          millisecond ahead).
+--          increment table as JSON [{"from":..,"step":..},...], or '' for none (the min
+--          increment at every price). A starts_at of 0 means "now" by Redis TIME: the clock
+--          bids are judged by, so an auction created to start now is open to the very next bid
+--          (a node's estimate of TIME can be a millisecond ahead).
 -- Returns  1 when created, 0 when the id is taken.
 --
 -- The auction's id also goes into the group's live set, gavel:{g<n>}:live (score = id), which

@@ -167,10 +167,6 @@ export function loadConfig(env: Source, argv: readonly string[] = []): Config {
     if (redisUrl === "") throw new ConfigError("REDIS_URL", "required when GAVEL_STORE is redis");
     if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError("REDIS_URL", "must start with redis:// or rediss:// (the value is not shown: it may hold a password)");
   }
-  if (store === "redis" && plain.retention.trim() !== "") {
-    // Said at start-up rather than ignored: an operator relying on it would keep everything.
-    throw new ConfigError("GAVEL_RETENTION", "is applied by the memory and sqlite stores only; unset it with GAVEL_STORE=redis");
-  }
   const { queueCapacity, batchSize, port, httpPort, workers, bidRate } = plain;
   if ((queueCapacity & (queueCapacity - 1)) !== 0) throw new ConfigError("GAVEL_QUEUE", `must be a power of two, got ${queueCapacity}`);
   if (batchSize > queueCapacity) throw new ConfigError("GAVEL_BATCH", `must not exceed GAVEL_QUEUE (${queueCapacity})`);
@@ -188,6 +184,7 @@ export function loadConfig(env: Source, argv: readonly string[] = []): Config {
   const burstSet = (source[SETTINGS.bidBurst.env]?.trim() ?? "") !== "";
   const bidBurst = burstSet ? plain.bidBurst : Math.max(1, bidRate * DEFAULT_BURST_SECONDS);
   if (bidRate > 0 && bidBurst === 0) throw new ConfigError("GAVEL_BID_BURST", "must be at least 1 while GAVEL_BID_RATE is set");
+  checkWebhook(plain.webhookUrl, plain.webhookSecret);
 
   const { store: _store, auth: _auth, jwtSecret: _secret, jwtPublicKey: _publicKey, tlsCert: _cert, tlsKey: _key, ...rest } = values as Record<string, unknown>;
   return {
@@ -199,6 +196,27 @@ export function loadConfig(env: Source, argv: readonly string[] = []): Config {
     tracing: otelTracing(source),
     retentionMs: retentionMs(plain.retention),
   };
+}
+
+/** An HMAC key shorter than this is guessable; Stripe's and GitHub's are longer. */
+const MIN_WEBHOOK_SECRET_BYTES = 16;
+
+/** GAVEL_WEBHOOK_URL and GAVEL_WEBHOOK_SECRET: a URL needs a secret, a secret alone is a mistake. */
+function checkWebhook(url: string, secret: string): void {
+  if (url === "") {
+    if (secret !== "") throw new ConfigError("GAVEL_WEBHOOK_SECRET", "is set but GAVEL_WEBHOOK_URL is not (no webhook would be sent)");
+    return;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError("GAVEL_WEBHOOK_URL", "is not a URL (the value is not shown: it may hold a password)");
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new ConfigError("GAVEL_WEBHOOK_URL", `must start with http:// or https://, got ${parsed.protocol}//`);
+  if (secret === "") throw new ConfigError("GAVEL_WEBHOOK_SECRET", "required when GAVEL_WEBHOOK_URL is set (receivers verify the signature with it)");
+  const bytes = Buffer.byteLength(secret, "utf8");
+  if (bytes < MIN_WEBHOOK_SECRET_BYTES) throw new ConfigError("GAVEL_WEBHOOK_SECRET", `must be at least ${MIN_WEBHOOK_SECRET_BYTES} bytes, got ${bytes}`);
 }
 
 /** RFC 7518 3.2: an HS256 key must be at least as long as the hash (256 bits). */

@@ -30,6 +30,8 @@ import { CloseResult, ServerCounters } from "./metrics/counters.ts";
 import { createMetricsRegistry } from "./metrics/registry.ts";
 import { startTracing } from "./metrics/tracing.ts";
 import { CircuitBreakerStore } from "./store/circuit-breaker.ts";
+import { WebhookDispatcher } from "./notify/webhook-dispatcher.ts";
+import { WebhookCounters } from "./metrics/webhook-counters.ts";
 
 /**
  * Batches handed to an asynchronous store (Redis) at once. A synchronous store hands each back
@@ -213,6 +215,19 @@ export async function startServer(config: Config, store?: Store, log: LogSink = 
     log,
   );
   closer.start();
+  // Webhooks (GAVEL_WEBHOOK_URL): the store writes the outbox; this sends it, off the bid path.
+  const webhookCounters = new WebhookCounters();
+  const outboxReader = activeStore.outbox;
+  const dispatcher =
+    outboxReader === undefined
+      ? null
+      : new WebhookDispatcher(
+          outboxReader,
+          { url: config.webhookUrl, secret: config.webhookSecret, timeoutMs: config.webhookTimeoutMs, retryMaxMs: config.webhookRetryMaxMs, inFlight: config.webhookInFlight },
+          webhookCounters,
+          log,
+        );
+  dispatcher?.start();
   limitLog.start();
   guard.start(connections);
   const sweeper = setInterval(() => hub.sweep(Date.now()), SWEEP_INTERVAL_MS);
@@ -252,6 +267,7 @@ export async function startServer(config: Config, store?: Store, log: LogSink = 
             subscriptions: () => hub.subscriptionCount,
             storeUp: () => activeStore.unavailableReason() === null,
             circuitOpen: () => activeStore instanceof CircuitBreakerStore && activeStore.state === "open",
+            ...(outboxReader === undefined ? {} : { webhooks: { counters: webhookCounters, backlog: () => outboxReader.backlog() } }),
           }),
   });
 
@@ -273,6 +289,8 @@ export async function startServer(config: Config, store?: Store, log: LogSink = 
     if (drainLeft > 0) await Promise.race([drain.whenIdle(), Bun.sleep(drainLeft)]);
     listener.stop(true);
     closer.stop();
+    // Before the store closes: an event it no longer sends stays in the outbox for the next start.
+    await dispatcher?.stop();
     limitLog.stop();
     clearInterval(sweeper);
     guard.stop();

@@ -10,8 +10,14 @@ import type { LogSink } from "../log/log-sink.ts";
  */
 export type CloseDue = (limit: number) => Promise<ClosedAuction[]>;
 
-/** Auctions closed per store call (one transaction on SQLite); a longer backlog is worked off in the same tick. */
-const CLOSE_PAGE = 64;
+/**
+ * Auctions closed per store call (one transaction on SQLite); a longer backlog is worked off in
+ * the same tick. On SQLite a transaction rewrites every page its closes touch (the rows, the
+ * open and closed indexes), so the page size sets the bytes written: 50,000 auctions ending in
+ * one second took 2.3 s and 263 MB of WAL at 64 a call, 0.85 s and 75 MB at 256 (about 4 ms a
+ * call, one slice), no better at 1024 and 18 ms a call.
+ */
+const CLOSE_PAGE = 256;
 /**
  * A tick holds the event loop at most about this long before it lets bids, PINGs and replies
  * through (setImmediate) and goes on: a mass close (50,000 auctions ending in one second)

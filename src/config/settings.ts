@@ -35,6 +35,14 @@ const MIN_CLOSE_INTERVAL_MS = 10;
 const MAX_SUBSCRIPTIONS = 10_000_000;
 /** Each worker is a whole Bun process; past the core count they only contend. */
 const MAX_WORKERS = 64;
+/** A webhook POST given less than this would time out against a healthy receiver across a network. */
+const MIN_WEBHOOK_TIMEOUT_MS = 100;
+/** A webhook lease renewed every third of its life must outlast a few slow Redis round trips. */
+const MIN_WEBHOOK_LEASE_MS = 300;
+/** Retries of a webhook wait at least this long (the first retry's base delay). */
+export const WEBHOOK_RETRY_BASE_MS = 100;
+/** Webhook events held in memory at most: past a million it is no longer a bound. */
+const MAX_WEBHOOK_IN_FLIGHT = 1_000_000;
 /** GAVEL_ADMIN_PORT when unset: no admin listener of its own (the admin API is on GAVEL_HTTP_PORT). */
 export const ADMIN_PORT_OFF = -1;
 
@@ -137,7 +145,7 @@ export const SETTINGS = {
     kind: SettingKind.TEXT,
     default: "",
     defaultDoc: "keep everything",
-    doc: "closed auctions whose `ends_at` is older than this (e.g. `30d`, `12h`; at least `1m`) are deleted with their bids, a few at a time (memory and sqlite stores); the admin API then answers 404 for them (archive first: see docs/architecture.md)",
+    doc: "closed auctions whose `ends_at` is older than this (e.g. `30d`, `12h`; at least `1m`) are deleted with their bids, a few at a time, on every store; the admin API then answers 404 for them (archive first: see docs/operations.md)",
   },
   redisUrl: { env: "REDIS_URL", kind: SettingKind.TEXT, default: "", secret: true, doc: "e.g. `redis://127.0.0.1:6379`" },
   redisShards: {
@@ -347,6 +355,53 @@ export const SETTINGS = {
     min: MIN_BREAKER_COOLDOWN_MS,
     max: DAY_MS,
     doc: "how long the open breaker waits before it lets one probe batch through",
+  },
+  webhookUrl: {
+    env: "GAVEL_WEBHOOK_URL",
+    kind: SettingKind.TEXT,
+    default: "",
+    secret: true,
+    defaultDoc: "off",
+    doc: "`http(s)://` URL each webhook event (`outbid`, `won`, `closed`, `extended`) is POSTed to, at least once, signed (`docs/webhooks.md`); unset: no event is written",
+  },
+  webhookSecret: {
+    env: "GAVEL_WEBHOOK_SECRET",
+    kind: SettingKind.TEXT,
+    default: "",
+    secret: true,
+    doc: "HMAC-SHA256 key of the `Gavel-Signature` header, at least 16 bytes; required with `GAVEL_WEBHOOK_URL`",
+  },
+  webhookTimeoutMs: {
+    env: "GAVEL_WEBHOOK_TIMEOUT_MS",
+    kind: SettingKind.INTEGER,
+    default: 10_000,
+    min: MIN_WEBHOOK_TIMEOUT_MS,
+    max: MINUTE_MS,
+    doc: "a webhook POST not answered with a 2xx this long fails and is retried",
+  },
+  webhookRetryMaxMs: {
+    env: "GAVEL_WEBHOOK_RETRY_MAX_MS",
+    kind: SettingKind.INTEGER,
+    default: MINUTE_MS,
+    min: WEBHOOK_RETRY_BASE_MS,
+    max: HOUR_MS,
+    doc: "longest wait between two tries of one webhook event (the wait doubles from 100 ms up to this, with jitter; tries never stop)",
+  },
+  webhookInFlight: {
+    env: "GAVEL_WEBHOOK_IN_FLIGHT",
+    kind: SettingKind.INTEGER,
+    default: 1_000,
+    min: 1,
+    max: MAX_WEBHOOK_IN_FLIGHT,
+    doc: "webhook events read from the outbox and not yet delivered, at most (the rest wait in the store)",
+  },
+  webhookLeaseMs: {
+    env: "GAVEL_WEBHOOK_LEASE_MS",
+    kind: SettingKind.INTEGER,
+    default: 5_000,
+    min: MIN_WEBHOOK_LEASE_MS,
+    max: MINUTE_MS,
+    doc: "Redis store: a node delivers a shard group's webhooks under a lease it renews; a node that dies passes its groups on this long after",
   },
   logLevel: {
     env: "GAVEL_LOG_LEVEL",

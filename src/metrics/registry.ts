@@ -4,6 +4,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from "prom-client";
 import { CLOSE_RESULT_NAMES, STATUS_LABELS, type ServerCounters } from "./counters.ts";
 import type { LatencyHistogram } from "./latency-histogram.ts";
+import type { WebhookCounters } from "./webhook-counters.ts";
 
 /**
  * How often the event-loop delay is sampled (prom-client's default, 10 ms, cost an idle server
@@ -24,6 +25,8 @@ export interface MetricsSource {
   storeUp(): boolean;
   /** The Redis circuit breaker is open (bids answered UNAVAILABLE without asking Redis). */
   circuitOpen(): boolean;
+  /** Present when webhooks are on (GAVEL_WEBHOOK_URL): the dispatcher's counts and the outbox. */
+  webhooks?: { counters: WebhookCounters; backlog(): number };
 }
 
 /**
@@ -136,6 +139,21 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
     () => counters.slowSubscriberDisconnects,
   );
   readGauge(registry, "gavel_store_up", "1 while the store answers, 0 while it cannot be trusted with writes", () => (source.storeUp() ? 1 : 0));
+  const { webhooks } = source;
+  if (webhooks !== undefined) {
+    new Counter({
+      name: "gavel_webhooks_total",
+      help: "Webhook POSTs, by result: delivered (a 2xx answered) or failed (retried)",
+      labelNames: ["result"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ result: "delivered" }, webhooks.counters.delivered);
+        this.inc({ result: "failed" }, webhooks.counters.failed);
+      },
+    });
+    readGauge(registry, "gavel_webhook_backlog", "Webhook events stored in the outbox and not delivered yet", () => webhooks.backlog());
+  }
   readGauge(registry, "gavel_circuit_open", "1 while the Redis circuit breaker is open", () => (source.circuitOpen() ? 1 : 0));
   return registry;
 }

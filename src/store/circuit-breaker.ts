@@ -11,6 +11,7 @@
 
 import type { ClosedAuction, NewAuction, Store, StoreBatch, UpdateFeed } from "./store.ts";
 import { StoreUnavailableError } from "./errors.ts";
+import type { OutboxReader } from "./outbox.ts";
 import type { LogSink } from "../log/log-sink.ts";
 
 export const BreakerState = { CLOSED: "closed", OPEN: "open", HALF_OPEN: "half-open" } as const;
@@ -45,6 +46,7 @@ export interface CircuitBreakerOptions {
 export class CircuitBreakerStore implements Store {
   readonly kind: string;
   readonly feed?: UpdateFeed;
+  readonly outbox?: OutboxReader;
   private current: BreakerState = BreakerState.CLOSED;
   /** Batches failed in a row while closed. */
   private failedInRow = 0;
@@ -70,6 +72,7 @@ export class CircuitBreakerStore implements Store {
     if (!Number.isInteger(options.failures) || options.failures < 1) throw new RangeError(`failures must be at least 1, got ${options.failures}`);
     this.kind = inner.kind;
     if (inner.feed !== undefined) this.feed = inner.feed;
+    if (inner.outbox !== undefined) this.outbox = inner.outbox;
     this.clock = options.now ?? Date.now;
   }
 

@@ -3,6 +3,8 @@
 
 import { freshAuction, phaseAt, type AuctionState } from "../auction/auction.ts";
 import { applyBidRule, closeAuction, stepBy, type BidKind } from "../auction/bid-rule.ts";
+import { notifyBid, notifyClose, type NotificationSink } from "../auction/notification.ts";
+import { MemoryOutbox } from "./outbox-memory.ts";
 import { GONE, EndsHeap, takeDue } from "../auction/ends-heap.ts";
 import { Phase, Status } from "../protocol/constants.ts";
 import { SortedIds } from "./sorted-ids.ts";
@@ -56,6 +58,8 @@ export class AuctionTable {
    * walk resumes from there next time, so each taken id is stepped over once per wrap.
    */
   private nextCandidate = 1;
+  /** Webhooks on: where an accepted bid's events go (the store's outbox); null: nothing is written. */
+  notifications: NotificationSink | null = null;
 
   /** `maxId` is the highest id handed out (tests use a small one). */
   constructor(
@@ -92,7 +96,11 @@ export class AuctionTable {
     const seqBefore = auction.seq;
     const topBefore = auction.top;
     this.topBefore = topBefore;
+    const leaderBefore = auction.leader;
     const status = applyBidRule(auction, batch.user[i]!, batch.amount[i]!, now, batch.kind[i] as BidKind);
+    // Webhooks: each step's events, written with it (one null check when they are off). A step
+    // can be OUTBID (a maximum answered): it may still extend the auction.
+    if (this.notifications !== null && auction.seq !== seqBefore) notifyBid(this.notifications, auction, leaderBefore, endsAtBefore, now);
     // Buy-now ends the auction now: the closer must find it at its new, earlier end (the heap
     // entry of a later end is dropped when it comes up). Typed arrays: nothing allocated.
     if (auction.endsAt < endsAtBefore) this.ends.push(auction.endsAt, auction.id);
@@ -310,13 +318,20 @@ export class MemoryStore implements Store {
   private readonly table: AuctionTable;
   private readonly histories = new Map<number, AuctionHistory>();
   private readonly retention: Retention | null;
+  /** Webhooks on: the events, in memory (lost on restart, like the auctions). */
+  readonly outbox?: MemoryOutbox;
 
   /**
    * `maxAuctionId`: the highest id handed out (1..2^32-1 by default; tests use a small one).
    * `retentionMs`: closed auctions whose ends_at is older are deleted (0: kept).
+   * `webhooks`: keep the webhook events in an outbox (GAVEL_WEBHOOK_URL is set).
    */
-  constructor(options: { maxAuctionId?: number; retentionMs?: number } = {}) {
+  constructor(options: { maxAuctionId?: number; retentionMs?: number; webhooks?: boolean } = {}) {
     this.table = new AuctionTable(options.maxAuctionId);
+    if (options.webhooks === true) {
+      this.outbox = new MemoryOutbox();
+      this.table.notifications = this.outbox;
+    }
     this.retention = Retention.start(options.retentionMs ?? 0, (cutoff, limit) => {
       const retired = this.table.retire(cutoff, limit);
       for (const id of retired) this.histories.delete(id);
@@ -359,12 +374,17 @@ export class MemoryStore implements Store {
   }
 
   async closeDue(limit: number): Promise<ClosedAuction[]> {
-    return this.table.closeDue(this.now(), limit).map(closedFields);
+    const now = this.now();
+    const closed = this.table.closeDue(now, limit);
+    if (this.outbox !== undefined) for (const auction of closed) notifyClose(this.outbox, auction, false, now);
+    return closed.map(closedFields);
   }
 
   async cancel(id: number): Promise<CancelResult> {
-    const result = this.table.cancel(id, this.now());
+    const now = this.now();
+    const result = this.table.cancel(id, now);
     if (typeof result === "string") return { cancelled: false, reason: result };
+    if (this.outbox !== undefined) notifyClose(this.outbox, result, true, now);
     return { cancelled: true, closed: closedFields(result) };
   }
 

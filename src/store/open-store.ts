@@ -13,11 +13,13 @@ import type { Store } from "./store.ts";
  * settings let acknowledged bids be lost (docs/reliability.md).
  */
 export async function openStore(config: Config, log: LogSink = console.warn): Promise<Store> {
+  // Off by default: with no webhook URL no store writes an event.
+  const webhooks = config.webhookUrl !== "";
   switch (config.store) {
     case "memory":
-      return new MemoryStore({ retentionMs: config.retentionMs });
+      return new MemoryStore({ retentionMs: config.retentionMs, webhooks });
     case "sqlite":
-      return new SqliteStore({ path: config.dbPath, log, retentionMs: config.retentionMs });
+      return new SqliteStore({ path: config.dbPath, log, retentionMs: config.retentionMs, webhooks });
     case "redis": {
       const [{ RedisStore }, { persistenceWarning, readRedisPersistence }] = await Promise.all([
         import("./redis.ts"),
@@ -28,6 +30,9 @@ export async function openStore(config: Config, log: LogSink = console.warn): Pr
         shards: config.redisShards,
         commandTimeoutMs: config.redisTimeoutMs,
         log,
+        webhooks,
+        webhookLeaseMs: config.webhookLeaseMs,
+        retentionMs: config.retentionMs,
       });
       const warning = persistenceWarning(await readRedisPersistence(config.redisUrl, config.redisTimeoutMs));
       if (warning !== null) log(`gavel: warning: ${warning}`);

@@ -8,10 +8,18 @@
 //   gavel:{g<n>}:live        sorted set of the group's auctions not closed, score = id; and
 //   gavel:{g<n>}:closed      of those closed (lua/create.lua, close.lua, cancel.lua): the
 //                            pages of listAuctions by phase
+//   gavel:{g<n>}:retire      sorted set of the group's closed auctions by ends_at (close.lua,
+//                            cancel.lua): what GAVEL_RETENTION deletes first (lua/retire.lua)
+//   gavel:{g<n>}:retire-backfill  how far the group's :closed ids written before the retire
+//                            set existed have been copied into it ("done" at the end)
 //   gavel:{g<n>}:updates     pub/sub channel of the group's UPDATE and CLOSED frames
 //   gavel:{g<n>}:epoch       the group's epoch: a random id written once (lua/epoch.lua); a
 //                            node that finds it missing or changed knows Redis lost the group's
 //                            data (src/store/redis-epoch.ts)
+//   gavel:{g<n>}:outbox      stream of the group's webhook events (GAVEL_WEBHOOK_URL set),
+//                            written by bid.lua, close.lua and cancel.lua; read by the
+//                            consumer group gavel-webhooks (src/store/outbox-redis.ts)
+//   gavel:{g<n>}:outbox-lease  which node delivers the group's events now (expires)
 //   gavel:auction-ids        counter for generated auction ids
 //   gavel:auctions           sorted set of every auction id (score = id), for listAuctions
 // All keys of a group share the hash tag {g<n>}, so a batch's call for one group runs on one
@@ -62,6 +70,16 @@ export function closedKey(group: number): string {
   return `${groupPrefix(group)}:closed`;
 }
 
+/** `gavel:{g<n>}:retire`: the group's closed auctions, score = ends_at (lua/retire.lua). */
+export function retireKey(group: number): string {
+  return `${groupPrefix(group)}:retire`;
+}
+
+/** `gavel:{g<n>}:retire-backfill`: see src/store/redis-retention.ts. */
+export function retireBackfillKey(group: number): string {
+  return `${groupPrefix(group)}:retire-backfill`;
+}
+
 /** `gavel:{g<n>}:epoch`: see src/store/redis-epoch.ts. */
 export function epochKey(group: number): string {
   return epochKeyOf(groupPrefix(group));
@@ -75,3 +93,13 @@ export function updatesChannel(group: number): string {
   return `${groupPrefix(group)}:updates`;
 }
 
+
+/** `gavel:{g<n>}:outbox`: the group's webhook events (src/store/outbox-redis.ts). */
+export function outboxKey(group: number): string {
+  return `${groupPrefix(group)}:outbox`;
+}
+
+/** `gavel:{g<n>}:outbox-lease`: the node delivering the group's webhook events, while it lasts. */
+export function outboxLeaseKey(group: number): string {
+  return `${groupPrefix(group)}:outbox-lease`;
+}

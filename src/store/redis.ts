@@ -29,11 +29,15 @@ import {
   historyKey,
   HISTORY_SUFFIX,
   liveKey,
+  outboxKey,
+  retireKey,
   shardGroup,
   updatesChannel,
 } from "./redis-keys.ts";
 import { CancelReply, CLOSE_STRIDE, groupFailureStatus, PACKED_BID_SIZE, PACKED_RESULT_SIZE, RESULT_STEPPED_OFFSET, settleExec, toHistoryEntry, TWO_32 } from "./redis-packing.ts";
 import { RedisFeed } from "./redis-feed.ts";
+import { RedisOutbox } from "./outbox-redis.ts";
+import { RedisRetention } from "./redis-retention.ts";
 import type {
   CancelResult,
   ClosedAuction,
@@ -59,6 +63,8 @@ const RECONNECT_MAX_MS = 1_000;
 const MAX_AUCTION_ID = 0xffffffff;
 /** Tries before createAuction gives up finding a free generated id (each try takes a new one). */
 const MAX_ID_ATTEMPTS = 1_000;
+/** How long a node's lease on a group's webhook outbox lasts unrenewed: a dead node's groups wait this long. */
+export const DEFAULT_WEBHOOK_LEASE_MS = 5_000;
 /** A create refused for a changed epoch is tried again this often, after the epochs are read. */
 const MAX_EPOCH_RETRIES = 1;
 /** What subscribers of an auction whose data Redis lost get with ERROR RESET (then the close). */
@@ -67,6 +73,12 @@ export const RESET_MESSAGE = "the store lost acknowledged data: subscribe again 
 const MAX_SEQ = 0xffffffff;
 /** listAuctions reads the id index in pages of at least this many (it filters by phase). */
 const LIST_PAGE = 100;
+/**
+ * A closed listing reads at most this many ended-but-not-closed ids per group: the closer's
+ * backlog, a few ids between two ticks. Past it (a mass close in progress) the rest are listed
+ * once the closer has closed them, a moment later.
+ */
+const LIST_ENDED_PER_GROUP = 1_000;
 
 export interface RedisStoreOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://...`. */
@@ -81,6 +93,12 @@ export interface RedisStoreOptions {
   clockRefreshMs?: number;
   /** Told when the connection is lost and when it is back. Default console.warn. */
   log?: LogSink;
+  /** GAVEL_RETENTION in ms: closed auctions older than this are deleted (redis-retention.ts); 0 keeps all. */
+  retentionMs?: number;
+  /** Write webhook events to each group's outbox stream (GAVEL_WEBHOOK_URL is set). */
+  webhooks?: boolean;
+  /** How long a node's lease on a group's outbox lasts unrenewed (GAVEL_WEBHOOK_LEASE_MS). */
+  webhookLeaseMs?: number;
 }
 
 /** The client with the scripts of lua/ defined on it (ioredis adds the methods at run time). */
@@ -90,8 +108,9 @@ interface ScriptedRedis extends Redis {
   gavelEpoch(key: string, fresh: string, channel: string, group: number): Promise<string>;
   gavelNextId(counter: string, floor: number, max: number): Promise<number>;
   gavelRaiseIds(counter: string, floor: number): Promise<number>;
-  gavelClose(ends: string, limit: number): Promise<number[]>;
-  gavelCancel(key: string, ends: string, id: number): Promise<[reply: number, seq: number]>;
+  gavelClose(ends: string, outbox: string, retire: string, limit: number, webhooks: string): Promise<number[]>;
+  gavelCancel(key: string, ends: string, outbox: string, retire: string, id: number, webhooks: string): Promise<[reply: number, seq: number]>;
+  gavelOutboxLease(lease: string, consumer: string, ttlMs: number): Promise<number>;
 }
 
 /** One shard group's part of a batch: the script's arguments and where each reply goes. */
@@ -129,6 +148,8 @@ export class RedisStore implements Store {
   /** The latest Redis TIME this node has seen (a created auction's starts_at): now() stays at or past it. */
   private latestSeenRedisMs = 0;
   private clockTimer: ReturnType<typeof setInterval> | null = null;
+  /** GAVEL_RETENTION's passes; null when everything is kept. */
+  private retention: RedisRetention | null = null;
   /** Per group, `gavel:{g<n>}:a:`, so a bid's key is one concatenation. */
   private readonly keyPrefixes: string[];
   /** Scratch for splitting a batch: group -> index into that call's list, -1 when absent. */
@@ -167,11 +188,22 @@ export class RedisStore implements Store {
   private unchecked: StoreError | null = null;
   private readonly uncheckedError = new StoreRefusedError("Redis reconnected and its maxmemory-policy is not checked yet");
 
+  /** Webhooks on: each group's outbox stream, read through a consumer group under a lease. */
+  readonly outbox?: RedisOutbox;
+  /** The scripts' webhook flag: "1" writes the outbox, "0" not. */
+  private readonly webhookFlag: string;
+  private readonly outboxKeys: string[];
+
+  /** `webhookLeaseMs` 0: webhooks off. */
   private constructor(
     private readonly client: ScriptedRedis,
     readonly shards: number,
     private readonly log: LogSink,
+    webhookLeaseMs: number,
   ) {
+    this.outboxKeys = Array.from({ length: shards }, (_, g) => outboxKey(g));
+    this.webhookFlag = webhookLeaseMs > 0 ? "1" : "0";
+    if (webhookLeaseMs > 0) this.outbox = new RedisOutbox(client, shards, webhookLeaseMs);
     this.keyPrefixes = Array.from({ length: shards }, (_, g) => `${groupPrefix(g)}:a:`);
     this.endsKeys = Array.from({ length: shards }, (_, g) => endsKey(g));
     this.epochKeys = Array.from({ length: shards }, (_, g) => epochKey(g));
@@ -201,7 +233,7 @@ export class RedisStore implements Store {
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
     const shards = options.shards ?? DEFAULT_SHARDS;
     if (!Number.isInteger(shards) || shards < 1) throw new StoreError(`shards must be a positive integer, got ${shards}`);
-    const [bidLua, createLua, closeLua, cancelLua, epochLua, nextIdLua, raiseIdsLua] = await Promise.all([
+    const [bidLua, createLua, closeLua, cancelLua, epochLua, nextIdLua, raiseIdsLua, leaseLua, retireLua] = await Promise.all([
       readScript("bid.lua"),
       readScript("create.lua"),
       readScript("close.lua"),
@@ -209,6 +241,8 @@ export class RedisStore implements Store {
       readScript("epoch.lua"),
       readScript("next-id.lua"),
       readScript("raise-ids.lua"),
+      readScript("outbox-lease.lua"),
+      readScript("retire.lua"),
     ]);
 
     const ioredisOptions: RedisOptions = {
@@ -232,14 +266,15 @@ export class RedisStore implements Store {
     // defineCommand: EVALSHA, and EVAL when the server answers NOSCRIPT (e.g. after a restart).
     client.defineCommand("gavelBid", { lua: bidLua });
     client.defineCommand("gavelCreate", { lua: createLua, numberOfKeys: 4 });
-    client.defineCommand("gavelClose", { lua: closeLua, numberOfKeys: 1 });
-    client.defineCommand("gavelCancel", { lua: cancelLua, numberOfKeys: 2 });
+    client.defineCommand("gavelClose", { lua: closeLua, numberOfKeys: 3 });
+    client.defineCommand("gavelCancel", { lua: cancelLua, numberOfKeys: 4 });
+    client.defineCommand("gavelOutboxLease", { lua: leaseLua, numberOfKeys: 1 });
     client.defineCommand("gavelEpoch", { lua: epochLua, numberOfKeys: 1 });
     client.defineCommand("gavelNextId", { lua: nextIdLua, numberOfKeys: 1 });
     client.defineCommand("gavelRaiseIds", { lua: raiseIdsLua, numberOfKeys: 1 });
 
     const log = options.log ?? ((message: string) => console.warn(message));
-    const store = new RedisStore(client, shards, log);
+    const store = new RedisStore(client, shards, log, options.webhooks === true ? (options.webhookLeaseMs ?? DEFAULT_WEBHOOK_LEASE_MS) : 0);
     let policy: EvictionPolicy;
     try {
       await client.connect();
@@ -266,6 +301,8 @@ export class RedisStore implements Store {
     store.batchDeadlineMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     store.clockTimer = setInterval(() => void store.recheck(), options.clockRefreshMs ?? DEFAULT_CLOCK_REFRESH_MS);
     store.clockTimer.unref();
+    const retentionMs = options.retentionMs ?? 0;
+    store.retention = RedisRetention.start(client, { shards, retentionMs, now: () => store.now(), log, script: retireLua });
     return store;
   }
 
@@ -388,8 +425,9 @@ export class RedisStore implements Store {
   /**
    * Auctions in `phase` (null: any) by now(), ascending id after `afterId`, at most `limit`.
    * A page reads ids from the sets of that phase only (every group's `:live` set for open and
-   * scheduled; `:closed` and `:live` for closed, as an auction past its end may not be closed
-   * yet), never every id; null reads the one index of every id.
+   * scheduled, `:closed` for closed), never every id; null reads the one index of every id.
+   * Closed also takes in the auctions past their end the closer has not reached yet: the due
+   * part of each group's `:ends` (the closer's backlog), not every live id.
    */
   async listAuctions(phase: Phase | null, afterId: number, limit: number): Promise<AuctionState[]> {
     const found: AuctionState[] = [];
@@ -397,23 +435,38 @@ export class RedisStore implements Store {
     const now = this.now();
     const pageSize = Math.max(limit, LIST_PAGE);
     const groups = Array.from({ length: this.shards }, (_, g) => g);
-    const keys =
-      phase === null ? [AUCTION_INDEX_KEY] : phase === Phase.CLOSED ? [...groups.map(closedKey), ...groups.map(liveKey)] : groups.map(liveKey);
+    const keys = phase === null ? [AUCTION_INDEX_KEY] : groups.map(phase === Phase.CLOSED ? closedKey : liveKey);
+    const ended = phase === Phase.CLOSED ? await this.endedNotClosed(now) : [];
     let after = afterId;
     for (;;) {
-      const { ids, complete } = await this.nextIds(keys, after, pageSize);
-      // Auto-pipelining sends the page's reads in one round trip.
-      const auctions = await Promise.all(ids.map((id) => this.getAuction(id)));
-      for (const auction of auctions) {
-        if (auction === null) continue; // an index entry whose create never ran, or deleted
-        this.noteId(auction.id);
-        if (phase !== null && phaseAt(auction, now) !== phase) continue;
-        found.push(auction);
-        if (found.length === limit) return found;
+      const next = await this.nextIds(keys, after, pageSize);
+      const upTo = next.complete ? Infinity : next.ids[next.ids.length - 1]!;
+      const ids = ended.length === 0 ? next.ids : [...new Set([...next.ids, ...ended.filter((id) => id > after && id <= upTo)])].sort((a, b) => a - b);
+      // The union of the groups' reads holds up to shards x pageSize ids: read the auctions
+      // only as many at a time as the page still lacks (auto-pipelining sends each chunk in
+      // one round trip), so a page costs about the page.
+      for (let start = 0; start < ids.length; ) {
+        const chunk = ids.slice(start, start + limit - found.length);
+        start += chunk.length;
+        for (const auction of await Promise.all(chunk.map((id) => this.getAuction(id)))) {
+          if (auction === null) continue; // an index entry whose create never ran, or deleted
+          this.noteId(auction.id);
+          if (phase !== null && phaseAt(auction, now) !== phase) continue;
+          found.push(auction);
+          if (found.length === limit) return found;
+        }
       }
-      if (complete || ids.length === 0) return found;
+      if (next.complete || ids.length === 0) return found;
       after = ids[ids.length - 1]!;
     }
+  }
+
+  /** The ids in every group's `:ends` due at `now` (at most {@link LIST_ENDED_PER_GROUP} each), ascending. */
+  private async endedNotClosed(now: number): Promise<number[]> {
+    const reads = await Promise.all(
+      this.endsKeys.map((key) => this.client.zrangebyscore(key, "-inf", now, "LIMIT", 0, LIST_ENDED_PER_GROUP)),
+    );
+    return reads.flat().map(Number).sort((a, b) => a - b);
   }
 
   /**
@@ -485,7 +538,7 @@ export class RedisStore implements Store {
     if (limit <= 0) return [];
     this.assertWritable();
     const replies = await Promise.allSettled(
-      Array.from({ length: this.shards }, (_, g) => this.client.gavelClose(endsKey(g), limit)),
+      Array.from({ length: this.shards }, (_, g) => this.client.gavelClose(endsKey(g), this.outboxKeys[g]!, retireKey(g), limit, this.webhookFlag)),
     );
     const closed: ClosedAuction[] = [];
     let failure: unknown = null;
@@ -520,7 +573,10 @@ export class RedisStore implements Store {
     const [reply, seq] = await this.client.gavelCancel(
       auctionKey(id, this.shards),
       endsKey(shardGroup(id, this.shards)),
+      this.outboxKeys[shardGroup(id, this.shards)]!,
+      retireKey(shardGroup(id, this.shards)),
       id,
+      this.webhookFlag,
     );
     switch (reply) {
       case CancelReply.CANCELLED:
@@ -553,6 +609,7 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.retention?.stop();
     if (this.clockTimer !== null) clearInterval(this.clockTimer);
     this.clockTimer = null;
     this.feed.close();
@@ -629,7 +686,9 @@ export class RedisStore implements Store {
         writeU64(bids, o + 8, batch.amount[i]!);
         bids[o + 16] = batch.kind[i]!;
       }
-      call.args = [keys.length, ...keys, bids, this.epochs.expected(group)];
+      // Webhooks: the group's outbox stream goes last, so the indices above stay put.
+      if (this.outbox !== undefined) keys.push(this.outboxKeys[group]!);
+      call.args = [keys.length, ...keys, bids, this.epochs.expected(group), this.webhookFlag];
     }
     return calls;
   }

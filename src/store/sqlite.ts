@@ -32,6 +32,8 @@ import { Retention } from "./retention.ts";
 import { SqliteFileLock } from "./sqlite-lock.ts";
 import { FileIdentity } from "./sqlite-file-identity.ts";
 import type { LogSink } from "../log/log-sink.ts";
+import { notifyClose } from "../auction/notification.ts";
+import { OUTBOX_SCHEMA, SqliteOutbox } from "./outbox-sqlite.ts";
 
 /** The largest drain batch (GAVEL_BATCH's upper bound): one log row holds one batch. */
 const MAX_BATCH = 65_536;
@@ -48,11 +50,13 @@ const FILE_CHECK_INTERVAL_MS = 250;
 /**
  * The file's layout, in PRAGMA user_version. 0: a file from before it was kept; 1: auctions and
  * bid_log; 2: also the folded `bids` history (an older build would not read it, so it must refuse
- * the file); 3: proxy bidding and increment tables: `auctions.top` (the leader's hidden maximum)
- * and `auctions.increments`, `bids.by`, and 45-byte bid log entries (bid-log.ts). Steps 1 and 2
- * only add tables and indexes, created at open; step 3 is {@link migrateToV3}.
+ * the file); 3: also the webhook `outbox` (outbox-sqlite.ts: an older build would leave its
+ * events undelivered); 4: proxy bidding and increment tables: `auctions.top` (the leader's
+ * hidden maximum) and `auctions.increments`, `bids.by`, and 45-byte bid log entries
+ * (bid-log.ts). Steps 1 to 3 only add tables and indexes; step 4 is {@link migrateToV4}. All run
+ * at open, in one transaction with the version bump.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS auctions (
@@ -157,11 +161,11 @@ function auctionParams(a: AuctionState): Record<string, string | number | null> 
 }
 
 /**
- * Schema 2 (or before) to 3, in one transaction with the version bump, so a file is either
+ * Schema 3 (or before) to 4, in one transaction with the version bump, so a file is either
  * wholly one or the other: the new columns (every stored lead came from a plain BID, so its
  * maximum is its amount), and every unfolded bid log row rewritten in the 45-byte layout.
  */
-function migrateToV3(db: Database): void {
+function migrateToV4(db: Database): void {
   const columns = (table: string) => new Set((db.query(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
   const auctions = columns("auctions");
   if (!auctions.has("top")) {
@@ -185,6 +189,8 @@ export interface SqliteStoreOptions {
   maxAuctionId?: number;
   /** Closed auctions whose ends_at is older than this many ms are deleted (0: kept). */
   retentionMs?: number;
+  /** Write webhook events to the outbox table (GAVEL_WEBHOOK_URL is set). */
+  webhooks?: boolean;
 }
 
 export class SqliteStore implements Store {
@@ -232,6 +238,8 @@ export class SqliteStore implements Store {
   /** Why the last write failed (disk full, I/O error); cleared by the next that succeeds. */
   private writeFailure: string | null = null;
   private closed = false;
+  /** Webhooks on: the outbox table, written inside each transaction that causes an event. */
+  readonly outbox?: SqliteOutbox;
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
@@ -269,7 +277,9 @@ export class SqliteStore implements Store {
         this.db.transaction(() => {
           this.db.exec(SCHEMA);
           this.db.exec(BIDS_SCHEMA);
-          migrateToV3(this.db);
+          // Step 3: the webhook outbox.
+          this.db.exec(OUTBOX_SCHEMA);
+          migrateToV4(this.db);
           this.db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
         })();
       }
@@ -307,6 +317,10 @@ export class SqliteStore implements Store {
     this.bidsAfter = this.db.prepare<HistoryEntry, [number, number, number]>(`SELECT ${bidColumns} FROM bids WHERE auction = ? AND seq > ? ORDER BY seq LIMIT ?`);
     this.bidsBefore = this.db.prepare<HistoryEntry, [number, number, number]>(`SELECT ${bidColumns} FROM bids WHERE auction = ? AND seq < ? ORDER BY seq DESC LIMIT ?`);
     this.folder = new BidLogFolder(this.db, this.bidLocator);
+    if (options.webhooks === true) {
+      this.outbox = new SqliteOutbox(this.db);
+      this.table.notifications = this.outbox;
+    }
     this.expired = this.db.prepare<{ id: number }, [number, number]>("SELECT id FROM auctions WHERE closed = 1 AND ends_at <= ? ORDER BY ends_at LIMIT ?");
     const deleteBids = this.db.prepare("DELETE FROM bids WHERE auction = ?");
     const deleteRow = this.db.prepare("DELETE FROM auctions WHERE id = ? AND closed = 1");
@@ -380,6 +394,7 @@ export class SqliteStore implements Store {
       // SQLite rolls back by itself on a full disk or an I/O error, but not on every error.
       if (this.db.inTransaction) this.db.exec("ROLLBACK");
       this.rollBackTable();
+      this.outbox?.recount();
     } catch (restoreError) {
       // Already refused (the file changed): that reason stands, and writes stay refused.
       if (this.refusal !== null) return;
@@ -625,7 +640,7 @@ export class SqliteStore implements Store {
   async closeDue(limit: number): Promise<ClosedAuction[]> {
     if (this.refusal !== null) throw this.refusal;
     const closing = this.table.closeDue(this.now(), limit);
-    this.persistClosed(closing, closing.map((a) => a.endsAt));
+    this.persistClosed(closing, closing.map((a) => a.endsAt), false);
     return closing.map(closedFields);
   }
 
@@ -634,18 +649,23 @@ export class SqliteStore implements Store {
     const endsAt = this.table.auctions.get(id)?.endsAt ?? 0;
     const result = this.table.cancel(id, this.now());
     if (typeof result === "string") return { cancelled: false, reason: result };
-    this.persistClosed([result], [endsAt]);
+    this.persistClosed([result], [endsAt], true);
     return { cancelled: true, closed: closedFields(result) };
   }
 
   /** Writes closing decisions; on failure the table reopens them as they were. */
-  private persistClosed(auctions: AuctionState[], endsAtBefore: number[]): void {
+  private persistClosed(auctions: AuctionState[], endsAtBefore: number[], cancelled: boolean): void {
     if (auctions.length === 0) return;
+    const now = this.now();
     try {
       this.db.transaction(() => {
-        for (const a of auctions) this.markClosed.run(a.winner, a.endsAt, a.seq, a.amount, a.leader, a.id);
+        for (const a of auctions) {
+          this.markClosed.run(a.winner, a.endsAt, a.seq, a.amount, a.leader, a.id);
+          if (this.outbox !== undefined) notifyClose(this.outbox, a, cancelled, now);
+        }
       })();
     } catch (error) {
+      this.outbox?.recount();
       auctions.forEach((a, i) => this.table.reopen(a, endsAtBefore[i]!));
       this.noteWriteFailure(error as Error);
       throw new StoreRefusedError(this.writeFailure!, { cause: error });
@@ -695,6 +715,7 @@ export class SqliteStore implements Store {
       // A statement left open keeps the file open past close().
       for (const statement of [this.insertAuction, this.appendLog, this.markClosed, this.logRowsByIds, this.auctionById, this.closedPage, this.bidsAfter, this.bidsBefore, this.expired, ...this.deleteStatements]) statement.finalize();
       this.folder.finalize();
+      this.outbox?.finalize();
       if (this.path !== ":memory:") this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     } catch (error) {
       // Committed transactions are in the WAL whether or not it was copied into the file.

@@ -2,6 +2,7 @@
 
 import type { AuctionSpec, AuctionState } from "../auction/auction.ts";
 import type { Phase } from "../protocol/constants.ts";
+import type { OutboxReader } from "./outbox.ts";
 
 /**
  * The bid-applying part of a batch, as a store sees it: typed arrays indexed 0..count-1. The
@@ -96,6 +97,9 @@ export interface Store {
 
   /** Present when UPDATE and CLOSED reach this node through the store (several nodes). */
   readonly feed?: UpdateFeed;
+
+  /** Present when the store writes webhook events (GAVEL_WEBHOOK_URL is set): what the dispatcher reads. */
+  readonly outbox?: OutboxReader;
 
   /** The clock that decides open and closed (Redis TIME for Redis), in ms since the epoch. */
   now(): number;

@@ -17,7 +17,9 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["log", "metrics"],
   ["auction", "auth"],
   ["store"],
-  ["queue"],
+  // notify: the webhook dispatcher reads the stores' outboxes; only the server wires it, and it
+  // knows nothing of the ring or the drain, so it shares the queue's level.
+  ["queue", "notify"],
   ["live"],
   ["net"],
   ["client"],

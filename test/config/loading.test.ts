@@ -37,6 +37,12 @@ describe("configuration", () => {
     [{ GAVEL_QUEUE: "1024", GAVEL_BATCH: "2048" }, "GAVEL_BATCH"],
     [{ GAVEL_MAX_CONNECTIONS: "lots" }, "GAVEL_MAX_CONNECTIONS"],
     [{ GAVEL_PORT: "7400", GAVEL_HTTP_PORT: "7400" }, "GAVEL_HTTP_PORT"],
+    [{ GAVEL_WEBHOOK_URL: "http://127.0.0.1:9/hooks" }, "GAVEL_WEBHOOK_SECRET"],
+    [{ GAVEL_WEBHOOK_URL: "http://127.0.0.1:9/hooks", GAVEL_WEBHOOK_SECRET: "short" }, "GAVEL_WEBHOOK_SECRET"],
+    [{ GAVEL_WEBHOOK_SECRET: "a-secret-of-enough-bytes" }, "GAVEL_WEBHOOK_SECRET"],
+    [{ GAVEL_WEBHOOK_URL: "ftp://example.com/x", GAVEL_WEBHOOK_SECRET: "a-secret-of-enough-bytes" }, "GAVEL_WEBHOOK_URL"],
+    [{ GAVEL_WEBHOOK_URL: "not a url", GAVEL_WEBHOOK_SECRET: "a-secret-of-enough-bytes" }, "GAVEL_WEBHOOK_URL"],
+    [{ GAVEL_WEBHOOK_TIMEOUT_MS: "5" }, "GAVEL_WEBHOOK_TIMEOUT_MS"],
   ];
   for (const [env, setting] of bad) {
     test(`refuses ${JSON.stringify(env)}, naming ${setting}`, () => {

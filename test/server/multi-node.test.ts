@@ -27,6 +27,8 @@ const CHUNK = 250;
 const WINDOW = 2_000;
 /** Between chunks of the stream the feed cuts land in: 8,000 bids take about 1.6 s. */
 const STREAM_PAUSE_MS = 50;
+/** How far past a cut point a stream may run before it waits for that cut. */
+const CUT_LEAD = 400;
 /** The resubscribe test's stream: 4,000 bids over about 0.4 s. */
 const RESUBSCRIBE_PAUSE_MS = 25;
 /** What the tests allow between ends_at and a subscriber's CLOSED on a busy 2-core machine. */
@@ -69,7 +71,20 @@ function openFor(ms: number, fields: Record<string, unknown> = {}) {
  * in chunks with at most WINDOW unanswered and `pauseMs` between chunks; resolves with every
  * RESULT once all are answered.
  */
-async function streamBids(port: number, auction: number, count: number, start: number, user = 7, pauseMs = 0): Promise<Result[]> {
+/**
+ * Streams `count` ACCEPTED bids in chunks. `gate`, when given, is awaited before each chunk with
+ * the number sent so far: a test holds the stream there until it has done what must land
+ * mid-stream, however slow the machine.
+ */
+async function streamBids(
+  port: number,
+  auction: number,
+  count: number,
+  start: number,
+  user = 7,
+  pauseMs = 0,
+  gate?: (sent: number) => Promise<void>,
+): Promise<Result[]> {
   const client = await connectRaw(port);
   try {
     let sent = 0;
@@ -78,6 +93,7 @@ async function streamBids(port: number, auction: number, count: number, start: n
         await Bun.sleep(1);
         continue;
       }
+      if (gate) await gate(sent);
       const n = Math.min(CHUNK, count - sent);
       const bytes = new Uint8Array(n * BID_FRAME_SIZE);
       let offset = 0;
@@ -220,19 +236,27 @@ describe("the Redis subscriber connection is cut", () => {
     for (const node of nodes) for (let k = 0; k < 2; k++) subs.push(await subscribe(node.port, [x.id, y.id]));
     expect(await feedConnections()).toBe(NODES);
     try {
+      // Cut every node's feed at points spread over the stream, as seen from node C. Each
+      // stream waits a little past each cut point until that cut is done, so on a slow
+      // machine the stream cannot end before its cuts.
+      const cutPoint = (k: number) => Math.floor((count * k) / (kills + 1));
+      const cutDone = Array.from({ length: kills + 1 }, () => Promise.withResolvers<void>());
+      const gate = async (sent: number) => {
+        for (let k = 1; k <= kills; k++) if (sent >= cutPoint(k) + CUT_LEAD) await cutDone[k]!.promise;
+      };
       // Paced, so that the stream lasts well over a second and every cut lands inside it.
       const bidding = Promise.all([
-        streamBids(nodes[A]!.port, x.id, count, 1_000, 3, STREAM_PAUSE_MS),
-        streamBids(nodes[B]!.port, y.id, count, 2_000, 4, STREAM_PAUSE_MS),
+        streamBids(nodes[A]!.port, x.id, count, 1_000, 3, STREAM_PAUSE_MS, gate),
+        streamBids(nodes[B]!.port, y.id, count, 2_000, 4, STREAM_PAUSE_MS, gate),
       ]);
-      // Cut every node's feed at points spread over the stream, as seen from node C.
       const watcher = subs[subs.length - 1]!;
       const progress = () => Math.min(watcher.updates(x.id).at(-1)?.seq ?? 0, watcher.updates(y.id).at(-1)?.seq ?? 0);
       let killed = 0;
       for (let k = 1; k <= kills; k++) {
-        const at = Math.floor((count * k) / (kills + 1));
+        const at = cutPoint(k);
         await until(() => progress() >= at, `seq ${at}`, 60_000);
         killed += Number(await admin.call("CLIENT", "KILL", "TYPE", "pubsub"));
+        cutDone[k]!.resolve();
         expect(progress()).toBeLessThan(count); // mid-stream
         // Let the nodes resubscribe before the next cut, so each cut lands on a live feed.
         await until(async () => (await feedConnections()) === NODES, "the feeds to resubscribe");

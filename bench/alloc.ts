@@ -19,7 +19,7 @@
 import { heapStats } from "bun:jsc";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config.ts";
-import { encodeBid, decodeFrame } from "../src/protocol/codec.ts";
+import { encodeBid, encodeMaxBid, decodeFrame } from "../src/protocol/codec.ts";
 import { FrameAssembler } from "../src/protocol/assembler.ts";
 import { BID_FRAME_SIZE, RESULT_FRAME_SIZE } from "../src/protocol/constants.ts";
 import { startServer } from "../src/server.ts";
@@ -74,7 +74,7 @@ async function reportFromChild(): Promise<void> {
   }
   console.log("bytes/frame counts whole collection cycles only: under one cycle's worth a run shows 0.");
   console.log("(large buffers, e.g. history columns doubling, count too: they are kept data, not per-frame garbage)");
-  console.log("ACCEPTED runs include the memory store's history columns (28 bytes a bid, doubling as they grow).");
+  console.log("ACCEPTED runs include the memory store's history columns (40 bytes a bid, doubling as they grow).");
 }
 
 
@@ -95,6 +95,8 @@ let rising = true;
 let replyBytes = 0;
 let wanted = 0;
 let wake: () => void = () => {};
+/** MAX_BID instead of BID: the leader (user 7) raising their own maximum, a step-less ACCEPTED. */
+let maxima = false;
 /** In the control run the client also decodes every reply into an object: one allocation a frame. */
 let control = false;
 const recentlyDecoded: unknown[] = new Array(1024).fill(null);
@@ -120,7 +122,10 @@ const client = await Bun.connect({
 
 async function round(): Promise<void> {
   let offset = 0;
-  for (let i = 0; i < ROUND; i++) offset = encodeBid(bids, offset, i + 1, 1 + (i % AUCTIONS), 7, rising ? amount++ : 1);
+  for (let i = 0; i < ROUND; i++) {
+    const auction = 1 + (i % AUCTIONS);
+    offset = maxima ? encodeMaxBid(bids, offset, i + 1, auction, 7, amount++) : encodeBid(bids, offset, i + 1, auction, 7, rising ? amount++ : 1);
+  }
   wanted += ROUND * RESULT_FRAME_SIZE;
   const done = new Promise<void>((resolve) => (wake = resolve));
   let written = 0;
@@ -153,6 +158,11 @@ control = false;
 rising = true;
 await run("gavel, ACCEPTED, N/4 frames", total / 4);
 await run("gavel, ACCEPTED, N frames", total);
+// Every auction is led by user 7 now: each MAX_BID raises the hidden maximum (no step, no history).
+maxima = true;
+await run("gavel, MAX_BID raising, N/4 frames", total / 4);
+await run("gavel, MAX_BID raising, N frames", total);
+maxima = false;
 client.end();
 await server.stop();
 process.exit(0);

@@ -9,10 +9,11 @@
 --          none), Redis lost the group's data since, and the call fails with a GAVELEPOCH
 --          error before it writes anything (the node looks again, then retries)
 -- ARGV[2..] id, title, starting price, min increment, reserve, buy-now, starts_at, ends_at,
---          anti-snipe ms, max ends_at: decimal strings (and the title as is). A starts_at of 0
---          means "now" by Redis TIME: the clock bids are judged by, so an auction created to
---          start now is open to the very next bid (a node's estimate of TIME can be a
---          millisecond ahead).
+--          anti-snipe ms, max ends_at: decimal strings (and the title as is); then the
+--          increment table as JSON [{"from":..,"step":..},...], or '' for none (the min
+--          increment at every price). A starts_at of 0 means "now" by Redis TIME: the clock
+--          bids are judged by, so an auction created to start now is open to the very next bid
+--          (a node's estimate of TIME can be a millisecond ahead).
 -- Returns  1 when created, 0 when the id is taken.
 --
 -- The auction's id also goes into the group's live set (score = id), which listAuctions pages
@@ -21,6 +22,8 @@
 
 -- sp mi rs bn st as mx, each u64 big-endian: what bid.lua reads as 'fx'.
 local FIXED_LAYOUT = '>I8I8I8I8I8I8I8'
+-- One increment table row: from u64, step u64 (what bid.lua reads after the fixed fields).
+local INCREMENT_ROW_LAYOUT = '>I8I8'
 
 if redis.call('GET', KEYS[4]) ~= ARGV[1] then
   return redis.error_reply('GAVELEPOCH the epoch of ' .. KEYS[4] .. ' changed: Redis lost this shard group\'s data')
@@ -42,13 +45,24 @@ if startsAt == '0' then
   startsAt = string.format('%d', tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000))
 end
 
+-- The fields that never change, packed for bid.lua: one field and one unpack instead of seven;
+-- then the increment table's rows, each from u64, step u64 (none: the min increment applies).
+local fixed = struct.pack(FIXED_LAYOUT, tonumber(A[3]), tonumber(A[4]), tonumber(A[5]),
+  tonumber(A[6]), tonumber(startsAt), tonumber(A[9]), tonumber(A[10]))
+local increments = A[11] or ''
+if increments ~= '' then
+  local rows = {}
+  for _, row in ipairs(cjson.decode(increments)) do
+    rows[#rows + 1] = struct.pack(INCREMENT_ROW_LAYOUT, row['from'], row['step'])
+  end
+  fixed = fixed .. table.concat(rows)
+end
+
 redis.call('HSET', KEYS[1],
   'ti', A[2], 'sp', A[3], 'mi', A[4], 'rs', A[5], 'bn', A[6],
   'st', startsAt, 'en', A[8], 'as', A[9], 'mx', A[10],
-  'sq', '0', 'am', '0', 'ld', '0', 'cl', '0', 'wn', '0',
-  -- The fields that never change, packed for bid.lua: one field and one unpack instead of seven.
-  'fx', struct.pack(FIXED_LAYOUT, tonumber(A[3]), tonumber(A[4]), tonumber(A[5]),
-    tonumber(A[6]), tonumber(startsAt), tonumber(A[9]), tonumber(A[10])))
+  'sq', '0', 'am', '0', 'ld', '0', 'tp', '0', 'cl', '0', 'wn', '0', 'ic', increments,
+  'fx', fixed)
 redis.call('ZADD', KEYS[3], A[8], A[1])
 redis.call('ZREM', KEYS[6], A[1])
 redis.call('ZADD', KEYS[5], A[1], A[1])

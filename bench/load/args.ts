@@ -30,6 +30,7 @@ load
   --auction-base ID     first auction id tried; ids taken by earlier runs are skipped (${LoadDefaults.auctionBase})
   --hot                 every bid on one auction (maximum contention)
   --amounts MODE        rising (with the clock: bids mostly win) | random (mostly lose) (${LoadDefaults.amounts})
+  --max-share F         send this share (0..1) of the bids as MAX_BID, the amount as the hidden maximum (${LoadDefaults.maxShare})
   --procs P             spread the connections (and rate) over P load processes (${LoadDefaults.procs})
 measure and report
   --server-pid PID      the server's pid: report its CPU
@@ -51,7 +52,7 @@ const ALIASES: Record<string, string> = { "-c": "--connections", "-w": "--window
 const BOOLEAN_FLAGS = new Set(["--hot", "--json", "--help", "--no-progress"]);
 const VALUE_FLAGS = new Set([
   "--host", "--port", "--http-port", "--spawn-server", "--redis-url", "--server-env", "--connections", "--window",
-  "--rate", "--tick-ms", "--duration", "--bids", "--warmup", "--grace", "--auctions", "--auction-base", "--amounts",
+  "--rate", "--tick-ms", "--duration", "--bids", "--warmup", "--grace", "--auctions", "--auction-base", "--amounts", "--max-share",
   "--procs", "--server-pid", "--pids", "--html",
 ]);
 
@@ -117,6 +118,7 @@ export function parseArgs(argv: readonly string[]): Cli {
       case "--auction-base": o.auctionBase = number(arg, v); break;
       case "--hot": o.hot = true; break;
       case "--amounts": o.amounts = v as LoadOptions["amounts"]; break;
+      case "--max-share": o.maxShare = number(arg, v); break;
       case "--procs": o.procs = number(arg, v); break;
       case "--server-pid": o.serverPid = number(arg, v); break;
       case "--pids": o.pids = [...(o.pids ?? []), ...pidList(arg, v)]; break;

@@ -8,7 +8,7 @@
 import type { Socket } from "bun";
 import { FrameAssembler } from "../../src/protocol/assembler.ts";
 import { readU32 } from "../../src/protocol/bytes.ts";
-import { encodeBid } from "../../src/protocol/codec.ts";
+import { encodeBid, encodeMaxBid } from "../../src/protocol/codec.ts";
 import { BID_FRAME_SIZE, ERROR_HEADER_PAYLOAD, FrameType, PayloadLength } from "../../src/protocol/constants.ts";
 import { WriteQueue } from "../../src/client/write-queue.ts";
 import { Outstanding, Reply } from "./outstanding.ts";
@@ -25,6 +25,8 @@ export const AMOUNT_SCALE = 16;
 /** Random amounts are uniform in 1..RANDOM_AMOUNT_MAX (most lose once the auction is warm). */
 export const RANDOM_AMOUNT_MAX = 1_000_000_000;
 const MICROS_PER_MS = 1000;
+/** --max-share is kept in thousandths. */
+export const PER_MILLE = 1000;
 /** Golden-ratio multiplier: spreads consecutive user ids into unrelated PRNG seeds. */
 const SEED_MULTIPLIER = 0x9e37_79b9;
 
@@ -34,6 +36,8 @@ export interface LoadContext {
   /** The auctions to bid on; a hot run has one. */
   readonly auctionIds: Uint32Array;
   readonly amounts: AmountMode;
+  /** Of each 1000 bids, about this many go as MAX_BID (the amount is then the hidden maximum). */
+  readonly maxPerMille: number;
   /** Performance-clock time that rising amounts count from (the same instant in every process). */
   amountOrigin: number;
   /** Closed loop: no new bid is sent at or after this performance-clock time. */
@@ -150,7 +154,11 @@ export class BidConnection {
     }
     const req = this.outstanding.add(intended, auction);
     this.out.reserve(BID_FRAME_SIZE);
-    this.out.tail = encodeBid(this.out.buffer, this.out.tail, req, auction, this.user, amount);
+    // MAX_BID has BID's layout: one more branch, nothing allocated.
+    const asMaximum = context.maxPerMille > 0 && this.nextRandom() % PER_MILLE < context.maxPerMille;
+    this.out.tail = asMaximum
+      ? encodeMaxBid(this.out.buffer, this.out.tail, req, auction, this.user, amount)
+      : encodeBid(this.out.buffer, this.out.tail, req, auction, this.user, amount);
     this.budget--;
     tally.sent++;
     if (intended >= tally.measureFrom) tally.measuredSent++;

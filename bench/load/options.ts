@@ -24,6 +24,8 @@ export interface LoadOptions {
   /** Open loop: bids per second offered over all connections (0: closed loop). */
   rate?: number;
   amounts?: AmountMode;
+  /** The share of bids sent as MAX_BID (proxy bidding, the amount as the hidden maximum), 0..1. */
+  maxShare?: number;
   /** Every bid on one auction (maximum contention); implies one auction. */
   hot?: boolean;
   /** Seconds at the start whose requests are left out of the figures (still checked). */
@@ -59,6 +61,7 @@ export const LoadDefaults = {
   bids: 0,
   rate: 0,
   amounts: "rising" as AmountMode,
+  maxShare: 0,
   hot: false,
   warmupS: 1,
   graceS: 5,
@@ -109,6 +112,7 @@ export function resolveOptions(options: LoadOptions): ResolvedLoadOptions {
   check("grace", o.graceS, 0, Number.MAX_SAFE_INTEGER, false);
   check("procs", o.procs, 1, MAX_PROCS);
   check("tick", o.tickMs, MIN_TICK_MS, Number.MAX_SAFE_INTEGER, false);
+  check("max share", o.maxShare, 0, 1, false);
   if (o.bids === 0 && o.durationS <= 0) throw new LoadOptionsError("give a duration above 0 or a number of bids");
   if (o.amounts !== "rising" && o.amounts !== "random") throw new LoadOptionsError(`amounts must be rising or random, got ${o.amounts}`);
   if (o.spawnServer !== undefined && !["memory", "sqlite", "redis", "trivial"].includes(o.spawnServer)) {

@@ -19,6 +19,8 @@ export interface RunConfig {
   auctionIds: { first: number; last: number; skippedTaken: number };
   hot: boolean;
   amounts: string;
+  /** The share of bids sent as MAX_BID (0: plain BIDs only). */
+  maxShare: number;
   /** Offered bids/s in the open loop, else 0. */
   rate: number;
   bids: number;
@@ -183,7 +185,7 @@ export function describeRun(c: RunConfig): string {
   const load = c.mode === "closed" ? `closed loop C=${c.connections} x W=${c.window}` : `open loop ${int(c.rate)} bids/s over C=${c.connections}`;
   const where = c.hot ? "1 hot auction" : `${int(c.auctions)} auctions`;
   const length = c.bids > 0 ? `${int(c.bids)} bids` : `${c.durationS}s`;
-  return `${load}, ${where}, ${c.amounts} amounts, ${length} after ${c.warmupS}s warm-up, ${c.procs} proc(s), ${c.target}${c.store ? ` (${c.store})` : ""}`;
+  return `${load}, ${where}, ${c.amounts} amounts${c.maxShare > 0 ? ` (${Math.round(c.maxShare * 100)}% as MAX_BID)` : ""}, ${length} after ${c.warmupS}s warm-up, ${c.procs} proc(s), ${c.target}${c.store ? ` (${c.store})` : ""}`;
 }
 
 /** The summary printed at the end of a CLI run. */

@@ -43,6 +43,7 @@ export function planShards(o: ResolvedLoadOptions, host: string, port: number, a
       tickMs: o.tickMs,
       auctionIds,
       amounts: o.amounts,
+      maxShare: o.maxShare,
     });
     first += count;
   }
@@ -161,6 +162,7 @@ export async function runLoad(options: LoadOptions = {}): Promise<LoadReport> {
         auctionIds: { first: created.ids[0] ?? 0, last: created.ids[created.ids.length - 1] ?? 0, skippedTaken: created.skipped },
         hot: o.hot,
         amounts: o.amounts,
+        maxShare: o.maxShare,
         rate: o.rate,
         bids: o.bids,
         durationS: o.bids > 0 ? 0 : o.durationS,

@@ -3,7 +3,7 @@
 // with one process) hands it a ShardSpec and a shared start time.
 
 import type { Socket, SocketHandler } from "bun";
-import { BidConnection, type AmountMode, type LoadContext } from "./connection.ts";
+import { BidConnection, PER_MILLE, type AmountMode, type LoadContext } from "./connection.ts";
 import { Tally, tallyToJson, type TallyJson } from "./tally.ts";
 
 const MS_PER_S = 1000;
@@ -36,6 +36,8 @@ export interface ShardSpec {
   tickMs: number;
   auctionIds: number[];
   amounts: AmountMode;
+  /** The share of bids sent as MAX_BID, 0..1. */
+  maxShare: number;
 }
 
 export interface ShardProgress {
@@ -107,6 +109,7 @@ export async function runShard(spec: ShardSpec, hooks: ShardHooks): Promise<Shar
     tally,
     auctionIds: Uint32Array.from(spec.auctionIds),
     amounts: spec.amounts,
+    maxPerMille: Math.round(spec.maxShare * PER_MILLE),
     amountOrigin: 0,
     stopAt: Number.POSITIVE_INFINITY,
     lastData: 0,

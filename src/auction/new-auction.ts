@@ -2,6 +2,7 @@
 
 import { MAX_AMOUNT } from "../protocol/constants.ts";
 import type { AuctionSpec } from "./auction.ts";
+import { parseIncrements } from "./increments.ts";
 
 const MAX_ID = 0xffff_ffff;
 const MAX_TITLE = 200;
@@ -54,6 +55,13 @@ export function parseNewAuction(body: unknown, now: number): ParseResult {
   // A buy-now below the reserve would close the auction with a sale the reserve then refuses.
   if (spec.buyNowPrice !== 0 && spec.buyNowPrice < spec.reserve) {
     return { ok: false, error: "buy_now_price must not be below reserve" };
+  }
+  // An increment table replaces the fixed increment (min_increment is then its first step).
+  if (b.increments !== undefined && b.increments !== null) {
+    if (b.min_increment !== undefined && b.min_increment !== null) return { ok: false, error: "give either min_increment or increments, not both" };
+    const table = parseIncrements(b.increments);
+    if (!table.ok) return table;
+    return { ok: true, spec: { ...spec, minIncrement: table.rows[0]!.step, increments: table.rows, title } };
   }
   return { ok: true, spec: { ...spec, title } };
 }

@@ -10,6 +10,8 @@ export interface AuctionJson {
   phase: string;
   starting_price: number;
   min_increment: number;
+  /** The increment table, or null (absent from older servers): min_increment at every price. */
+  increments?: { from: number; step: number }[] | null;
   reserve: number;
   buy_now_price: number | null;
   starts_at: number;
@@ -32,6 +34,8 @@ export interface BidJson {
   amount: number;
   user: number;
   at: number;
+  /** "bid": the user's own bid; "max": the user's maximum bidding for them (absent from older servers). */
+  by?: "bid" | "max";
 }
 
 export interface BidPage {

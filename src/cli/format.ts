@@ -51,7 +51,9 @@ export function formatAuction(auction: AuctionJson, now: number): string {
     ["price", auction.leader === NO_LEADER ? `no bid yet (starting price ${auction.starting_price})` : String(auction.amount)],
     ["leader", formatLeader(auction.leader)],
     ["bids", String(auction.seq)],
-    ["min increment", String(auction.min_increment)],
+    auction.increments !== undefined && auction.increments !== null && auction.increments.length > 0
+      ? ["increments", auction.increments.map((row) => `${row.step} from ${row.from}`).join(", ")]
+      : ["min increment", String(auction.min_increment)],
     ["reserve", auction.reserve === 0 ? "none" : String(auction.reserve)],
     ["buy now", auction.buy_now_price === null ? "none" : String(auction.buy_now_price)],
     ["starts", `${formatTime(auction.starts_at)} (${formatRelative(auction.starts_at, now)})`],
@@ -85,7 +87,7 @@ export function formatAuctionTable(auctions: readonly AuctionJson[]): string {
 export function formatBidTable(bids: readonly BidJson[]): string {
   if (bids.length === 0) return "no bids";
   return formatTable(
-    ["SEQ", "AMOUNT", "USER", "AT"],
-    bids.map((b) => [String(b.seq), String(b.amount), String(b.user), formatTime(b.at)]),
+    ["SEQ", "AMOUNT", "USER", "BY", "AT"],
+    bids.map((b) => [String(b.seq), String(b.amount), String(b.user), b.by ?? "bid", formatTime(b.at)]),
   );
 }

@@ -12,6 +12,7 @@ import {
   decodeFrame,
   encodeAuth,
   encodeBid,
+  encodeMaxBid,
   encodePing,
   encodeQuery,
   encodeSubscribe,
@@ -295,6 +296,29 @@ export class ClientCore {
     if (problem) return Promise.reject(problem);
     const req = this.requests.take();
     this.queue.tail = encodeBid(this.queue.buffer, this.queue.tail, req, auction, user, amount);
+    return this.expect(req, FrameType.RESULT);
+  }
+
+  /**
+   * Leaves a maximum (proxy bidding, MAX_BID): the server bids for `user`, as little as needed,
+   * up to `max`, now and against every later bid, the way eBay's automatic bidding works. The
+   * maximum is never disclosed: the RESULT carries the visible price and leader after it.
+   * ACCEPTED: `user` leads with this maximum (a leader raising their own maximum gets ACCEPTED
+   * with the price unchanged). OUTBID: below the next minimum, or another bidder's maximum is at
+   * least as high (a tie goes to the earlier maximum), which then answered: the RESULT shows
+   * the price it rose to. Checks and rejections as {@link bid}.
+   *
+   * @example
+   * ```ts
+   * const { status, amount, leader } = await client.maxBid(auction, me, 50_000);
+   * if (status === Status.ACCEPTED) console.log(`you lead at ${amount}; your maximum stays private`);
+   * ```
+   */
+  maxBid(auction: number, user: number, max: number): Promise<BidResult> {
+    const problem = checkU32("auction", auction) ?? checkU32("user", user) ?? checkAmount(max) ?? this.makeRoom(BID_FRAME_SIZE);
+    if (problem) return Promise.reject(problem);
+    const req = this.requests.take();
+    this.queue.tail = encodeMaxBid(this.queue.buffer, this.queue.tail, req, auction, user, max);
     return this.expect(req, FrameType.RESULT);
   }
 

@@ -3,7 +3,7 @@
 // (isAdminRoute) move to a listener of their own and the HTTP port keeps the public ones.
 
 import type { Server } from "bun";
-import { auctionToJson } from "../auction/auction.ts";
+import { auctionToJson, StepBy } from "../auction/auction.ts";
 import { parseNewAuction } from "../auction/new-auction.ts";
 import { Phase } from "../protocol/constants.ts";
 import { redact } from "../log/redact.ts";
@@ -180,7 +180,8 @@ export function startAdminServer(options: AdminOptions, store: Store, hooks: Adm
     const entries = await store.historyNewestFirst(id, before, Math.max(limit, 1));
     const last = entries.at(-1);
     return json(200, {
-      bids: entries.map((e) => ({ seq: e.seq, amount: e.amount, user: e.user, at: e.at })),
+      // Field by field: nothing else of the store's (a hidden maximum) may reach the page.
+      bids: entries.map((e) => ({ seq: e.seq, amount: e.amount, user: e.user, at: e.at, by: e.by === StepBy.MAX ? "max" : "bid" })),
       next: last !== undefined && last.seq > 1 && entries.length >= limit ? `/v1/auctions/${id}/bids?before=${last.seq}&limit=${limit}` : null,
     });
   }

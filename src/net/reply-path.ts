@@ -15,7 +15,7 @@ export const RING_HIGH_WATER_FRACTION = 0.75;
 export const RING_LOW_WATER_FRACTION = 0.25;
 const MS_PER_SECOND = 1000;
 
-/** Where an accepted bid's UPDATE goes on this node (the subscription hub). */
+/** Where a step's UPDATE goes on this node (the subscription hub). */
 export interface LocalFanOut {
   deliverUpdate(auction: number, seq: number, amount: number, leader: number, endsAt: number): void;
 }
@@ -73,7 +73,8 @@ export class ReplyPath {
     const now = counters === null ? 0 : performance.now();
     for (let i = 0; i < batch.count; i++) {
       const status = batch.status[i]!;
-      if (status === Status.ACCEPTED && this.fanOut !== null) {
+      // Every visible step, ACCEPTED or OUTBID (a hidden maximum answered), is an UPDATE.
+      if (batch.stepped[i] === 1 && this.fanOut !== null) {
         this.fanOut.deliverUpdate(batch.auction[i]!, batch.seq[i]!, batch.resultAmount[i]!, batch.resultLeader[i]!, batch.endsAt[i]!);
       }
       const connection = batch.replyTo[i]!;

@@ -1,5 +1,5 @@
 // What the server does with each whole frame a client sends; see docs/protocol.md.
-// The hot path (BID) decodes straight into the ring and allocates nothing.
+// The hot path (BID and MAX_BID) decodes straight into the ring and allocates nothing.
 
 import {
   clientFrameFit,
@@ -19,6 +19,7 @@ import { ErrorCode, FrameType, Phase, Status } from "../protocol/constants.ts";
 import { malformedMessage } from "../protocol/frame-table.ts";
 import { Limit, type LimitLog } from "../log/limit-log.ts";
 import { phaseAt } from "../auction/auction.ts";
+import { BidKind } from "../auction/bid-rule.ts";
 import type { BidRing } from "../queue/bid-ring.ts";
 import type { Drain } from "../queue/drain.ts";
 import type { Store } from "../store/store.ts";
@@ -93,10 +94,11 @@ export class RequestHandler {
 
     switch (type) {
       case FrameType.BID:
-        this.handleBid(connection, bytes, payload);
+        this.handleBid(connection, bytes, payload, BidKind.BID);
         break;
       case FrameType.MAX_BID:
-        this.handleMaxBid(connection, bytes, payload);
+        // The same layout and checks as BID; the store applies the proxy rule.
+        this.handleBid(connection, bytes, payload, BidKind.MAX);
         break;
       case FrameType.PING:
         connection.queuePong(readReq(bytes, payload), this.ctx.store.now());
@@ -130,7 +132,7 @@ export class RequestHandler {
     return true;
   }
 
-  private handleBid(connection: Connection, bytes: Uint8Array, payload: number): void {
+  private handleBid(connection: Connection, bytes: Uint8Array, payload: number, kind: BidKind): void {
     const bid = decodeBid(bytes, payload, this.bid);
     const { ring, replyPath } = this.ctx;
     // The contract's order: FORBIDDEN, INVALID, RATE_LIMITED, OVERLOADED, then the store.
@@ -147,27 +149,13 @@ export class RequestHandler {
       replyPath.answer(connection, bid.req, Status.RATE_LIMITED, bid.auction);
       return;
     }
-    if (!ring.push(connection, bid.req, bid.auction, bid.user, bid.amount, connection.chunkReadAt)) {
+    if (!ring.push(connection, bid.req, bid.auction, bid.user, bid.amount, connection.chunkReadAt, kind)) {
       this.ctx.limitLog?.hit(Limit.QUEUE);
       replyPath.answer(connection, bid.req, Status.OVERLOADED, bid.auction);
       return;
     }
     replyPath.queued(connection);
     this.ctx.drain.schedule();
-  }
-
-  /**
-   * Proxy bidding is not built yet: a MAX_BID gets the checks every bid gets before the store
-   * (FORBIDDEN, INVALID), and otherwise an ERROR saying so. It is answered, never applied.
-   */
-  private handleMaxBid(connection: Connection, bytes: Uint8Array, payload: number): void {
-    const bid = decodeBid(bytes, payload, this.bid);
-    if (this.verifier !== null && bid.user !== connection.authUser) this.ctx.replyPath.answer(connection, bid.req, Status.FORBIDDEN, bid.auction);
-    else if (isInvalidBid(bid)) this.ctx.replyPath.answer(connection, bid.req, Status.INVALID, bid.auction);
-    else {
-      connection.queueError(bid.req, ErrorCode.UNKNOWN_TYPE, "MAX_BID (proxy bidding) is not supported by this server");
-      this.ctx.markDirty(connection);
-    }
   }
 
   /**

@@ -19,6 +19,8 @@ export class BidBatch<T = unknown> implements StoreBatch {
   readonly auction: Uint32Array;
   readonly user: Uint32Array;
   readonly amount: Float64Array;
+  /** BidKind of each bid (BID or MAX_BID). */
+  readonly kind: Uint8Array;
   /** When each bid's frame was read (performance.now(), ms), for the bid latency. */
   readonly readAt: Float64Array;
   // Outputs, filled by the store.
@@ -26,7 +28,9 @@ export class BidBatch<T = unknown> implements StoreBatch {
   /** The auction's amount and leader after this bid (0 when unknown). */
   readonly resultAmount: Float64Array;
   readonly resultLeader: Uint32Array;
-  /** For ACCEPTED: the auction's new seq and ends_at, what its UPDATE carries. */
+  /** 1 when the bid made a visible step (ACCEPTED or OUTBID): its UPDATE goes out. */
+  readonly stepped: Uint8Array;
+  /** For ACCEPTED and every step: the auction's new seq and ends_at, what its UPDATE carries. */
   readonly seq: Uint32Array;
   readonly endsAt: Float64Array;
 
@@ -36,10 +40,12 @@ export class BidBatch<T = unknown> implements StoreBatch {
     this.auction = new Uint32Array(capacity);
     this.user = new Uint32Array(capacity);
     this.amount = new Float64Array(capacity);
+    this.kind = new Uint8Array(capacity);
     this.readAt = new Float64Array(capacity);
     this.status = new Uint8Array(capacity);
     this.resultAmount = new Float64Array(capacity);
     this.resultLeader = new Uint32Array(capacity);
+    this.stepped = new Uint8Array(capacity);
     this.seq = new Uint32Array(capacity);
     this.endsAt = new Float64Array(capacity);
   }
@@ -50,6 +56,7 @@ export class BidBatch<T = unknown> implements StoreBatch {
       this.status[i] = status;
       this.resultAmount[i] = 0;
       this.resultLeader[i] = 0;
+      this.stepped[i] = 0;
     }
   }
 }

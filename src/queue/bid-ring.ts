@@ -16,6 +16,7 @@ export class BidRing<T = unknown> {
   private readonly auction: Uint32Array;
   private readonly user: Uint32Array;
   private readonly amount: Float64Array;
+  private readonly kind: Uint8Array;
   private readonly readAt: Float64Array;
 
   /** @param capacity a power of two (config validates it) */
@@ -27,6 +28,7 @@ export class BidRing<T = unknown> {
     this.auction = new Uint32Array(capacity);
     this.user = new Uint32Array(capacity);
     this.amount = new Float64Array(capacity);
+    this.kind = new Uint8Array(capacity);
     this.readAt = new Float64Array(capacity);
   }
 
@@ -36,9 +38,10 @@ export class BidRing<T = unknown> {
 
   /**
    * Returns false, storing nothing, when the ring is full (the caller answers OVERLOADED).
-   * `readAt` is when the frame was read (performance.now(), ms; 0 when nobody measures).
+   * `readAt` is when the frame was read (performance.now(), ms; 0 when nobody measures);
+   * `kind` is the BidKind (BID or MAX_BID), opaque here.
    */
-  push(replyTo: T, req: number, auction: number, user: number, amount: number, readAt = 0): boolean {
+  push(replyTo: T, req: number, auction: number, user: number, amount: number, readAt = 0, kind = 0): boolean {
     if (this.size === this.capacity) return false;
     const slot = (this.head + this.size) & this.mask;
     this.replyTo[slot] = replyTo;
@@ -46,6 +49,7 @@ export class BidRing<T = unknown> {
     this.auction[slot] = auction;
     this.user[slot] = user;
     this.amount[slot] = amount;
+    this.kind[slot] = kind;
     this.readAt[slot] = readAt;
     this.size++;
     return true;
@@ -62,6 +66,7 @@ export class BidRing<T = unknown> {
       batch.auction[i] = this.auction[slot]!;
       batch.user[i] = this.user[slot]!;
       batch.amount[i] = this.amount[slot]!;
+      batch.kind[i] = this.kind[slot]!;
       batch.readAt[i] = this.readAt[slot]!;
       slot = (slot + 1) & this.mask;
     }

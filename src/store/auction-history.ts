@@ -1,12 +1,13 @@
 // The in-process bid history of one auction, for the memory store. Entries are stored
-// interleaved (amount, user, at, ends_at) in chunks: the first chunk grows by doubling up to
+// interleaved (amount, user, at, ends_at, by) in chunks: the first chunk grows by doubling up to
 // CHUNK entries, after that whole chunks are added and nothing is copied again. Recording an
 // accepted bid allocates nothing in the steady state (profiled: copying on every doubling of
 // a hot auction's history cost ~6% of the bid path).
 
+import type { StepBy } from "../auction/auction.ts";
 import type { HistoryEntry } from "./store.ts";
 
-const FIELDS = 4;
+const FIELDS = 5;
 const INITIAL_CAPACITY = 16;
 /** Entries per chunk once the first chunk is full. */
 const CHUNK = 4096;
@@ -16,8 +17,8 @@ export class AuctionHistory {
   /** chunks[0] holds seq 1..CHUNK (growing); chunks[k] holds the k-th next CHUNK entries. */
   private readonly chunks: Float64Array[] = [new Float64Array(INITIAL_CAPACITY * FIELDS)];
 
-  /** Appends the bid that made seq `length + 1`. */
-  record(amount: number, user: number, at: number, endsAt: number): void {
+  /** Appends the step that made seq `length + 1`. */
+  record(amount: number, user: number, at: number, endsAt: number, by: StepBy = 0): void {
     const i = this.length;
     let chunk: Float64Array;
     let offset: number;
@@ -39,6 +40,7 @@ export class AuctionHistory {
     chunk[offset + 1] = user;
     chunk[offset + 2] = at;
     chunk[offset + 3] = endsAt;
+    chunk[offset + 4] = by;
     this.length++;
   }
 
@@ -47,7 +49,7 @@ export class AuctionHistory {
     const i = seq - 1;
     const chunk = i < CHUNK ? this.chunks[0]! : this.chunks[1 + Math.floor((i - CHUNK) / CHUNK)]!;
     const o = (i < CHUNK ? i : (i - CHUNK) % CHUNK) * FIELDS;
-    return { seq, amount: chunk[o]!, user: chunk[o + 1]!, at: chunk[o + 2]!, endsAt: chunk[o + 3]! };
+    return { seq, amount: chunk[o]!, user: chunk[o + 1]!, at: chunk[o + 2]!, endsAt: chunk[o + 3]!, by: chunk[o + 4]! as StepBy };
   }
 
   after(afterSeq: number, limit: number): HistoryEntry[] {

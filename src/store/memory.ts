@@ -2,7 +2,7 @@
 // SQLite store writes through.
 
 import { freshAuction, phaseAt, type AuctionState } from "../auction/auction.ts";
-import { applyBidRule, closeAuction } from "../auction/bid-rule.ts";
+import { applyBidRule, closeAuction, stepBy, type BidKind } from "../auction/bid-rule.ts";
 import { notifyBid, notifyClose, type NotificationSink } from "../auction/notification.ts";
 import { MemoryOutbox } from "./outbox-memory.ts";
 import { GONE, EndsHeap, takeDue } from "../auction/ends-heap.ts";
@@ -68,7 +68,15 @@ export class AuctionTable {
     private readonly stored: ClosedOnDisk = NONE_ON_DISK,
   ) {}
 
-  /** Applies bid `i` of the batch at `now`; returns the auction when it was ACCEPTED. */
+  /** The applied auction's hidden maximum before the last applyOne (a rolled-back batch restores it). */
+  topBefore = 0;
+
+  /**
+   * Applies bid `i` of the batch at `now`; returns the auction when the bid changed what is
+   * stored of it: a visible step (`batch.stepped[i]` is 1; its history entry is the auction's
+   * amount, leader and ends_at, placed by `stepBy(batch.kind[i], batch.status[i])`), or only
+   * the leader's hidden maximum (`top`). Null when nothing changed.
+   */
   applyOne(batch: StoreBatch, i: number, now: number): AuctionState | null {
     const auction = this.auctions.get(batch.auction[i]!);
     if (auction === undefined) {
@@ -77,6 +85,7 @@ export class AuctionTable {
       batch.status[i] = closed === null ? Status.UNKNOWN : Status.CLOSED;
       batch.resultAmount[i] = closed?.amount ?? 0;
       batch.resultLeader[i] = closed?.leader ?? 0;
+      batch.stepped[i] = 0;
       if (closed !== null) {
         batch.seq[i] = closed.seq;
         batch.endsAt[i] = closed.endsAt;
@@ -84,10 +93,14 @@ export class AuctionTable {
       return null;
     }
     const endsAtBefore = auction.endsAt;
+    const seqBefore = auction.seq;
+    const topBefore = auction.top;
+    this.topBefore = topBefore;
     const leaderBefore = auction.leader;
-    const status = applyBidRule(auction, batch.user[i]!, batch.amount[i]!, now);
-    // Webhooks: the bid's events, written with it (one null check when they are off).
-    if (this.notifications !== null && status === Status.ACCEPTED) notifyBid(this.notifications, auction, leaderBefore, endsAtBefore, now);
+    const status = applyBidRule(auction, batch.user[i]!, batch.amount[i]!, now, batch.kind[i] as BidKind);
+    // Webhooks: each step's events, written with it (one null check when they are off). A step
+    // can be OUTBID (a maximum answered): it may still extend the auction.
+    if (this.notifications !== null && auction.seq !== seqBefore) notifyBid(this.notifications, auction, leaderBefore, endsAtBefore, now);
     // Buy-now ends the auction now: the closer must find it at its new, earlier end (the heap
     // entry of a later end is dropped when it comes up). Typed arrays: nothing allocated.
     if (auction.endsAt < endsAtBefore) this.ends.push(auction.endsAt, auction.id);
@@ -96,7 +109,9 @@ export class AuctionTable {
     batch.resultLeader[i] = auction.leader;
     batch.seq[i] = auction.seq;
     batch.endsAt[i] = auction.endsAt;
-    return status === Status.ACCEPTED ? auction : null;
+    const stepped = auction.seq !== seqBefore;
+    batch.stepped[i] = stepped ? 1 : 0;
+    return stepped || auction.top !== topBefore ? auction : null;
   }
 
   /** Adds an auction; id 0 takes the next free id, starts_at 0 means now. */
@@ -327,8 +342,11 @@ export class MemoryStore implements Store {
   applyBids(batch: StoreBatch): void {
     const now = Date.now();
     for (let i = 0; i < batch.count; i++) {
-      const accepted = this.table.applyOne(batch, i, now);
-      if (accepted !== null) this.histories.get(accepted.id)!.record(accepted.amount, accepted.leader, now, accepted.endsAt);
+      const stepped = this.table.applyOne(batch, i, now);
+      if (stepped !== null && batch.stepped[i] === 1) {
+        const by = stepBy(batch.kind[i] as BidKind, batch.status[i] as Status);
+        this.histories.get(stepped.id)!.record(stepped.amount, stepped.leader, now, stepped.endsAt, by);
+      }
     }
   }
 

@@ -3,16 +3,20 @@
 
 import { readU32, readU64 } from "../protocol/bytes.ts";
 import { Status } from "../protocol/constants.ts";
-import type { HistoryEntry } from "../auction/auction.ts";
+import { StepBy, type HistoryEntry } from "../auction/auction.ts";
 import { StoreUnconfirmedError } from "./errors.ts";
 import { isEpochMismatch } from "./redis-epoch.ts";
 
-/** bid.lua's packed bid: key index u32, user u32, amount u64. */
-export const PACKED_BID_SIZE = 16;
-/** bid.lua's packed result: status u32, amount u64, leader u32, seq u32, ends_at u64. */
-export const PACKED_RESULT_SIZE = 28;
-/** bid.lua's packed history entry: amount u64, user u32, accepted at u64, ends_at u64. */
-const HISTORY_ENTRY_SIZE = 28;
+/** bid.lua's packed bid: key index u32, user u32, amount u64, kind u8 (BidKind). */
+export const PACKED_BID_SIZE = 17;
+/** bid.lua's packed result: status u32, amount u64, leader u32, seq u32, ends_at u64, stepped u8. */
+export const PACKED_RESULT_SIZE = 29;
+/** Where a packed result's stepped flag sits. */
+export const RESULT_STEPPED_OFFSET = 28;
+/** bid.lua's packed history entry: amount u64, user u32, accepted at u64, ends_at u64, by u8. */
+const HISTORY_ENTRY_SIZE = 29;
+/** The same, as written before proxy bidding: no `by` (every step was the user's own BID). */
+const HISTORY_ENTRY_SIZE_V1 = 28;
 /** Splits close.lua's amounts (ioredis 6.0.0 rounds integer replies near 2^53). */
 export const TWO_32 = 2 ** 32;
 /** close.lua's reply per closed auction: id, seq, winner, amount high part, amount low 32 bits. */
@@ -20,14 +24,15 @@ export const CLOSE_STRIDE = 5;
 /** cancel.lua's first reply value. */
 export const CancelReply = { CANCELLED: 0, UNKNOWN: 1, CLOSED: 2 } as const;
 
-/** A history stream entry: id 0-<seq>, field d = amount u64, user u32, at u64, ends_at u64. */
+/** A history stream entry: id 0-<seq>, field d = amount u64, user u32, at u64, ends_at u64, by u8. */
 export function toHistoryEntry([entryId, fields]: [id: Buffer, fields: Buffer[]]): HistoryEntry {
   const id = entryId.toString();
   const seq = Number(id.slice(id.indexOf("-") + 1));
   let d: Buffer | undefined;
   for (let k = 0; k + 1 < fields.length; k += 2) if (fields[k]!.toString() === "d") d = fields[k + 1];
-  if (d === undefined || d.length !== HISTORY_ENTRY_SIZE) throw new Error(`history entry ${id} has no packed d field`);
-  return { seq, amount: readU64(d, 0), user: readU32(d, 8), at: readU64(d, 12), endsAt: readU64(d, 20) };
+  if (d === undefined || (d.length !== HISTORY_ENTRY_SIZE && d.length !== HISTORY_ENTRY_SIZE_V1)) throw new Error(`history entry ${id} has no packed d field`);
+  const by = d.length === HISTORY_ENTRY_SIZE && d[HISTORY_ENTRY_SIZE_V1] === StepBy.MAX ? StepBy.MAX : StepBy.BID;
+  return { seq, amount: readU64(d, 0), user: readU32(d, 8), at: readU64(d, 12), endsAt: readU64(d, 20), by };
 }
 
 /** A pipeline's per-command [error, value] pairs as Promise.allSettled-style results. */

@@ -11,7 +11,7 @@ export { RedisTopology, type SentinelTarget } from "./redis-connection.ts";
 
 import { Cluster, type Redis, type RedisOptions } from "ioredis";
 import { join } from "node:path";
-import { phaseAt, type AuctionState } from "../auction/auction.ts";
+import { phaseAt, type AuctionState, type IncrementRow } from "../auction/auction.ts";
 import { Phase, Status } from "../protocol/constants.ts";
 import { readU32, readU64, writeU32, writeU64 } from "../protocol/bytes.ts";
 import { redact } from "../log/redact.ts";
@@ -22,7 +22,7 @@ import { evictionRefusal, evictionWarning, readEvictionPolicy, type EvictionPoli
 import { AUCTION_IDS_KEY, AUCTION_INDEX_KEY, HISTORY_SUFFIX, KeyLayout, RedisKeys, shardGroup } from "./redis-keys.ts";
 import { detectTopology, openCluster, openSingle, RedisTopology, type SentinelTarget } from "./redis-connection.ts";
 import { waitFailure } from "./redis-replicas.ts";
-import { CancelReply, CLOSE_STRIDE, groupFailureStatus, isRedirection, PACKED_BID_SIZE, PACKED_RESULT_SIZE, settleExec, toHistoryEntry, TWO_32 } from "./redis-packing.ts";
+import { CancelReply, CLOSE_STRIDE, groupFailureStatus, isRedirection, PACKED_BID_SIZE, PACKED_RESULT_SIZE, RESULT_STEPPED_OFFSET, settleExec, toHistoryEntry, TWO_32 } from "./redis-packing.ts";
 import { RedisFeed } from "./redis-feed.ts";
 import { ClusterFeed } from "./redis-cluster-feed.ts";
 import { RedisOutbox } from "./outbox-redis.ts";
@@ -422,6 +422,7 @@ export class RedisStore implements Store {
           batch.status[i] = failedStatus;
           batch.resultAmount[i] = 0;
           batch.resultLeader[i] = 0;
+          batch.stepped[i] = 0;
         }
         continue;
       }
@@ -433,6 +434,7 @@ export class RedisStore implements Store {
         batch.status[i] = status;
         batch.resultAmount[i] = readU64(packed!, r + 4);
         batch.resultLeader[i] = readU32(packed!, r + 12);
+        batch.stepped[i] = packed![r + RESULT_STEPPED_OFFSET]!;
         if (status !== Status.UNKNOWN) {
           batch.seq[i] = readU32(packed!, r + 16);
           batch.endsAt[i] = readU64(packed!, r + 20);
@@ -563,6 +565,9 @@ export class RedisStore implements Store {
       leader: Number(h.ld),
       closed: h.cl === "1",
       winner: Number(h.wn),
+      // tp: the leader's hidden maximum (absent on auctions from before proxy bidding: the amount).
+      top: Number(h.tp ?? h.am),
+      ...(h.ic === undefined || h.ic === "" ? {} : { increments: JSON.parse(h.ic) as IncrementRow[] }),
     };
   }
 
@@ -882,6 +887,7 @@ export class RedisStore implements Store {
         writeU32(bids, o, k);
         writeU32(bids, o + 4, batch.user[i]!);
         writeU64(bids, o + 8, batch.amount[i]!);
+        bids[o + 16] = batch.kind[i]!;
       }
       // Webhooks: the group's outbox stream goes last, so the indices above stay put.
       if (this.outbox !== undefined) keys.push(this.outboxKeys[group]!);
@@ -932,6 +938,7 @@ export class RedisStore implements Store {
       spec.endsAt,
       spec.antiSnipeMs,
       spec.maxEndsAt,
+      spec.increments === undefined || spec.increments.length === 0 ? "" : JSON.stringify(spec.increments),
     );
     return created === 1;
   }

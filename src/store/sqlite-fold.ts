@@ -19,6 +19,8 @@ CREATE TABLE IF NOT EXISTS bids (
   user INTEGER NOT NULL,
   at INTEGER NOT NULL,
   ends_at INTEGER NOT NULL,
+  -- StepBy: 0 placed by the bidder's own BID, 1 by a maximum (MAX_BID).
+  by INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (auction, seq)
 ) WITHOUT ROWID;
 `;
@@ -39,9 +41,12 @@ export class BidLogFolder {
   ) {
     this.oldestRow = db.prepare("SELECT id, entries FROM bid_log WHERE id > ? ORDER BY id LIMIT 1");
     // The log is the truth for its bids: a row is deleted in the step that writes its bids.
-    this.insertBid = db.prepare("INSERT OR REPLACE INTO bids (auction, seq, amount, user, at, ends_at) VALUES (?, ?, ?, ?, ?, ?)");
-    // A closed auction's row holds its final state already (written when it closed).
-    this.updateAuction = db.prepare("UPDATE auctions SET seq = ?, amount = ?, leader = ?, ends_at = ? WHERE id = ? AND closed = 0 AND seq < ?");
+    this.insertBid = db.prepare("INSERT OR REPLACE INTO bids (auction, seq, amount, user, at, ends_at, by) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    // A closed auction's row holds its final state already (written when it closed). A
+    // TOP_ONLY entry repeats its auction's seq; the hidden maximum never decreases.
+    this.updateAuction = db.prepare(
+      "UPDATE auctions SET seq = ?, amount = ?, leader = ?, ends_at = ?, top = max(top, ?) WHERE id = ? AND closed = 0 AND seq <= ?",
+    );
     this.deleteRows = db.prepare("DELETE FROM bid_log WHERE id <= ?");
     this.step = db.transaction((rows: [number, Uint8Array][]) => this.write(rows));
   }
@@ -77,9 +82,10 @@ export class BidLogFolder {
     bids.sort((a, b) => a.auction - b.auction || a.seq - b.seq);
     for (let i = 0; i < bids.length; i++) {
       const bid = bids[i]!;
-      this.insertBid.run(bid.auction, bid.seq, bid.amount, bid.user, bid.at, bid.endsAt);
+      if (!bid.topOnly) this.insertBid.run(bid.auction, bid.seq, bid.amount, bid.user, bid.at, bid.endsAt, bid.by);
+      // Sorted stably, so an auction's last entry is its newest, with its highest maximum.
       const lastOfAuction = i + 1 === bids.length || bids[i + 1]!.auction !== bid.auction;
-      if (lastOfAuction) this.updateAuction.run(bid.seq, bid.amount, bid.user, bid.endsAt, bid.auction, bid.seq);
+      if (lastOfAuction) this.updateAuction.run(bid.seq, bid.amount, bid.user, bid.endsAt, bid.top, bid.auction, bid.seq);
     }
     this.deleteRows.run(rows[rows.length - 1]![0]);
   }

@@ -15,14 +15,17 @@
 import { Database, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import type { AuctionState } from "../auction/auction.ts";
+import type { AuctionState, IncrementRow } from "../auction/auction.ts";
 import type { Phase } from "../protocol/constants.ts";
 import { AuctionTable, closedFields, type ClosedOnDisk } from "./memory.ts";
 import { ClosedCache } from "./closed-cache.ts";
 import type { CancelResult, ClosedAuction, CreateResult, HistoryEntry, NewAuction, Store, StoreBatch } from "./store.ts";
 import { StoreError, StoreRefusedError, StoreUnavailableError } from "./errors.ts";
 import { BidLocator, type BidLocation } from "./bid-locator.ts";
-import { BidLogWriter, entryCount, readLoggedBid } from "./bid-log.ts";
+import { BidLogWriter, entryCount, LogFlag, readLoggedBid, upgradeLogRowV2 } from "./bid-log.ts";
+import { stepBy, type BidKind } from "../auction/bid-rule.ts";
+import { StepBy } from "../auction/auction.ts";
+import type { Status } from "../protocol/constants.ts";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.ts";
 import { BIDS_SCHEMA, BidLogFolder } from "./sqlite-fold.ts";
 import { Retention } from "./retention.ts";
@@ -48,9 +51,12 @@ const FILE_CHECK_INTERVAL_MS = 250;
  * The file's layout, in PRAGMA user_version. 0: a file from before it was kept; 1: auctions and
  * bid_log; 2: also the folded `bids` history (an older build would not read it, so it must refuse
  * the file); 3: also the webhook `outbox` (outbox-sqlite.ts: an older build would leave its
- * events undelivered). Each step only adds tables and indexes, created at open.
+ * events undelivered); 4: proxy bidding and increment tables: `auctions.top` (the leader's
+ * hidden maximum) and `auctions.increments`, `bids.by`, and 45-byte bid log entries
+ * (bid-log.ts). Steps 1 to 3 only add tables and indexes; step 4 is {@link migrateToV4}. All run
+ * at open, in one transaction with the version bump.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS auctions (
@@ -68,7 +74,11 @@ CREATE TABLE IF NOT EXISTS auctions (
   amount INTEGER NOT NULL,
   leader INTEGER NOT NULL,
   closed INTEGER NOT NULL,
-  winner INTEGER NOT NULL
+  winner INTEGER NOT NULL,
+  -- The leader's hidden maximum (proxy bidding): never read out but to restore the auction.
+  top INTEGER NOT NULL DEFAULT 0,
+  -- The increment table as JSON [{"from","step"}...], or NULL: min_increment at every price.
+  increments TEXT
 );
 -- One row per drain batch: its accepted bids packed back to back (bid-log.ts). For an open
 -- auction, seq/amount/leader/ends_at above are as of its last folded bid (sqlite-fold.ts); a
@@ -99,6 +109,8 @@ interface AuctionRow {
   leader: number;
   closed: number;
   winner: number;
+  top: number;
+  increments: string | null;
 }
 
 const LOG_ROWS_BY_IDS = "SELECT id, entries FROM bid_log WHERE id IN (SELECT value FROM json_each(?))";
@@ -120,7 +132,52 @@ function rowToAuction(row: AuctionRow): AuctionState {
     leader: row.leader,
     closed: row.closed !== 0,
     winner: row.winner,
+    top: row.top,
+    ...(row.increments === null ? {} : { increments: JSON.parse(row.increments) as IncrementRow[] }),
   };
+}
+
+/** The named parameters of INSERT INTO auctions. */
+function auctionParams(a: AuctionState): Record<string, string | number | null> {
+  return {
+    id: a.id,
+    title: a.title,
+    startingPrice: a.startingPrice,
+    minIncrement: a.minIncrement,
+    reserve: a.reserve,
+    buyNowPrice: a.buyNowPrice,
+    startsAt: a.startsAt,
+    endsAt: a.endsAt,
+    antiSnipeMs: a.antiSnipeMs,
+    maxEndsAt: a.maxEndsAt,
+    seq: a.seq,
+    amount: a.amount,
+    leader: a.leader,
+    closed: a.closed ? 1 : 0,
+    winner: a.winner,
+    top: a.top,
+    increments: a.increments === undefined || a.increments.length === 0 ? null : JSON.stringify(a.increments),
+  };
+}
+
+/**
+ * Schema 3 (or before) to 4, in one transaction with the version bump, so a file is either
+ * wholly one or the other: the new columns (every stored lead came from a plain BID, so its
+ * maximum is its amount), and every unfolded bid log row rewritten in the 45-byte layout.
+ */
+function migrateToV4(db: Database): void {
+  const columns = (table: string) => new Set((db.query(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
+  const auctions = columns("auctions");
+  if (!auctions.has("top")) {
+    db.exec("ALTER TABLE auctions ADD COLUMN top INTEGER NOT NULL DEFAULT 0");
+    db.exec("UPDATE auctions SET top = amount");
+  }
+  if (!auctions.has("increments")) db.exec("ALTER TABLE auctions ADD COLUMN increments TEXT");
+  if (!columns("bids").has("by")) db.exec("ALTER TABLE bids ADD COLUMN by INTEGER NOT NULL DEFAULT 0");
+  const rows = db.query("SELECT id, entries FROM bid_log ORDER BY id").values() as [number, Uint8Array][];
+  const rewrite = db.prepare("UPDATE bid_log SET entries = ? WHERE id = ?");
+  for (const [id, entries] of rows) rewrite.run(upgradeLogRowV2(entries), id);
+  rewrite.finalize();
 }
 
 export interface SqliteStoreOptions {
@@ -215,12 +272,17 @@ export class SqliteStore implements Store {
       this.db.exec("PRAGMA wal_autocheckpoint = 0");
       const version = (this.db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
       if (version > SCHEMA_VERSION) throw new Error(`its schema version is ${version}, newer than this build's ${SCHEMA_VERSION}: run the Gavel release that wrote it, or a newer one`);
-      this.db.exec(SCHEMA);
-      this.db.exec(BIDS_SCHEMA);
-      // Step 3: the webhook outbox.
-      this.db.exec(OUTBOX_SCHEMA);
       // Written only when it changes: a write at every open would refuse to start on a full disk.
-      if (version !== SCHEMA_VERSION) this.db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+      if (version !== SCHEMA_VERSION) {
+        this.db.transaction(() => {
+          this.db.exec(SCHEMA);
+          this.db.exec(BIDS_SCHEMA);
+          // Step 3: the webhook outbox.
+          this.db.exec(OUTBOX_SCHEMA);
+          migrateToV4(this.db);
+          this.db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+        })();
+      }
     } catch (error) {
       this.lock?.release();
       throw new StoreError(`cannot open the SQLite database at GAVEL_DB=${options.path}: ${(error as Error).message}`, { cause: error });
@@ -240,8 +302,10 @@ export class SqliteStore implements Store {
             return null;
           });
     this.insertAuction = this.db.prepare(
-      `INSERT INTO auctions VALUES ($id, $title, $startingPrice, $minIncrement, $reserve, $buyNowPrice, $startsAt, $endsAt,
-        $antiSnipeMs, $maxEndsAt, $seq, $amount, $leader, $closed, $winner)`,
+      `INSERT INTO auctions (id, title, starting_price, min_increment, reserve, buy_now_price, starts_at, ends_at,
+        anti_snipe_ms, max_ends_at, seq, amount, leader, closed, winner, top, increments)
+       VALUES ($id, $title, $startingPrice, $minIncrement, $reserve, $buyNowPrice, $startsAt, $endsAt,
+        $antiSnipeMs, $maxEndsAt, $seq, $amount, $leader, $closed, $winner, $top, $increments)`,
     );
     this.appendLog = this.db.prepare("INSERT INTO bid_log (id, entries) VALUES (?, ?)");
     this.markClosed = this.db.prepare("UPDATE auctions SET closed = 1, winner = ?, ends_at = ?, seq = ?, amount = ?, leader = ? WHERE id = ?");
@@ -249,7 +313,7 @@ export class SqliteStore implements Store {
     this.auctionById = this.db.prepare<AuctionRow, [number]>("SELECT * FROM auctions WHERE id = ?");
     // Keyset paging on the primary key: a page reads the page.
     this.closedPage = this.db.prepare<AuctionRow, [number, number]>("SELECT * FROM auctions WHERE closed = 1 AND id > ? ORDER BY id LIMIT ?");
-    const bidColumns = "seq, amount, user, at, ends_at AS endsAt";
+    const bidColumns = "seq, amount, user, at, ends_at AS endsAt, by";
     this.bidsAfter = this.db.prepare<HistoryEntry, [number, number, number]>(`SELECT ${bidColumns} FROM bids WHERE auction = ? AND seq > ? ORDER BY seq LIMIT ?`);
     this.bidsBefore = this.db.prepare<HistoryEntry, [number, number, number]>(`SELECT ${bidColumns} FROM bids WHERE auction = ? AND seq < ? ORDER BY seq DESC LIMIT ?`);
     this.folder = new BidLogFolder(this.db, this.bidLocator);
@@ -291,14 +355,16 @@ export class SqliteStore implements Store {
       this.unfoldedBids += entryCount(entries);
       for (let index = 0; index < entryCount(entries); index++) {
         const bid = readLoggedBid(entries, index);
-        this.bidLocator.add(bid.auction, bid.seq, id, index);
+        if (!bid.topOnly) this.bidLocator.add(bid.auction, bid.seq, id, index);
         const auction = this.table.auctions.get(bid.auction);
-        // A closed auction's row already holds its final state (written when it closed).
-        if (auction !== undefined && !auction.closed && bid.seq > auction.seq) {
+        // A closed auction's row already holds its final state (written when it closed). A
+        // TOP_ONLY entry repeats its step's seq: only its maximum is news.
+        if (auction !== undefined && !auction.closed && (bid.seq > auction.seq || (bid.topOnly && bid.seq === auction.seq))) {
           auction.seq = bid.seq;
           auction.amount = bid.amount;
           auction.leader = bid.user;
           auction.endsAt = bid.endsAt;
+          auction.top = Math.max(auction.top, bid.top);
         }
       }
       this.lastLogRow = id;
@@ -394,10 +460,14 @@ export class SqliteStore implements Store {
    * the file. Rare, so it reads the file rather than keep a copy of each auction per batch.
    */
   private rollBackTable(): void {
+    // Per auction, the first seq the batch made (a TOP_ONLY entry made none: the one after its
+    // seq) and its hidden maximum before the batch.
     const firstSeq = new Map<number, number>();
+    const firstTop = new Map<number, number>();
     for (let i = this.logWriter.count - 1; i >= 0; i--) {
       const bid = this.logWriter.entry(i);
-      firstSeq.set(bid.auction, bid.seq);
+      firstSeq.set(bid.auction, bid.topOnly ? bid.seq + 1 : bid.seq);
+      firstTop.set(bid.auction, this.logWriter.topBefore[i]!);
     }
     const specs = this.db.prepare<AuctionRow, [number]>("SELECT * FROM auctions WHERE id = ?");
     for (const [id, seq] of firstSeq) {
@@ -412,6 +482,7 @@ export class SqliteStore implements Store {
         auction.leader = last.user;
         auction.endsAt = last.endsAt;
       }
+      auction.top = firstTop.get(id)!;
       this.table.put(auction);
     }
     specs.finalize();
@@ -422,10 +493,14 @@ export class SqliteStore implements Store {
     this.logWriter.reset();
     for (let i = 0; i < batch.count; i++) {
       const id = batch.auction[i]!;
-      const accepted = this.table.applyOne(batch, i, now);
-      if (accepted === null) continue;
-      const index = this.logWriter.add(id, accepted.seq, accepted.amount, accepted.leader, now, accepted.endsAt);
-      this.bidLocator.add(id, accepted.seq, row, index);
+      const changed = this.table.applyOne(batch, i, now);
+      if (changed === null) continue;
+      const stepped = batch.stepped[i] === 1;
+      // A step, or only a new hidden maximum (TOP_ONLY: no history entry, no seq).
+      const flags = !stepped ? LogFlag.TOP_ONLY : stepBy(batch.kind[i] as BidKind, batch.status[i] as Status) === StepBy.MAX ? LogFlag.BY_MAX : 0;
+      const index = this.logWriter.add(id, changed.seq, changed.amount, changed.leader, now, changed.endsAt, changed.top, flags);
+      this.logWriter.topBefore[index] = this.table.topBefore;
+      if (stepped) this.bidLocator.add(id, changed.seq, row, index);
     }
     this.lastBatchAt = performance.now();
     if (this.logWriter.count === 0) return;
@@ -439,7 +514,7 @@ export class SqliteStore implements Store {
     const result = this.table.insert(spec);
     if (!result.created) return result;
     try {
-      this.insertAuction.run(result.auction as unknown as Record<string, string | number | boolean>);
+      this.insertAuction.run(auctionParams(result.auction));
     } catch (error) {
       this.table.discard(result.auction.id);
       this.noteWriteFailure(error as Error);
@@ -556,8 +631,9 @@ export class SqliteStore implements Store {
       rows.set(id, entries);
     }
     return locations.map(({ row, index }) => {
-      const { auction: _auction, ...entry } = readLoggedBid(rows.get(row)!, index);
-      return entry;
+      // Field by field: the logged maximum (top) never leaves the store.
+      const { seq, amount, user, at, endsAt, by } = readLoggedBid(rows.get(row)!, index);
+      return { seq, amount, user, at, endsAt, by };
     });
   }
 

@@ -14,12 +14,19 @@ export interface StoreBatch {
   readonly auction: Uint32Array;
   readonly user: Uint32Array;
   readonly amount: Float64Array;
+  /** BidKind: a BID of exactly `amount`, or a MAX_BID whose `amount` is the hidden maximum. */
+  readonly kind: Uint8Array;
   // Outputs, filled by the store.
   readonly status: Uint8Array;
   /** The auction's amount and leader after this bid (0 when unknown). */
   readonly resultAmount: Float64Array;
   readonly resultLeader: Uint32Array;
-  /** For ACCEPTED: the auction's new seq and ends_at, what its UPDATE carries. */
+  /**
+   * 1 when this bid changed the visible (amount, leader): a step, whether ACCEPTED or OUTBID (a
+   * hidden maximum answered). Then seq and ends_at are the step's, what its UPDATE carries.
+   */
+  readonly stepped: Uint8Array;
+  /** For ACCEPTED and every step: the auction's seq and ends_at after the bid. */
   readonly seq: Uint32Array;
   readonly endsAt: Float64Array;
 }

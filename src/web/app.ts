@@ -7,6 +7,7 @@
 import { NO_REPLAY, Phase, Status } from "../protocol/constants.ts";
 import { statusName } from "../protocol/names.ts";
 import { firstBidStored } from "../protocol/resubmission.ts";
+import { incrementAt } from "../auction/increments.ts";
 import { formatClock, formatCountdown, formatMoney, formatMoneyInput, parseMoney } from "./format.ts";
 import { LiveSocket, ReplyError, type ClosedFrame, type LinkStatus, type StateFrame, type UpdateFrame } from "./live-socket.ts";
 
@@ -17,6 +18,8 @@ interface AuctionJson {
   phase: "scheduled" | "open" | "closed";
   starting_price: number;
   min_increment: number;
+  /** The increment table, or null: min_increment at every price. */
+  increments: { from: number; step: number }[] | null;
   reserve: number;
   buy_now_price: number | null;
   starts_at: number;
@@ -99,6 +102,10 @@ const ui = {
   bidAmount: $<HTMLInputElement>("bid-amount"),
   bidSubmit: $<HTMLButtonElement>("bid-submit"),
   bidResult: $("bid-result"),
+  maxForm: $<HTMLFormElement>("max-form"),
+  maxAmount: $<HTMLInputElement>("max-amount"),
+  maxSubmit: $<HTMLButtonElement>("max-submit"),
+  standing: $("standing"),
   feedCard: $("feed-card"),
   feed: $("feed"),
   feedCount: $("feed-count"),
@@ -124,6 +131,8 @@ const view = {
   /** The bid amount was typed by the user: do not overwrite it with the minimum. */
   amountEdited: false,
   extendedUntil: 0,
+  /** The maximum this page set for (auction, user), known only here: never sent back by the server. */
+  myMax: null as { user: number; max: number } | null,
 };
 
 const serverNow = () => Date.now() + view.clockOffset;
@@ -146,7 +155,7 @@ const live = new LiveSocket(wsUrl, {
 // ---- watching an auction ---------------------------------------------------------------------
 
 async function watch(id: number): Promise<void> {
-  Object.assign(view, { id, missing: false, info: null, phase: Phase.UNKNOWN, seq: 0, amount: 0, leader: 0, endsAt: 0, closed: null, feed: [], amountEdited: false, extendedUntil: 0 });
+  Object.assign(view, { id, missing: false, info: null, phase: Phase.UNKNOWN, seq: 0, amount: 0, leader: 0, endsAt: 0, closed: null, feed: [], amountEdited: false, extendedUntil: 0, myMax: null });
   ui.pickerId.value = String(id);
   ui.bidResult.replaceChildren();
   showNotice(null);
@@ -225,11 +234,18 @@ function addFeed(entry: FeedEntry): void {
   if (view.feed.length > FEED_LIMIT) view.feed.length = FEED_LIMIT;
 }
 
+/** The least increment at `price`: the auction's table, or its fixed increment. */
+function increment(price: number): number {
+  const info = view.info;
+  if (info === null) return 1;
+  return incrementAt({ minIncrement: info.min_increment, increments: info.increments ?? undefined }, price);
+}
+
 /** The least the next bid may be (the bid rule: starting price first, then + increment). */
 function minimumBid(): number {
   const info = view.info;
   if (view.seq === 0 || view.amount === 0) return info?.starting_price ?? 1;
-  return view.amount + (info?.min_increment ?? 1);
+  return view.amount + increment(view.amount);
 }
 
 // ---- bidding ---------------------------------------------------------------------------------
@@ -247,7 +263,10 @@ async function placeBid(): Promise<void> {
     if (result.status === Status.UNCONFIRMED) return showResult(result.status, "Could not confirm your bid: the store is not answering. Watch the feed, or try again later.");
     let text = STATUS_TEXT[result.status] ?? "";
     if (result.status === Status.OUTBID && result.amount > 0) {
-      text = `Too low: the next bid must be at least ${formatMoney(result.amount + (view.info?.min_increment ?? 1))}.`;
+      text =
+        result.leader !== user && result.leader !== 0 && result.amount > amount
+          ? `Another bidder's maximum is higher: the price is now ${formatMoney(result.amount)}.`
+          : `Too low: the next bid must be at least ${formatMoney(result.amount + increment(result.amount))}.`;
     }
     if (result.status === Status.ACCEPTED) view.amountEdited = false;
     showResult(result.status, text);
@@ -256,6 +275,40 @@ async function placeBid(): Promise<void> {
     showResult(null, error instanceof ReplyError ? `Server: ${error.message}` : "Not connected; try again in a moment.");
   } finally {
     ui.bidSubmit.disabled = false;
+  }
+}
+
+/** Sends a maximum (MAX_BID); the server bids with it for the user. It is never shown to others. */
+async function placeMaximum(): Promise<void> {
+  const user = Number(ui.bidUser.value);
+  const max = parseMoney(ui.maxAmount.value);
+  if (!Number.isInteger(user) || user < 1 || user > MAX_U32) return showResult(null, "Enter your user id (a whole number from 1).");
+  if (max === null) return showResult(null, "Enter a maximum like 120.00.");
+  localStorage.setItem(USER_KEY, String(user));
+  ui.maxSubmit.disabled = true;
+  const priceBefore = view.amount;
+  try {
+    const result = await live.maxBid(view.id, user, max);
+    let text = STATUS_TEXT[result.status] ?? "";
+    if (result.status === Status.ACCEPTED) {
+      // A leader raising their own maximum keeps the higher one; this page remembers what it sent.
+      if (view.myMax === null || view.myMax.user !== user || max > view.myMax.max) view.myMax = { user, max };
+      text = `You lead at ${formatMoney(result.amount)}; the server bids for you up to your maximum of ${formatMoney(view.myMax.max)}, which stays private.`;
+    } else if (result.status === Status.OUTBID && result.amount > priceBefore) {
+      // The price moved: another bidder's maximum answered this one.
+      view.myMax = { user, max };
+      text = `Another bidder's maximum is as high or higher: the price is now ${formatMoney(result.amount)}.`;
+    } else if (result.status === Status.OUTBID && result.amount > 0) {
+      text = `Too low: a maximum must be at least ${formatMoney(result.amount + increment(result.amount))}.`;
+    } else if (result.status === Status.UNCONFIRMED) {
+      text = "Not confirmed: the store did not answer in time. Check whether you lead, or set the same maximum again (that is safe).";
+    }
+    showResult(result.status, text);
+    render();
+  } catch (error) {
+    showResult(null, error instanceof ReplyError ? `Server: ${error.message}` : "Not connected; try again in a moment.");
+  } finally {
+    ui.maxSubmit.disabled = false;
   }
 }
 
@@ -332,9 +385,11 @@ function render(): void {
   renderCountdown();
   renderOutcome();
   renderFacts();
+  renderStanding(hasBid, me, phase.key === "closed");
 
   const closed = phase.key === "closed";
   ui.bidForm.hidden = closed;
+  ui.maxForm.hidden = closed;
   const min = minimumBid();
   const typed = parseMoney(ui.bidAmount.value);
   if (!view.amountEdited || typed === null || typed < min) {
@@ -344,6 +399,19 @@ function render(): void {
     }
   }
   ui.bidAmount.placeholder = formatMoneyInput(min);
+}
+
+/** Whether the user entered on the page leads, and what this page knows of their private maximum. */
+function renderStanding(hasBid: boolean, me: number, closed: boolean): void {
+  const known = Number.isInteger(me) && me >= 1;
+  ui.standing.hidden = !known || !hasBid;
+  if (ui.standing.hidden) return;
+  const leads = view.leader === me;
+  const max = view.myMax !== null && view.myMax.user === me ? view.myMax.max : null;
+  ui.standing.dataset.leading = String(leads);
+  if (closed) ui.standing.textContent = leads ? "You were the highest bidder." : "You were not the highest bidder.";
+  else if (leads) ui.standing.textContent = max === null ? "You lead." : `You lead. Your maximum of ${formatMoney(max)} is private: only you see it here.`;
+  else ui.standing.textContent = max === null ? "You are not leading." : `You are not leading: another bidder's maximum is higher than yours (${formatMoney(max)}).`;
 }
 
 function renderCountdown(): void {
@@ -378,7 +446,7 @@ function renderFacts(): void {
   }
   const facts: [string, string][] = [
     ["Starting price", formatMoney(info.starting_price)],
-    ["Min. increment", formatMoney(info.min_increment)],
+    ["Min. increment", info.increments === null ? formatMoney(info.min_increment) : `${formatMoney(increment(view.amount))} now (by price band)`],
   ];
   if (info.reserve > 0) facts.push(["Reserve", view.amount >= info.reserve ? "met" : "not met"]);
   if (info.buy_now_price !== null) facts.push(["Buy now", formatMoney(info.buy_now_price)]);
@@ -484,6 +552,10 @@ ui.picker.addEventListener("submit", (event) => {
 ui.bidForm.addEventListener("submit", (event) => {
   event.preventDefault();
   void placeBid();
+});
+ui.maxForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  void placeMaximum();
 });
 ui.bidAmount.addEventListener("input", () => {
   view.amountEdited = true;

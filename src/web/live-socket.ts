@@ -92,6 +92,12 @@ export class LiveSocket {
     return this.client.bid(auction, user, amount);
   }
 
+  /** MAX_BID: a private maximum the server bids with for `user`. */
+  maxBid(auction: number, user: number, max: number): Promise<ResultFrame> {
+    if (this.client === null) return Promise.reject(new Error("not connected"));
+    return this.client.maxBid(auction, user, max);
+  }
+
   get isOpen(): boolean {
     return this.client?.connected ?? false;
   }

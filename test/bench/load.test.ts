@@ -78,6 +78,21 @@ describe("runLoad against a real server (memory store)", () => {
     expect(report.totals.statuses.OUTBID!).toBeGreaterThan(report.totals.statuses.ACCEPTED!);
   });
 
+  test("--max-share 0.5: half the bids go as MAX_BID, each answered once, and maxima make steps", async () => {
+    const report = await runLoad({ ...target(), connections: 4, window: 8, auctions: 5, bids: 2000, warmupS: 0, graceS: 2, maxShare: 0.5 });
+    expectExactlyOnce(report);
+    expect(report.config.maxShare).toBe(0.5);
+    let byMax = 0;
+    let byBid = 0;
+    for (let id = report.config.auctionIds.first; id <= report.config.auctionIds.last; id++) {
+      const page = (await (await fetch(`${server.httpUrl}/v1/auctions/${id}/bids?limit=500`)).json()) as { bids: { by: string }[] };
+      for (const bid of page.bids) if (bid.by === "max") byMax++;
+      else byBid++;
+    }
+    expect(byMax).toBeGreaterThan(0);
+    expect(byBid).toBeGreaterThan(0);
+  });
+
   test("--procs: two child processes share the load and their figures are merged", async () => {
     const report = await runLoad({ ...target(), connections: 4, window: 4, auctions: 10, bids: 1001, warmupS: 0, procs: 2 });
     expectExactlyOnce(report);

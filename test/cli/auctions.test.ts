@@ -54,10 +54,10 @@ describe("gavel against a running server", () => {
     const bids = await gavel("bids", String(id));
     expect(bids.code, show(bids)).toBe(0);
     const rows = bids.stdout.trim().split("\n");
-    expect(rows[0]).toMatch(/^SEQ\s+AMOUNT\s+USER\s+AT$/);
-    expect(rows.slice(1).map((row) => row.split(/\s+/).slice(0, 3))).toEqual([
-      ["2", "1500", "43"],
-      ["1", "1000", "42"],
+    expect(rows[0]).toMatch(/^SEQ\s+AMOUNT\s+USER\s+BY\s+AT$/);
+    expect(rows.slice(1).map((row) => row.split(/\s+/).slice(0, 4))).toEqual([
+      ["2", "1500", "43", "bid"],
+      ["1", "1000", "42", "bid"],
     ]);
 
     const cancelled = await gavel("cancel", String(id));
@@ -72,6 +72,51 @@ describe("gavel against a running server", () => {
     expect(again.code, show(again)).toBe(6);
     expect(again.stderr).toContain("409");
     expect(again.stderr).toContain("already ended");
+  });
+
+  test("max-bid leaves a private maximum: it leads, answers a lower bid, and the history marks its steps", async () => {
+    const created = await gavel("--json", "create", "--starting-price", "1000", "--min-increment", "50", "--ends-in", "1h");
+    expect(created.code, show(created)).toBe(0);
+    const id = String(created.json<{ id: number }>().id);
+
+    const lead = await gavel("max-bid", id, "42", "5017");
+    expect(lead.code, show(lead)).toBe(0);
+    expect(lead.stdout).toStartWith("ACCEPTED: you lead");
+    expect(lead.stdout).toContain("price 1000, leader 42");
+
+    const answered = await gavel("bid", id, "43", "2000");
+    expect(answered.code, show(answered)).toBe(3);
+    expect(answered.stdout).toStartWith("OUTBID");
+    expect(answered.stdout).toContain("price 2050, leader 42");
+
+    const higher = await gavel("--json", "max-bid", id, "43", "9017");
+    expect(higher.code, show(higher)).toBe(0);
+    expect(higher.json()).toEqual({ status: "ACCEPTED", auction: Number(id), amount: 5067, leader: 43 });
+
+    const table = await gavel("create", "--increments", "0:5,100:25", "--ends-in", "1h");
+    expect(table.code, show(table)).toBe(0);
+    expect(table.stdout).toMatch(/increments\s+5 from 0, 25 from 100/);
+    const badTable = await gavel("create", "--increments", "0:5,50:2", "--ends-in", "1h");
+    expect(badTable.code, show(badTable)).toBe(6);
+    expect(badTable.stderr).toContain("increments[1].step must not be below increments[0].step");
+    const unreadable = await gavel("create", "--increments", "0-5", "--ends-in", "1h");
+    expect(unreadable.code, show(unreadable)).toBe(2);
+
+    const low = await gavel("max-bid", id, "44", "3000");
+    expect(low.code, show(low)).toBe(3);
+    expect(low.stdout).toStartWith("OUTBID: not enough to lead");
+
+    const bids = await gavel("bids", id);
+    expect(bids.code, show(bids)).toBe(0);
+    expect(bids.stdout.trim().split("\n").slice(1).map((row) => row.split(/\s+/).slice(0, 4))).toEqual([
+      ["3", "5067", "43", "max"],
+      ["2", "2050", "42", "max"],
+      ["1", "1000", "42", "max"],
+    ]);
+    for (const run of [lead, answered, higher, low, bids]) {
+      expect(run.stdout).not.toContain("5017");
+      expect(run.stdout).not.toContain("9017");
+    }
   });
 
   test("--json: every result is one document, with statuses and phases by name", async () => {

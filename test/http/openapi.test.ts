@@ -109,6 +109,9 @@ describe("docs/openapi.json", () => {
       expect(created.status).toBe(201);
       const id = created.body.id as number;
       await call(base, "POST", "/v1/auctions", { id: 1_000, ends_at: endsAt }, ADMIN_TOKEN);
+      const tabled = await call(base, "POST", "/v1/auctions", { ends_at: endsAt, increments: [{ from: 0, step: 5 }, { from: 100, step: 25 }] }, ADMIN_TOKEN);
+      expect(tabled.status).toBe(201);
+      expect((await call(base, "POST", "/v1/auctions", { ends_at: endsAt, increments: [{ from: 5, step: 5 }] }, ADMIN_TOKEN)).status).toBe(400);
       expect((await call(base, "POST", "/v1/auctions", { id: 1_000, ends_at: endsAt }, ADMIN_TOKEN)).status).toBe(409);
       expect((await call(base, "POST", "/v1/auctions", { ends_at: "soon" }, ADMIN_TOKEN)).status).toBe(400);
       expect((await call(base, "POST", "/v1/auctions", { ends_at: endsAt })).status).toBe(401);

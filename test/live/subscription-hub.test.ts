@@ -37,7 +37,7 @@ class HeldSource {
   readonly reads: { afterSeq: number; answer: (uptoSeq?: number) => void }[] = [];
 
   commit(seq: number): void {
-    this.committed.push({ seq, amount: 100 + seq, user: 7, at: NOW, endsAt: ENDS_AT });
+    this.committed.push({ seq, amount: 100 + seq, user: 7, at: NOW, endsAt: ENDS_AT, by: 0 });
     this.auction = { ...this.auction, seq, amount: 100 + seq, leader: 7 };
   }
 

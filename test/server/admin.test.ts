@@ -44,6 +44,38 @@ describe("admin API", () => {
     expect(await read.json()).toEqual(created);
   });
 
+  test("an increment table is stored and read back; min_increment is its first step", async () => {
+    const increments = [
+      { from: 0, step: 5 },
+      { from: 100, step: 25 },
+      { from: 500, step: 50 },
+    ];
+    const response = await post({ ends_at: Date.now() + 60_000, increments });
+    expect(response.status).toBe(201);
+    const created = (await response.json()) as Record<string, any>;
+    expect(created).toMatchObject({ min_increment: 5, increments });
+    const read = await fetch(`${gavel.httpUrl}/v1/auctions/${created.id}`);
+    expect(await read.json()).toEqual(created);
+    const plain = (await (await post({ ends_at: Date.now() + 60_000, min_increment: 7 })).json()) as Record<string, any>;
+    expect(plain).toMatchObject({ min_increment: 7, increments: null });
+  });
+
+  test("the README's example table (eBay's US ladder, in cents) is accepted as written", async () => {
+    const readme = await Bun.file(new URL("../../README.md", import.meta.url)).text();
+    const example = /-d '(\{"title": "Lamp", "starting_price": 99[^']*)'/.exec(readme);
+    expect(example).not.toBeNull();
+    const body = JSON.parse(example![1]!) as { increments: { from: number; step: number }[] };
+    expect(body.increments.slice(0, 4)).toEqual([
+      { from: 0, step: 5 },
+      { from: 100, step: 25 },
+      { from: 500, step: 50 },
+      { from: 2500, step: 100 },
+    ]);
+    const response = await post(body);
+    expect(response.status).toBe(201);
+    expect(((await response.json()) as { increments: unknown }).increments).toEqual(body.increments);
+  });
+
   test("a scheduled auction reads as scheduled", async () => {
     const now = Date.now();
     const created = (await (await post({ starts_at: now + 60_000, ends_at: now + 120_000 })).json()) as Record<string, any>;
@@ -77,6 +109,16 @@ describe("admin API", () => {
     ["max_ends_at before ends_at", { ends_at: Date.now() + 60_000, max_ends_at: Date.now() }, "max_ends_at"],
     ["title not a string", { ends_at: Date.now() + 60_000, title: 7 }, "title"],
     ["buy-now below the reserve", { ends_at: Date.now() + 60_000, reserve: 1000, buy_now_price: 500 }, "buy_now_price"],
+    ["increments not an array", { ends_at: Date.now() + 60_000, increments: { from: 0, step: 5 } }, "increments must be an array"],
+    ["increments empty", { ends_at: Date.now() + 60_000, increments: [] }, "at least one row"],
+    ["increments not from 0", { ends_at: Date.now() + 60_000, increments: [{ from: 100, step: 5 }] }, "increments[0].from must be 0"],
+    ["increments not ascending", { ends_at: Date.now() + 60_000, increments: [{ from: 0, step: 5 }, { from: 100, step: 10 }, { from: 100, step: 20 }] }, "increments[2].from must be above increments[1].from"],
+    ["increments step 0", { ends_at: Date.now() + 60_000, increments: [{ from: 0, step: 0 }] }, "increments[0].step must be a whole number between 1"],
+    ["increments step shrinks", { ends_at: Date.now() + 60_000, increments: [{ from: 0, step: 10 }, { from: 100, step: 5 }] }, "increments[1].step must not be below increments[0].step"],
+    ["increments fractional from", { ends_at: Date.now() + 60_000, increments: [{ from: 0, step: 5 }, { from: 99.5, step: 5 }] }, "increments[1].from must be a whole number"],
+    ["increments row with another field", { ends_at: Date.now() + 60_000, increments: [{ from: 0, step: 5, until: 100 }] }, "unknown field \"until\""],
+    ["increments and min_increment", { ends_at: Date.now() + 60_000, min_increment: 5, increments: [{ from: 0, step: 5 }] }, "either min_increment or increments"],
+    ["increments too long", { ends_at: Date.now() + 60_000, increments: Array.from({ length: 65 }, (_, i) => ({ from: i * 10, step: 1 })) }, "at most 64 rows"],
   ];
   for (const [name, body, field] of badBodies) {
     test(`400 naming the field: ${name}`, async () => {

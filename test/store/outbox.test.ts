@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Redis from "ioredis";
 import type { StoreKind } from "../../src/config.ts";
+import { BidKind } from "../../src/auction/bid-rule.ts";
+import { BidBatch } from "../../src/queue/bid-batch.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import { MemoryOutbox } from "../../src/store/outbox-memory.ts";
 import { RedisStore } from "../../src/store/redis.ts";
@@ -46,6 +48,37 @@ describe("the webhook outbox", () => {
       const { store } = await open(kind, true);
       const events = await scenario(store);
       expect(events).toEqual(EXPECTED);
+    });
+  }
+
+  for (const kind of ["memory", "sqlite", "redis"] as const) {
+    test(`${kind}: steps made by maxima write the same events: outbid when the lead changes hands, extended on an OUTBID step`, async () => {
+      const { store } = await open(kind, true);
+      const now = Date.now();
+      await store.createAuction(spec(1, { endsAt: now + HOUR, antiSnipeMs: 2 * HOUR, maxEndsAt: now + 4 * HOUR }));
+      // 7 leaves a maximum (step 1, extends the end); 8 bids under it a moment later (an OUTBID
+      // step: no outbid event, but it extends again); 9's maximum takes the lead (outbid 7, the
+      // same instant: no further extension); 9 raises it (no step, no event).
+      const send = async (bids: [number, number, number][]) => {
+        const batch = new BidBatch(bids.length);
+        bids.forEach(([user, kindOfBid, amount], i) => {
+          batch.auction[i] = 1;
+          batch.user[i] = user;
+          batch.amount[i] = amount;
+          batch.kind[i] = kindOfBid;
+        });
+        batch.count = bids.length;
+        await store.applyBids(batch);
+      };
+      await send([[7, BidKind.MAX, 5000]]);
+      await Bun.sleep(20);
+      await send([[8, BidKind.BID, 300], [9, BidKind.MAX, 9000], [9, BidKind.MAX, 9500]]);
+      const entries = [...(await store.outbox!.take(100)), ...(await store.outbox!.take(100))];
+      expect(entries.map(({ event: e }) => `${e.seq} ${e.type} user=${e.user} amount=${e.amount} leader=${e.leader}`)).toEqual([
+        "1 extended user=0 amount=0 leader=0",
+        "2 extended user=0 amount=0 leader=0",
+        "3 outbid user=7 amount=5010 leader=9",
+      ]);
     });
   }
 

@@ -195,9 +195,9 @@ describe("RedisStore", () => {
       const result = await store.createAuction(spec);
       expect(result).toEqual({
         created: true,
-        auction: { ...spec, seq: 0, amount: 0, leader: 0, closed: false, winner: 0 },
+        auction: { ...spec, seq: 0, amount: 0, leader: 0, top: 0, closed: false, winner: 0 },
       });
-      expect(await store.getAuction(7)).toEqual({ ...spec, seq: 0, amount: 0, leader: 0, closed: false, winner: 0 });
+      expect(await store.getAuction(7)).toEqual({ ...spec, seq: 0, amount: 0, leader: 0, top: 0, closed: false, winner: 0 });
       expect(Number(await raw.zscore(store.keys.ends(shardGroup(7, store.shards)), "7"))).toBe(spec.endsAt);
     });
 

@@ -1,7 +1,7 @@
 // Builds a run of client frames to send in one write (pipelined), for tests that need the
 // exact order of requests on the wire.
 
-import { encodeAuth, encodeBid, encodePing, encodeQuery, encodeSubscribe, encodeUnsubscribe } from "../../src/protocol/codec.ts";
+import { encodeAuth, encodeBid, encodeMaxBid, encodePing, encodeQuery, encodeSubscribe, encodeUnsubscribe } from "../../src/protocol/codec.ts";
 import { MAX_FRAME, NO_REPLAY } from "../../src/protocol/constants.ts";
 
 const MAX_FRAMES = 64;
@@ -12,6 +12,12 @@ export class FrameBuilder {
 
   bid(req: number, auction: number, user: number, amount: number): this {
     this.length = encodeBid(this.out, this.length, req, auction, user, amount);
+    return this;
+  }
+
+  /** MAX_BID: a hidden maximum. */
+  maxBid(req: number, auction: number, user: number, max: number): this {
+    this.length = encodeMaxBid(this.out, this.length, req, auction, user, max);
     return this;
   }
 

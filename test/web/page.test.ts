@@ -102,6 +102,38 @@ describe("live page", () => {
     await page.close();
   });
 
+  test("sets a private maximum: it leads, answers a lower bid, and the page says when another maximum passes it", async () => {
+    const a = await server.createAuction(openAuction({ title: "Proxy lot", starting_price: 1000, min_increment: 50 }));
+    const { page, problems } = await openPage(browser, `${server.httpUrl}/?auction=${a.id}`);
+    await waitForText(page.getByTestId("price"), "10.00");
+    await page.getByTestId("bid-user").fill("7");
+    await page.getByTestId("max-amount").fill("50.07");
+    await page.getByTestId("max-submit").click();
+    await waitForText(page.getByTestId("bid-result"), (t) => t.includes("ACCEPTED") && t.includes("stays private"));
+    expect(await client.query(a.id)).toMatchObject({ seq: 1, amount: 1000, leader: 7 });
+    const standing = page.getByTestId("standing");
+    await waitForText(standing, "You lead. Your maximum of 50.07 is private");
+
+    // A lower bid from elsewhere is answered by the maximum: the price moves, 7 still leads.
+    expect(await client.bid(a.id, 42, 2000)).toMatchObject({ status: Status.OUTBID, amount: 2050, leader: 7 });
+    await waitForText(page.getByTestId("price"), "20.50");
+    await waitForText(standing, "You lead.");
+    await page.screenshot({ path: artifactPath("live-page-maximum.png"), fullPage: true });
+
+    // A higher maximum passes it: the page says so, and shows nothing of the other maximum.
+    expect(await client.maxBid(a.id, 42, 9007)).toMatchObject({ status: Status.ACCEPTED, amount: 5057, leader: 42 });
+    await waitForText(page.getByTestId("price"), "50.57");
+    await waitForText(standing, "You are not leading: another bidder's maximum is higher than yours (50.07).");
+    expect(await page.locator("body").innerText()).not.toContain("90.07");
+
+    // Too low a maximum is named as such.
+    await page.getByTestId("max-amount").fill("40.00");
+    await page.getByTestId("max-submit").click();
+    await waitForText(page.getByTestId("bid-result"), (t) => t.includes("OUTBID") && t.includes("at least 51.07"));
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   test("the countdown follows the server's end time and moves when a late bid extends it", async () => {
     const a = await server.createAuction(openAuction({ title: "Snipe guard", ends_at: Date.now() + 20_000, anti_snipe_ms: 120_000 }));
     const { page, problems } = await openPage(browser, `${server.httpUrl}/?auction=${a.id}`, PHONE);

@@ -17,7 +17,9 @@ export const bidsCommand: Command = {
     { name: "before", kind: FlagKind.VALUE, placeholder: "SEQ", help: "only bids before this seq" },
     { name: "all", kind: FlagKind.SWITCH, help: "follow every next page, back to the first bid" },
   ],
-  details: `With --json: {"bids": [{"seq", "amount", "user", "at"}, ...], "next": path or null}.`,
+  details: `One row per change of the price or leader; BY says who placed it: "bid" (the user's own
+bid) or "max" (the user's maximum, bidding for them). With --json: {"bids": [{"seq", "amount",
+"user", "at", "by"}, ...], "next": path or null}.`,
   async run({ args, output, admin }) {
     const id = parseId(args.positionals[0]!, "<auction>");
     const query = new URLSearchParams();

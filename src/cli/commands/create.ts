@@ -13,6 +13,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: "title", kind: FlagKind.VALUE, placeholder: "TEXT", help: "what is sold (up to 200 characters)" },
   { name: "starting-price", kind: FlagKind.VALUE, placeholder: "CENTS", help: "the lowest first bid (default 1)" },
   { name: "min-increment", kind: FlagKind.VALUE, placeholder: "CENTS", help: "how much each bid must add (default 1)" },
+  { name: "increments", kind: FlagKind.VALUE, placeholder: "FROM:STEP,...", help: "an increment table instead: 0:5,100:25,500:50 (cents)" },
   { name: "reserve", kind: FlagKind.VALUE, placeholder: "CENTS", help: "below this nothing is sold (default 0: none)" },
   { name: "buy-now", kind: FlagKind.VALUE, placeholder: "CENTS", help: "a bid at or above this wins at once (while the reserve is unmet)" },
   { name: "ends-in", kind: FlagKind.VALUE, placeholder: "DURATION", help: "closes this long from now: 30s, 10m, 2h, 1d" },
@@ -30,6 +31,15 @@ const AMOUNT_FIELDS = [
   ["reserve", "reserve", 0],
   ["buy-now", "buy_now_price", 1],
 ] as const;
+
+/** `0:5,100:25` as [{from: 0, step: 5}, {from: 100, step: 25}]. */
+function parseIncrementsFlag(text: string): { from: number; step: number }[] {
+  return text.split(",").map((pair) => {
+    const match = /^\s*(\d+)\s*:\s*(\d+)\s*$/.exec(pair);
+    if (match === null) throw new UsageError(`--increments: expected FROM:STEP pairs in cents, like 0:5,100:25; got "${pair}"`);
+    return { from: Number(match[1]), step: Number(match[2]) };
+  });
+}
 
 export const createCommand: Command = {
   name: "create",
@@ -57,6 +67,9 @@ Example:
       const text = args.text(flag);
       if (text !== undefined) body[field] = parseAmount(text, `--${flag}`, min);
     }
+    const increments = args.text("increments");
+    // The server checks the table (first from 0, ascending, steps never shrinking) and names the row.
+    if (increments !== undefined) body.increments = parseIncrementsFlag(increments);
     const startsAt = args.text("starts-at");
     if (startsAt !== undefined) body.starts_at = parseTime(startsAt, "--starts-at", now);
     const antiSnipe = args.text("anti-snipe");

@@ -6,6 +6,7 @@ import { backupCommand } from "./backup.ts";
 import { bidCommand } from "./bid.ts";
 import { bidsCommand } from "./bids.ts";
 import { createCommand } from "./create.ts";
+import { maxBidCommand } from "./max-bid.ts";
 import { pingCommand } from "./ping.ts";
 import { watchCommand } from "./watch.ts";
 
@@ -16,6 +17,7 @@ export const COMMANDS: readonly Command[] = [
   bidsCommand,
   cancelCommand,
   bidCommand,
+  maxBidCommand,
   watchCommand,
   pingCommand,
   backupCommand,

@@ -1,6 +1,6 @@
 // Worked examples of the contract's proxy bidding text (docs/protocol.md, "Proxy bidding:
-// MAX_BID"), one sentence each, on every store. Amounts in cents; increment 10 unless a table
-// is given.
+// MAX_BID"), one sentence each, on every store (Redis also as a Cluster). Amounts in cents;
+// increment 10 unless a table is given.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { AuctionSpec, IncrementRow } from "../../src/auction/auction.ts";
@@ -8,7 +8,7 @@ import { BidKind } from "../../src/auction/bid-rule.ts";
 import { Status } from "../../src/protocol/constants.ts";
 import { BidBatch } from "../../src/queue/bid-batch.ts";
 import type { Store } from "../../src/store/store.ts";
-import { openTestStore, STORE_KINDS, type StoreFixture } from "../support/stores.ts";
+import { CONTRACT_STORE_KINDS, openTestStore, type StoreFixture } from "../support/stores.ts";
 import { allowSlowTests } from "../support/timeouts.ts";
 
 allowSlowTests();
@@ -48,7 +48,7 @@ async function run(store: Store, fields: Partial<AuctionSpec>, bids: [number, Ki
   return { id: s.id, outcomes, endsAt };
 }
 
-for (const kind of STORE_KINDS) {
+for (const kind of CONTRACT_STORE_KINDS) {
   describe(`proxy bidding on the ${kind} store`, () => {
     let fixture: StoreFixture;
     let store: Store;

@@ -105,8 +105,12 @@ export interface RedisStoreOptions {
 
 /** How long a batch's WAIT waits for its replicas by default: well inside the batch deadline. */
 export const DEFAULT_WAIT_TIMEOUT_MS = 500;
-/** A group's call refused with a redirection (it did not run) is sent again at most this often. */
-const MAX_GROUP_RESENDS = 20;
+/**
+ * A group's call refused with a redirection (it did not run) is sent again every
+ * GROUP_RESEND_DELAY_MS for at most this share of the batch deadline: a slot move or a
+ * failover usually ends well within it, and the rest of the deadline is left for the call.
+ */
+const GROUP_RESEND_SHARE = 0.5;
 const GROUP_RESEND_DELAY_MS = 25;
 
 /**
@@ -780,9 +784,10 @@ export class RedisStore implements Store {
   private async sendGroup(group: number, call: GroupCall): Promise<PromiseSettledResult<Buffer>> {
     for (let hold = this.groupHolds[group]; hold !== null && hold !== undefined; hold = this.groupHolds[group]) await hold;
     const sent = ++this.groupSends[group]!;
+    const resendUntil = performance.now() + this.batchDeadlineMs * GROUP_RESEND_SHARE;
     let release: (() => void) | null = null;
     try {
-      for (let attempt = 0; ; attempt++) {
+      for (;;) {
         const pipeline = this.client.pipeline() as unknown as ScriptedPipeline;
         pipeline.gavelBidBuffer(...call.args);
         pipeline.wait(this.waitReplicas, this.waitReplicas > 0 ? this.waitTimeoutMs : 0);
@@ -795,7 +800,7 @@ export class RedisStore implements Store {
         const reply = replies[0]!;
         if (reply.status === "rejected" && isRedirection(reply.reason)) {
           if ((reply.reason as Error).message.startsWith("MOVED")) (this.client as unknown as Cluster).refreshSlotsCache();
-          if (attempt === MAX_GROUP_RESENDS || this.groupSends[group] !== sent) return reply;
+          if (performance.now() >= resendUntil || this.groupSends[group] !== sent) return reply;
           if (release === null) {
             const { promise, resolve } = Promise.withResolvers<void>();
             this.groupHolds[group] = promise;

@@ -18,6 +18,12 @@ import { allowSlowTests } from "../support/timeouts.ts";
 allowSlowTests();
 
 const HOUR = 3_600_000;
+/**
+ * The pause between the steps of the hand-made slot move: long enough for the store to meet
+ * each refusal, far inside the store's resend budget (half its 2 s batch deadline), so a busy
+ * machine does not turn the resent bid into UNAVAILABLE.
+ */
+const MOVE_STEP_MS = 60;
 const MIGRATE_TIMEOUT_MS = 5_000;
 /** The cluster asks for a password, so the store's credentials are tested on every node too. */
 const PASSWORD = "cluster-secret";
@@ -147,7 +153,7 @@ describe("RedisStore on a cluster whose slot moves", () => {
     }
 
     // 2. TRYAGAIN, then ASK: the slot is moving back; only the history has moved when the bid
-    // comes (its keys are split: TRYAGAIN); the rest moves 150 ms later (every key on the
+    // comes (its keys are split: TRYAGAIN); the rest moves MOVE_STEP_MS later (every key on the
     // target: ASK there), then the move ends.
     ({ source, target } = await ownerAndOther(slot));
     try {
@@ -155,9 +161,9 @@ describe("RedisStore on a cluster whose slot moves", () => {
       await source.redis.cluster("SETSLOT", slot, "MIGRATING", target.id);
       await migrate(source.redis, target.port, [store.keys.history(id)]);
       const later = (async () => {
-        await Bun.sleep(150);
+        await Bun.sleep(MOVE_STEP_MS);
         await migrate(source.redis, target.port, await source.redis.cluster("GETKEYSINSLOT", slot, 1000) as string[]);
-        await Bun.sleep(150);
+        await Bun.sleep(MOVE_STEP_MS);
         await finishMove(slot, target.id);
       })();
       // Two batches in flight: the first is refused, but the second was sent before its refusal

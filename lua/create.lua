@@ -5,6 +5,7 @@
 -- KEYS[3]  the shard group's ends sorted set, gavel:{<tag>}:ends
 -- KEYS[4]  the group's epoch, gavel:{<tag>}:epoch (src/store/redis-epoch.ts)
 -- KEYS[5]  the group's live set, gavel:{<tag>}:live; KEYS[6] its closed set, gavel:{<tag>}:closed
+-- KEYS[7]  the group's auctions not started yet, gavel:{<tag>}:starts (score = starts_at)
 -- ARGV[1]  the group's epoch as the calling node last saw it: when Redis holds another (or
 --          none), Redis lost the group's data since, and the call fails with a GAVELEPOCH
 --          error before it writes anything (the node looks again, then retries)
@@ -18,6 +19,9 @@
 --
 -- The auction's id also goes into the group's live set (score = id), which listAuctions pages
 -- by id for the open and scheduled phases; close.lua and cancel.lua move it to the closed set.
+-- An auction that starts later also goes into the group's starts set (score = starts_at), which
+-- a scheduled page reads after now instead of walking the live set's open ids; each create
+-- drops the entries that have started since, so the set holds about what is scheduled.
 -- Every key is in KEYS with the group's tag (one Cluster slot).
 
 -- sp mi rs bn st as mx, each u64 big-endian: what bid.lua reads as 'fx'.
@@ -39,10 +43,11 @@ end
 -- (stream ids must grow, and seq starts again at 1).
 redis.call('DEL', KEYS[2])
 
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local startsAt = A[7]
 if startsAt == '0' then
-  local time = redis.call('TIME')
-  startsAt = string.format('%d', tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000))
+  startsAt = string.format('%d', now)
 end
 
 -- The fields that never change, packed for bid.lua: one field and one unpack instead of seven;
@@ -66,5 +71,11 @@ redis.call('HSET', KEYS[1],
 redis.call('ZADD', KEYS[3], A[8], A[1])
 redis.call('ZREM', KEYS[6], A[1])
 redis.call('ZADD', KEYS[5], A[1], A[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', string.format('%d', now))
+if tonumber(startsAt) > now then
+  redis.call('ZADD', KEYS[7], startsAt, A[1])
+else
+  redis.call('ZREM', KEYS[7], A[1])
+end
 
 return 1

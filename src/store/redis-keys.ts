@@ -8,6 +8,10 @@
 //   gavel:{<tag>}:live        sorted set of the group's auctions not closed, score = id; and
 //   gavel:{<tag>}:closed      of those closed (lua/create.lua, close.lua, cancel.lua): the
 //                            pages of listAuctions by phase
+//   gavel:{<tag>}:starts      sorted set of the group's auctions created to start later, score =
+//                            starts_at (create.lua adds, cancel.lua and retire.lua remove, and
+//                            each create.lua drops the group's entries already started): a
+//                            scheduled page reads the part after now, not the open ids
 //   gavel:{<tag>}:retire      sorted set of the group's closed auctions by ends_at (close.lua,
 //                            cancel.lua): what GAVEL_RETENTION deletes first (lua/retire.lua)
 //   gavel:{<tag>}:retire-backfill  how far the group's :closed ids written before the retire
@@ -99,6 +103,11 @@ export class RedisKeys {
 
   closed(group: number): string {
     return `${this.prefix(group)}:closed`;
+  }
+
+  /** The group's auctions created to start later, score = starts_at (lua/create.lua). */
+  starts(group: number): string {
+    return `${this.prefix(group)}:starts`;
   }
 
   /** See src/store/redis-epoch.ts. */

@@ -316,9 +316,9 @@ export class RedisStore implements Store {
     const publish = (lua: string) => (cluster ? toShardedPublish(lua) : lua);
     // defineCommand: EVALSHA, and EVAL when the server answers NOSCRIPT (e.g. after a restart).
     client.defineCommand("gavelBid", { lua: publish(bidLua) });
-    client.defineCommand("gavelCreate", { lua: createLua, numberOfKeys: 6 });
+    client.defineCommand("gavelCreate", { lua: createLua, numberOfKeys: 7 });
     client.defineCommand("gavelClose", { lua: publish(closeLua) });
-    client.defineCommand("gavelCancel", { lua: publish(cancelLua), numberOfKeys: 6 });
+    client.defineCommand("gavelCancel", { lua: publish(cancelLua), numberOfKeys: 7 });
     client.defineCommand("gavelOutboxLease", { lua: leaseLua, numberOfKeys: 1 });
     client.defineCommand("gavelEpoch", { lua: publish(epochLua), numberOfKeys: 1 });
     client.defineCommand("gavelNextId", { lua: nextIdLua, numberOfKeys: 1 });
@@ -491,15 +491,20 @@ export class RedisStore implements Store {
 
   /**
    * Auctions in `phase` (null: any) by now(), ascending id after `afterId`, at most `limit`.
-   * A page reads ids from the sets of that phase only (every group's `:live` set for open and
-   * scheduled, `:closed` for closed), never every id; null reads the one index of every id.
-   * Closed also takes in the auctions past their end the closer has not reached yet: the due
-   * part of each group's `:ends` (the closer's backlog), not every live id.
+   * A page reads ids from the sets of that phase only (every group's `:live` set for open,
+   * `:closed` for closed, the part of `:starts` after now for scheduled), never every id; null
+   * reads the one index of every id. Closed also takes in the auctions past their end the closer
+   * has not reached yet: the due part of each group's `:ends` (the closer's backlog), not every
+   * live id.
    */
   async listAuctions(phase: Phase | null, afterId: number, limit: number): Promise<AuctionState[]> {
     const found: AuctionState[] = [];
     if (limit <= 0) return found;
     const now = this.now();
+    if (phase === Phase.SCHEDULED) {
+      await this.readPage(await this.scheduledIds(now, afterId), phase, now, limit, found);
+      return found;
+    }
     const pageSize = Math.max(limit, LIST_PAGE);
     const groups = Array.from({ length: this.shards }, (_, g) => g);
     const keys = phase === null ? [AUCTION_INDEX_KEY] : groups.map((g) => (phase === Phase.CLOSED ? this.keys.closed(g) : this.keys.live(g)));
@@ -509,23 +514,48 @@ export class RedisStore implements Store {
       const next = await this.nextIds(keys, after, pageSize);
       const upTo = next.complete ? Infinity : next.ids[next.ids.length - 1]!;
       const ids = ended.length === 0 ? next.ids : [...new Set([...next.ids, ...ended.filter((id) => id > after && id <= upTo)])].sort((a, b) => a - b);
-      // The union of the groups' reads holds up to shards x pageSize ids: read the auctions
-      // only as many at a time as the page still lacks (auto-pipelining sends each chunk in
-      // one round trip), so a page costs about the page.
-      for (let start = 0; start < ids.length; ) {
-        const chunk = ids.slice(start, start + limit - found.length);
-        start += chunk.length;
-        for (const auction of await Promise.all(chunk.map((id) => this.getAuction(id)))) {
-          if (auction === null) continue; // an index entry whose create never ran, or deleted
-          this.noteId(auction.id);
-          if (phase !== null && phaseAt(auction, now) !== phase) continue;
-          found.push(auction);
-          if (found.length === limit) return found;
-        }
-      }
+      if (await this.readPage(ids, phase, now, limit, found)) return found;
       if (next.complete || ids.length === 0) return found;
       after = ids[ids.length - 1]!;
     }
+  }
+
+  /**
+   * Reads the auctions of `ids` (ascending) into `found` while it holds fewer than `limit`,
+   * keeping those in `phase` (null: any); true once `found` is full. The ids may be many (the
+   * union of the groups' reads holds up to shards x page ids): the auctions are read only as
+   * many at a time as the page still lacks (auto-pipelining sends each chunk in one round
+   * trip), so a page costs about the page.
+   */
+  private async readPage(ids: number[], phase: Phase | null, now: number, limit: number, found: AuctionState[]): Promise<boolean> {
+    for (let start = 0; start < ids.length; ) {
+      const chunk = ids.slice(start, start + limit - found.length);
+      start += chunk.length;
+      for (const auction of await Promise.all(chunk.map((id) => this.getAuction(id)))) {
+        if (auction === null) continue; // an index entry whose create never ran, or deleted
+        this.noteId(auction.id);
+        if (phase !== null && phaseAt(auction, now) !== phase) continue;
+        found.push(auction);
+        if (found.length === limit) return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The ids above `after` of the auctions not started at `now`, ascending: every group's
+   * `:starts` entries scored after now (one read per group, as many ids as are scheduled there;
+   * the set is scored by starts_at, so it cannot be paged by id in Redis).
+   */
+  private async scheduledIds(now: number, after: number): Promise<number[]> {
+    const reads = await Promise.all(
+      Array.from({ length: this.shards }, (_, g) => this.client.zrangebyscore(this.keys.starts(g), `(${now}`, "+inf")),
+    );
+    return reads
+      .flat()
+      .map(Number)
+      .filter((id) => id > after)
+      .sort((a, b) => a - b);
   }
 
   /** The ids in every group's `:ends` due at `now` (at most {@link LIST_ENDED_PER_GROUP} each), ascending. */
@@ -675,6 +705,7 @@ export class RedisStore implements Store {
       this.keys.closed(group),
       this.outboxKeys[group]!,
       this.keys.retire(group),
+      this.keys.starts(group),
       id,
       this.webhookFlag,
     );
@@ -932,6 +963,7 @@ export class RedisStore implements Store {
       this.epochKeys[group]!,
       this.keys.live(group),
       this.keys.closed(group),
+      this.keys.starts(group),
       this.epochs.expected(group),
       id,
       spec.title,

@@ -20,6 +20,9 @@ const SHARDS = 16;
 const OPEN = 2_000;
 const CLOSED = 2_000;
 const PAGE = 100;
+/** Auctions that start in an hour, on ids above all the others: a scheduled page must not walk the open ones. */
+const SCHEDULED = 150;
+const FIRST_SCHEDULED = 5_001;
 /** Creates in flight at once while building the data. */
 const CREATE_CONCURRENCY = 100;
 /** Reads a page may cost besides its auctions: a few id reads per group, a second round. */
@@ -91,6 +94,33 @@ test("one page of each phase costs about a page, whatever lies around it", async
     expect(cost.auctionReads).toBeLessThanOrEqual(PAGE + 1);
     expect(cost.total).toBeLessThanOrEqual(PAGE + 1 + ID_READS_PER_PAGE);
   }
+});
+
+test("a scheduled page reads about a page, not the open auctions it shares the live ids with", async () => {
+  const now = Date.now();
+  const spec = (id: number): AuctionSpec => ({
+    id, title: "lot", startingPrice: 100, minIncrement: 10, reserve: 0, buyNowPrice: 0,
+    startsAt: now + HOUR + id, endsAt: now + 3 * HOUR, antiSnipeMs: 0, maxEndsAt: 0,
+  });
+  const ids = Array.from({ length: SCHEDULED }, (_, i) => FIRST_SCHEDULED + i);
+  await Promise.all(ids.map((id) => store.createAuction(spec(id))));
+  const last = FIRST_SCHEDULED + SCHEDULED - 1;
+  const cases: [number, number[]][] = [
+    [0, [FIRST_SCHEDULED, FIRST_SCHEDULED + PAGE - 1]],
+    [FIRST_SCHEDULED + PAGE - 1, [FIRST_SCHEDULED + PAGE, last]],
+  ];
+  for (const [after, [first, end]] of cases) {
+    let page: { id: number }[] = [];
+    const cost = await costOf(async () => (page = await store.listAuctions(Phase.SCHEDULED, after, PAGE)));
+    expect([page[0]?.id, page.at(-1)?.id]).toEqual([first, end]);
+    expect(page.length).toBe(end! - first! + 1);
+    // The page's auctions and one read of each group's scheduled ids (116 commands for the
+    // first page), none of the open ones (a walk of the live ids read all 2,000: 2,133).
+    expect(cost.auctionReads).toBe(page.length);
+    expect(cost.total).toBeLessThanOrEqual(page.length + ID_READS_PER_PAGE);
+  }
+  // An open page still finds the open auctions among the scheduled ones.
+  expect((await store.listAuctions(Phase.OPEN, OPEN - 1, PAGE)).map((a) => a.id)).toEqual([OPEN]);
 });
 
 test("a closer tick with nothing due reads no auction: one call per group", async () => {

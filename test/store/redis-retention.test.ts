@@ -82,6 +82,7 @@ async function tracesOf(id: number): Promise<string[]> {
   if ((await admin.exists(keys.history(id))) === 1) traces.push("history");
   if ((await admin.zscore(keys.retire(group), String(id))) !== null) traces.push("retire");
   if ((await admin.zscore(keys.closed(group), String(id))) !== null) traces.push("closed");
+  if ((await admin.zscore(keys.starts(group), String(id))) !== null) traces.push("starts");
   if ((await admin.zscore(AUCTION_INDEX_KEY, String(id))) !== null) traces.push("index");
   return traces;
 }
@@ -123,6 +124,9 @@ test("closed auctions past the retention go with their history and every listing
   expect(await closeAll(store)).toBe(OLD + 1);
   expect(await tracesOf(1)).toEqual(["hash", "history", "retire", "closed", "index"]);
 
+  // An entry of a closed auction left in its group's starts set (one stored with starts_at past
+  // its ends_at): retiring the auction removes it too.
+  await admin.zadd(keys.starts(shardGroup(cancelled, SHARDS)), Date.now() + HOUR, cancelled);
   await age([...old, cancelled], RETENTION_MS + MINUTE);
   const deadline = Date.now() + 10 * REDIS_RETENTION_INTERVAL_MS;
   while ((await store.getAuction(OLD)) !== null && Date.now() < deadline) await Bun.sleep(50);

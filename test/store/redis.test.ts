@@ -710,6 +710,35 @@ describe("RedisStore", () => {
       expect(await store.listAuctions(null, count, 10)).toEqual([]);
     });
 
+    test("a scheduled page lists the group's starts set after now: not started, cancelled or earlier-release auctions", async () => {
+      const now = store.now();
+      const startsSoon = now + 1_500;
+      // 1, 17, 33, 49 and 65 share group 1 (16 groups), so one starts set holds them all.
+      const starts = store.keys.starts(shardGroup(1, store.shards));
+      await create(store, openSpec(store, 1, { startsAt: now + MINUTE, endsAt: now + 2 * MINUTE }));
+      await create(store, openSpec(store, 17, { startsAt: startsSoon, endsAt: now + 2 * MINUTE }));
+      await create(store, openSpec(store, 33));
+      await create(store, openSpec(store, 49, { startsAt: now + MINUTE, endsAt: now + 2 * MINUTE }));
+      // 49 as a release without the starts set wrote it: scheduled, but not in the set.
+      await raw.zrem(starts, "49");
+      const scheduledIds = async () => (await store.listAuctions(Phase.SCHEDULED, 0, 10)).map((a) => a.id);
+      expect(await scheduledIds()).toEqual([1, 17]);
+      expect(await raw.zrangebyscore(starts, "-inf", "+inf")).toEqual(["17", "1"]); // an open auction is never in it
+
+      expect((await store.cancel(1)).cancelled).toBe(true);
+      expect(await raw.zscore(starts, "1")).toBeNull();
+
+      while (store.now() <= startsSoon) await Bun.sleep(startsSoon - store.now() + 1);
+      expect(await scheduledIds()).toEqual([]);
+      expect((await store.listAuctions(Phase.OPEN, 0, 10)).map((a) => a.id)).toEqual([17, 33]);
+      // Started, so the group's next create drops it from the set.
+      expect(await raw.zscore(starts, "17")).not.toBeNull();
+      await create(store, openSpec(store, 65));
+      expect(await raw.zcard(starts)).toBe(0);
+      // The earlier-release auction is listed by the other phases as usual.
+      expect((await store.listAuctions(null, 0, 10)).map((a) => a.id)).toEqual([1, 17, 33, 49, 65]);
+    });
+
     test("auctions with generated ids are listed too", async () => {
       const a = await create(store, openSpec(store, 0));
       const b = await create(store, openSpec(store, 0));

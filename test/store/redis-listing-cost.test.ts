@@ -20,6 +20,8 @@ const SHARDS = 16;
 const OPEN = 2_000;
 const CLOSED = 2_000;
 const PAGE = 100;
+/** Each cost is the least of this many runs (see costOf). */
+const COST_TRIES = 3;
 /** Auctions that start in an hour, on ids above all the others: a scheduled page must not walk the open ones. */
 const SCHEDULED = 150;
 const FIRST_SCHEDULED = 5_001;
@@ -70,12 +72,22 @@ async function commandCounts(): Promise<Map<string, number>> {
   return counts;
 }
 
+/**
+ * What `work` (a read, or a pass with nothing to do: the same each time) costs in Redis
+ * commands: the least of COST_TRIES runs, because the store's own timers (its clock refresh,
+ * its policy and epoch re-checks) may land inside one run's window, never inside all of them.
+ */
 async function costOf(work: () => Promise<unknown>): Promise<{ total: number; auctionReads: number }> {
-  await admin.config("RESETSTAT");
-  await work();
-  const counts = await commandCounts();
-  const total = [...counts.values()].reduce((a, b) => a + b, 0);
-  return { total, auctionReads: (counts.get("hgetall") ?? 0) + (counts.get("hmget") ?? 0) };
+  let least: { total: number; auctionReads: number } | null = null;
+  for (let i = 0; i < COST_TRIES; i++) {
+    await admin.config("RESETSTAT");
+    await work();
+    const counts = await commandCounts();
+    const total = [...counts.values()].reduce((a, b) => a + b, 0);
+    const cost = { total, auctionReads: (counts.get("hgetall") ?? 0) + (counts.get("hmget") ?? 0) };
+    if (least === null || cost.total < least.total) least = cost;
+  }
+  return least!;
 }
 
 test("one page of each phase costs about a page, whatever lies around it", async () => {

@@ -6,7 +6,8 @@
 //
 // What it runs, each on its own throwaway servers (bench/load/spawn.ts), with the closed-loop
 // generator of bench/load.ts (runShard) in this process, rising amounts (almost every bid is
-// ACCEPTED), each measured run after a short warm-up run on other auctions:
+// ACCEPTED), each measured run after a short warm-up run on other auctions and with the
+// processes' idle CPU (read for a few seconds just before) taken off:
 //
 //   memory      Gavel CPU per acknowledged bid on the memory store (server CPU from /proc over
 //               the run / ACCEPTED bids);
@@ -19,9 +20,10 @@
 //               above, a line through (bids per call, usec per call) gives the fixed usec of a
 //               Lua call and the usec each further bid in it adds;
 //   feed        the redis run again with --feed-nodes extra Gavel nodes that serve no client:
-//               each still receives every UPDATE through Pub/Sub, so their CPU per bid is the
-//               cost of one feed message to a node, and Redis's extra CPU per bid per extra
-//               node is the cost of one more Pub/Sub delivery;
+//               each still receives every UPDATE through Pub/Sub (one message per Lua call,
+//               the call's UPDATEs back to back), so their CPU per bid is what one UPDATE of
+//               the feed costs a node, and Redis's extra CPU per bid per extra node what
+//               sending it to one more node costs Redis;
 //   fan-out     memory store, --subscribers connections each following --fanout-auctions
 //               auctions, one bidding connection on the same auctions: (server CPU - ACCEPTED
 //               x the memory per-bid cost) / UPDATEs delivered (bytes received / 30);
@@ -98,6 +100,8 @@ const START_DELAY_MS = 50;
 const GRACE_S = 5;
 /** Bids per drain batch in the small-batch run: about one bid per Lua call over many groups. */
 const SMALL_BATCH = 4;
+/** How long the idle CPU of the measured processes is read before a measured run. */
+const IDLE_BASELINE_MS = quick ? 300 : 3_000;
 /** Let the server's memory settle (allocator, lazy GC) before reading RSS. */
 const SETTLE_MS = quick ? 300 : 2_000;
 /** Connections opened at once (a burst of thousands of SYNs overflows the listen backlog). */
@@ -178,10 +182,21 @@ async function steadyLoad(server: SpawnedServer, ids: number[], seconds: number,
   return { accepted: tally.statusTotal[Status.ACCEPTED] ?? 0, answered: tally.answered, seconds: (performance.now() - started) / MS_PER_S, cpu };
 }
 
-/** A warm-up run on its own auctions, then the measured run on fresh ones. */
+/**
+ * A warm-up run on its own auctions, then the processes' idle CPU (the closer's ticks and the
+ * like, which would be there without bids), then the measured run on fresh ones, its CPU less
+ * that idle rate.
+ */
 async function warmThenMeasure(server: SpawnedServer, watch: number[], before?: () => Promise<void>): Promise<LoadRun> {
   await steadyLoad(server, await freshAuctions(server, AUCTIONS), WARMUP_SECONDS, []);
-  return steadyLoad(server, await freshAuctions(server, AUCTIONS), SECONDS, watch, before);
+  const ids = await freshAuctions(server, AUCTIONS);
+  const idleStart = watch.map(cpuOf);
+  const idleFrom = performance.now();
+  await Bun.sleep(IDLE_BASELINE_MS);
+  const idleSeconds = (performance.now() - idleFrom) / MS_PER_S;
+  const idlePerS = watch.map((pid, i) => (cpuOf(pid) - idleStart[i]!) / idleSeconds);
+  const run = await steadyLoad(server, ids, SECONDS, watch, before);
+  return { ...run, cpu: run.cpu.map((c, i) => Math.max(0, c - idlePerS[i]! * run.seconds)) };
 }
 
 // ---- Redis counters ----
@@ -422,6 +437,9 @@ const context: Record<string, string | number | boolean> = {
   connections: CONNECTIONS,
   window: WINDOW,
   auctions: AUCTIONS,
+  idle_connections: IDLE,
+  subscriptions: IDLE * SUBS_PER_CONNECTION,
+  websockets: WEBSOCKETS,
 };
 const log = (line: string) => {
   if (!values.json) console.error(line);
@@ -466,8 +484,8 @@ async function main(): Promise<void> {
   log(`one Redis, ${FEED_NODES} more node(s) with no clients: the cost of the Pub/Sub feed...`);
   const feed = await redisRun({}, FEED_NODES);
   context.feed_accepted_per_s = perS(feed.accepted, feed.seconds);
-  add("gavel_us_per_feed_message", "µs", "Gavel CPU per UPDATE a node receives from Redis Pub/Sub (no client)", feed.feedNodeUsPerBid.reduce((a, b) => a + b, 0) / FEED_NODES, "idle nodes' CPU / ACCEPTED, averaged");
-  add("redis_us_per_feed_delivery", "µs", "Redis CPU per UPDATE per further subscribed node", (feed.redisCpuUsPerBid - redis.redisCpuUsPerBid) / FEED_NODES, `(redis CPU per bid with ${FEED_NODES + 1} nodes - with 1) / ${FEED_NODES}`);
+  add("gavel_us_per_feed_update", "µs", "Gavel CPU per UPDATE a node receives through Redis Pub/Sub (a node with no client)", feed.feedNodeUsPerBid.reduce((a, b) => a + b, 0) / FEED_NODES, "idle nodes' CPU / ACCEPTED, averaged (UPDATEs travel one Pub/Sub message per Lua call)");
+  add("redis_us_per_feed_update", "µs", "Redis CPU per UPDATE sent to each further node", (feed.redisCpuUsPerBid - redis.redisCpuUsPerBid) / FEED_NODES, `(redis CPU per bid with ${FEED_NODES + 1} nodes - with 1) / ${FEED_NODES}`);
 
   log(`fan-out: ${SUBSCRIBERS} subscribers x ${FANOUT_AUCTIONS} auctions, memory store...`);
   const fan = await withServer("memory", MEMORY_SERVER_ENV, fanout);

@@ -41,7 +41,7 @@ export const MAX_REDIRECTIONS = 16;
 /** How often the cluster client re-reads the slot map on its own (MOVED also triggers it). */
 const SLOTS_REFRESH_INTERVAL_MS = 5_000;
 
-/** Parses `redis[s]://[user:password@]host[:port][/db]`, several comma-separated as seeds. */
+/** Parses `redis[s]://[user:password@]host[:port][/db][?password=...]`, several comma-separated as seeds. */
 export function parseSeeds(url: string): Seed[] {
   return url.split(",").map((part, index) => {
     let text = part.trim();
@@ -53,12 +53,17 @@ export function parseSeeds(url: string): Seed[] {
     } catch {
       throw new StoreError(`REDIS_URL seed ${index + 1} is not a redis:// or rediss:// URL: ${redact(text)}`);
     }
-    const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
+    // ioredis also reads `?password=`, `?username=` and `?db=` (a query value wins, as there).
+    const query = parsed.searchParams;
+    const path = parsed.pathname.length > 1 ? parsed.pathname.slice(1) : "0";
+    const db = Number(query.get("db") ?? path);
+    const username = query.get("username") ?? (parsed.username !== "" ? decodeURIComponent(parsed.username) : null);
+    const password = query.get("password") ?? (parsed.password !== "" ? decodeURIComponent(parsed.password) : null);
     return {
       host: parsed.hostname,
       port: parsed.port === "" ? DEFAULT_PORT : Number(parsed.port),
-      ...(parsed.username !== "" ? { username: decodeURIComponent(parsed.username) } : {}),
-      ...(parsed.password !== "" ? { password: decodeURIComponent(parsed.password) } : {}),
+      ...(username !== null ? { username } : {}),
+      ...(password !== null ? { password } : {}),
       tls: parsed.protocol === "rediss:",
       db: Number.isInteger(db) ? db : 0,
     };

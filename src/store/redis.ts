@@ -112,6 +112,8 @@ export const DEFAULT_WAIT_TIMEOUT_MS = 500;
  */
 const GROUP_RESEND_SHARE = 0.5;
 const GROUP_RESEND_DELAY_MS = 25;
+/** How far past its estimate of Redis TIME the closer reads due ids (see closeGroup). */
+const DUE_READ_SLACK_MS = 50;
 
 /**
  * The client (one server, or ioredis's Cluster) with the scripts of lua/ defined on it (ioredis
@@ -663,7 +665,11 @@ export class RedisStore implements Store {
 
   /** The closing step of one group: its due ids, then close.lua on them (and WAIT). */
   private async closeGroup(group: number, limit: number): Promise<number[]> {
-    const due = await this.client.zrangebyscore(this.endsKeys[group]!, "-inf", String(this.now()), "LIMIT", 0, limit);
+    // Read a little past the node's estimate of Redis TIME, which may lag it by a few ms (an
+    // auction a buy-now just ended must close on the next step); close.lua decides on Redis
+    // TIME and leaves an auction that is not due yet where it is.
+    const upTo = this.now() + DUE_READ_SLACK_MS;
+    const due = await this.client.zrangebyscore(this.endsKeys[group]!, "-inf", String(upTo), "LIMIT", 0, limit);
     if (due.length === 0) return [];
     // close.lua's KEYS: ends, live, closed, outbox, retire, then the due auctions' hashes;
     // ARGV: the webhook flag, then the ids.

@@ -32,9 +32,11 @@ const CLOSED_LATE_BOUND_MS = 3_000;
 /**
  * What the close may add to the round trips the machine gives anyway: the bound is this plus
  * the largest round trip of an equal quiet window before the close (a shared machine's own
- * stalls are not the server's).
+ * stalls are not the server's). It catches a frozen event loop (a close done in one piece
+ * froze it for seconds), not a slow one: with two test runs sharing two cores, one stall of
+ * 0.55 s was seen during a close that otherwise kept p99 at 46 ms.
  */
-const ROUND_TRIP_BOUND_MS = 250;
+const ROUND_TRIP_BOUND_MS = 1_000;
 /** The quiet window before the first ends_at. */
 const BASELINE_MS = 2_000;
 const TEST_TIMEOUT_MS = 240_000;

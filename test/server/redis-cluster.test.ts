@@ -24,6 +24,9 @@ const BIDDERS_PER_NODE = 2;
 const ROUND_GAP_MS = 40;
 /** Shard groups: 256, so a group's slice is 64 slots and a short reshard moves several. */
 const SHARDS = 256;
+/** A reshard refused because the nodes do not agree yet (nothing moved) is asked again this often. */
+const RESHARD_TRIES = 20;
+const RESHARD_RETRY_MS = 100;
 /** Slots moved per reshard step, from slot 0 up: the slices of groups 0 to 3. */
 const RESHARD_SLOTS = 250;
 
@@ -189,8 +192,8 @@ describe("Gavel on a Redis Cluster", () => {
       async () => {
         await Bun.sleep(200);
         // There and back: the groups of those slots move twice while bids land on them.
-        await cluster.admin("reshard", "--cluster-from", from, "--cluster-to", to, "--cluster-slots", String(RESHARD_SLOTS), "--cluster-yes", "--cluster-pipeline", "5");
-        await cluster.admin("reshard", "--cluster-from", to, "--cluster-to", from, "--cluster-slots", String(RESHARD_SLOTS), "--cluster-yes", "--cluster-pipeline", "5");
+        await reshard(from, to);
+        await reshard(to, from);
         await Bun.sleep(200);
       },
       10,
@@ -208,3 +211,21 @@ describe("Gavel on a Redis Cluster", () => {
     expect(stats.answered).toBe(stats.sent);
   });
 });
+
+/**
+ * `redis-cli --cluster reshard` of RESHARD_SLOTS slots. redis-cli first checks that every node
+ * agrees on the configuration and refuses before moving anything when one has not heard of the
+ * last move yet (gossip takes a moment on a busy machine): then wait and ask again.
+ */
+async function reshard(from: string, to: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await cluster.admin("reshard", "--cluster-from", from, "--cluster-to", to, "--cluster-slots", String(RESHARD_SLOTS), "--cluster-yes", "--cluster-pipeline", "5");
+      return;
+    } catch (error) {
+      if (attempt === RESHARD_TRIES || !String(error).includes("Nodes don't agree about configuration")) throw error;
+      await cluster.waitHealthy();
+      await Bun.sleep(RESHARD_RETRY_MS);
+    }
+  }
+}

@@ -9,7 +9,7 @@ import { Phase } from "../protocol/constants.ts";
 import { redact } from "../log/redact.ts";
 import type { ClosedAuction, Store } from "../store/store.ts";
 import { AdminToken } from "./admin-token.ts";
-import { StoreRefusedError } from "../store/errors.ts";
+import { StoreRefusedError, StoreUnconfirmedError } from "../store/errors.ts";
 import type { LogSink } from "../log/log-sink.ts";
 
 export interface AdminOptions {
@@ -69,6 +69,11 @@ const STORE_RETRY_AFTER_S = 1;
 /** Failed requests are logged at most once per this interval: an outage must not flood the log. */
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 const STORE_UNAVAILABLE = "the store is unavailable; retry later";
+/**
+ * A write the store took but could not confirm in time (Redis WAIT reached too few replicas):
+ * it may or may not survive a failover, so a blind retry could make a second auction.
+ */
+const WRITE_UNCONFIRMED = "the store did not confirm the write in time: it may or may not have been kept; read it back before retrying";
 
 const AUCTION = /^\/v1\/auctions\/(\d+)$/;
 const AUCTION_BIDS = /^\/v1\/auctions\/(\d+)\/bids$/;
@@ -252,6 +257,9 @@ export function startAdminServer(options: AdminOptions, store: Store, hooks: Adm
           return Response.json({ error: error.message, retry_after_s: STORE_RETRY_AFTER_S }, { status: 503, headers: { "retry-after": String(STORE_RETRY_AFTER_S) } });
         }
         logFailure(error);
+        if (error instanceof StoreUnconfirmedError) {
+          return Response.json({ error: WRITE_UNCONFIRMED, retry_after_s: STORE_RETRY_AFTER_S }, { status: 503, headers: { "retry-after": String(STORE_RETRY_AFTER_S) } });
+        }
         return Response.json(
           { error: STORE_UNAVAILABLE, retry_after_s: STORE_RETRY_AFTER_S },
           { status: 503, headers: { "retry-after": String(STORE_RETRY_AFTER_S) } },

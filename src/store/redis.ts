@@ -704,7 +704,7 @@ export class RedisStore implements Store {
   async cancel(id: number): Promise<CancelResult> {
     this.assertWritable();
     const group = shardGroup(id, this.shards);
-    const [reply, seq] = await this.client.gavelCancel(
+    const [reply, seq] = await this.withReplicas<[reply: number, seq: number]>("gavelCancel", [
       this.keys.auction(id),
       this.endsKeys[group]!,
       this.keys.live(group),
@@ -714,7 +714,7 @@ export class RedisStore implements Store {
       this.keys.starts(group),
       id,
       this.webhookFlag,
-    );
+    ]);
     switch (reply) {
       case CancelReply.CANCELLED:
         return { cancelled: true, closed: { id, seq, winner: 0, amount: 0 } };
@@ -962,7 +962,7 @@ export class RedisStore implements Store {
   private async createOnce(id: number, spec: NewAuction): Promise<boolean> {
     const group = shardGroup(id, this.shards);
     await this.client.zadd(AUCTION_INDEX_KEY, id, id);
-    const created = await this.client.gavelCreate(
+    const created = await this.withReplicas<number>("gavelCreate", [
       this.keys.auction(id),
       this.keys.history(id),
       this.endsKeys[group]!,
@@ -982,8 +982,26 @@ export class RedisStore implements Store {
       spec.antiSnipeMs,
       spec.maxEndsAt,
       spec.increments === undefined || spec.increments.length === 0 ? "" : JSON.stringify(spec.increments),
-    );
+    ]);
     return created === 1;
+  }
+
+  /**
+   * A script call that changes what the admin API acknowledges (create, cancel), and with
+   * GAVEL_REDIS_WAIT_REPLICAS its WAIT on the same connection, like a bid batch: a 201 or a
+   * cancel must survive a failover as an ACCEPTED bid does. A WAIT that reaches fewer replicas
+   * fails the call with StoreUnconfirmedError: the change is on the master, perhaps not beyond.
+   */
+  private async withReplicas<T>(script: "gavelCreate" | "gavelCancel", args: (string | number)[]): Promise<T> {
+    if (this.waitReplicas === 0) return (this.client[script] as (...a: (string | number)[]) => Promise<T>).apply(this.client, args);
+    const pipeline = this.client.pipeline() as unknown as ScriptedPipeline & Record<typeof script, (...a: (string | number)[]) => unknown>;
+    pipeline[script](...args);
+    pipeline.wait(this.waitReplicas, this.waitTimeoutMs);
+    const [call, wait] = await settleExec(pipeline.exec());
+    if (call!.status === "rejected") throw call!.reason;
+    const short = waitFailure(wait!.status === "rejected" ? wait!.reason : null, wait!.status === "fulfilled" ? wait!.value : null, this.waitReplicas);
+    if (short !== null) throw new StoreUnconfirmedError(short);
+    return call!.value as unknown as T;
   }
 
   /** Measures the offset to Redis TIME, taking the middle of the round trip as its moment. */

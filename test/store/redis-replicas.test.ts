@@ -89,6 +89,28 @@ describe("GAVEL_REDIS_WAIT_REPLICAS", () => {
     expect((await store.getAuction(1))!.amount).toBe(110);
   });
 
+  test("a create and a cancel wait for the replica too; with it gone they fail unconfirmed", async () => {
+    const primary = await redis();
+    const replica = await redis(["--replicaof", "127.0.0.1", String(primary.port)]);
+    await waitSynced(replica);
+    const store = await connect(primary.url, { waitReplicas: 1 });
+    await createOpen(store, 1);
+    await createOpen(store, 2);
+    expect((await store.cancel(2)).cancelled).toBe(true);
+    // The replica holds the create and the cancel as soon as they are acknowledged.
+    const copy = new Redis(replica.url);
+    try {
+      expect(await copy.exists(store.keys.auction(1))).toBe(1);
+      expect(await copy.hget(store.keys.auction(2), "cl")).toBe("1");
+    } finally {
+      copy.disconnect();
+    }
+
+    await replica.kill();
+    await expect(createOpen(store, 3)).rejects.toBeInstanceOf(StoreUnconfirmedError);
+    await expect(store.cancel(1)).rejects.toBeInstanceOf(StoreUnconfirmedError);
+  });
+
   test("a primary with fewer replicas than asked for is named in a start-up warning", async () => {
     const primary = await redis();
     const lines: string[] = [];

@@ -1,4 +1,4 @@
-// Starts a throwaway primary, its replica and one Redis Sentinel (Debian's redis-sentinel)
+// Starts a throwaway primary, its two replicas and one Redis Sentinel (Debian's redis-sentinel)
 // watching them, on free loopback ports; removed after.
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -19,7 +19,8 @@ const SYNC_AT_ONCE = ["--repl-diskless-sync-delay", "0"];
 
 export interface SentinelSetup {
   primary: RedisHandle;
-  replica: RedisHandle;
+  /** Two, as in production: after a failover the one not promoted serves the new primary's WAIT. */
+  replicas: RedisHandle[];
   /** host:port of the Sentinel: what GAVEL_REDIS_SENTINELS takes. */
   sentinels: string;
   /** The port of the server the Sentinel names as primary now. */
@@ -35,7 +36,7 @@ export async function startSentinelSetup(): Promise<SentinelSetup> {
   const binary = Bun.which("redis-sentinel");
   if (binary === null) throw new Error("redis-sentinel is not on the PATH: the Sentinel tests need it (apt-get install redis-sentinel)");
   const primary = await startRedis({ args: SYNC_AT_ONCE });
-  const replica = await startRedis({ args: [...SYNC_AT_ONCE, "--replicaof", LOOPBACK, String(primary.port)] });
+  const replicas = await Promise.all([0, 1].map(() => startRedis({ args: [...SYNC_AT_ONCE, "--replicaof", LOOPBACK, String(primary.port)] })));
   const dir = mkdtempSync(join(tmpdir(), "gavel-sentinel-"));
   const probe = Bun.listen({ hostname: LOOPBACK, port: 0, socket: { data() {} } });
   const port = probe.port;
@@ -71,7 +72,7 @@ export async function startSentinelSetup(): Promise<SentinelSetup> {
   };
   const setup: SentinelSetup = {
     primary,
-    replica,
+    replicas,
     sentinels: `${LOOPBACK}:${port}`,
     primaryPort,
     waitFailover: (old) => until(async () => {
@@ -82,13 +83,15 @@ export async function startSentinelSetup(): Promise<SentinelSetup> {
     async stop() {
       proc.kill("SIGKILL");
       await proc.exited;
-      await Promise.all([primary.stop(), replica.stop()]);
+      await Promise.all([primary.stop(), ...replicas.map((r) => r.stop())]);
       rmSync(dir, { recursive: true, force: true });
     },
   };
   await until(async () => (await primaryPort()) === primary.port, "the Sentinel to answer");
-  await setup.waitSynced(replica);
-  // The Sentinel must know the replica before it can promote it.
-  await until(async () => (await cli(port, "SENTINEL", "replicas", SENTINEL_NAME)).includes(String(replica.port)), "the Sentinel to see the replica");
+  for (const replica of replicas) {
+    await setup.waitSynced(replica);
+    // The Sentinel must know the replica before it can promote it.
+    await until(async () => (await cli(port, "SENTINEL", "replicas", SENTINEL_NAME)).includes(String(replica.port)), "the Sentinel to see the replica");
+  }
   return setup;
 }

@@ -130,11 +130,6 @@ export class RedisFeed implements UpdateFeed {
     return this.subscribed && this.unconfirmed === 0;
   }
 
-  /** SUBSCRIBED: the channels this feed listens to now (for logs and tests). */
-  get listeningChannels(): string[] {
-    return this.channels.filter((_, group) => this.listeningOn[group] === 1);
-  }
-
   /** The hub follows `auction` (its first local subscriber): with SUBSCRIBED, its group's channel is wanted. */
   follow(auction: number): void {
     if (this.groups.mode !== FeedMode.SUBSCRIBED) return;

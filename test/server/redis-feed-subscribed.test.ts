@@ -215,4 +215,22 @@ describe("GAVEL_REDIS_FEED=subscribed on a Redis Cluster", () => {
     }
     await until(async () => (await shardChannels()).length === 0, "the shard channel to go after the linger");
   });
+
+  test("the sharded subscriber cut while bids flow: the followed group is subscribed again and the gap healed", async () => {
+    const { a1: auction } = await auctionsInTwoGroups(bidder);
+    const watching = await subscribe(watcher.port, [auction]);
+    try {
+      await bid(bidder, auction, BIDS);
+      const killed = (await Promise.all(masters.map((m) => m.call("CLIENT", "KILL", "TYPE", "pubsub")))).reduce((a, b) => Number(a) + Number(b), 0);
+      expect(Number(killed)).toBeGreaterThanOrEqual(1);
+      // Published while the watcher's subscriber reconnects: only its resync can bring them.
+      await bid(bidder, auction, BIDS, 100 + BIDS);
+      await watching.waitForSeq(auction, 2 * BIDS);
+      expectSeqRun(watching.updates(auction), 1, 2 * BIDS);
+      await until(async () => (await shardChannels()).length === 1, "the channel to be subscribed again");
+      expect(await shardChannels()).toEqual([channelOf(auction)]);
+    } finally {
+      watching.close();
+    }
+  });
 });

@@ -23,7 +23,10 @@
 //               each still receives every UPDATE through Pub/Sub (one message per Lua call,
 //               the call's UPDATEs back to back), so their CPU per bid is what one UPDATE of
 //               the feed costs a node, and Redis's extra CPU per bid per extra node what
-//               sending it to one more node costs Redis;
+//               sending it to one more node costs Redis; then once more with
+//               GAVEL_REDIS_FEED=subscribed on every node: the extra nodes follow no auction, so
+//               they listen to no channel and should receive nothing (their CPU per bid is
+//               then only idle noise, and Redis sends no copy to them);
 //   fan-out     memory store, --subscribers connections each following --fanout-auctions
 //               auctions, one bidding connection on the same auctions: (server CPU - ACCEPTED
 //               x the memory per-bid cost) / UPDATEs delivered (bytes received / 30);
@@ -231,6 +234,8 @@ interface RedisRun extends LoadRun {
   gavelUsPerBid: number;
   /** CPU µs per bid of each extra node (no clients). */
   feedNodeUsPerBid: number[];
+  /** Gavel's channels some node listened to at the end of the run (PUBSUB CHANNELS). */
+  channels: number;
 }
 
 /** One Gavel node (plus `feedNodes` that serve nobody) on one fresh Redis, measured. */
@@ -248,10 +253,12 @@ async function redisRun(env: Record<string, string>, feedNodes: number): Promise
       before = await redisCounters(client);
     });
     const counters = counterDelta(before!, await redisCounters(client));
+    const channels = ((await client.call("PUBSUB", "CHANNELS", "gavel:*")) as string[]).length;
     const [redisCpu, gavelCpu, ...feedCpu] = run.cpu;
     return {
       ...run,
       counters,
+      channels,
       redisCpuUsPerBid: (redisCpu! * MICROS) / run.accepted,
       gavelUsPerBid: (gavelCpu! * MICROS) / run.accepted,
       feedNodeUsPerBid: feedCpu.map((c) => (c * MICROS) / run.accepted),
@@ -486,6 +493,14 @@ async function main(): Promise<void> {
   context.feed_accepted_per_s = perS(feed.accepted, feed.seconds);
   add("gavel_us_per_feed_update", "µs", "Gavel CPU per UPDATE a node receives through Redis Pub/Sub (a node with no client)", feed.feedNodeUsPerBid.reduce((a, b) => a + b, 0) / FEED_NODES, "idle nodes' CPU / ACCEPTED, averaged (UPDATEs travel one Pub/Sub message per Lua call)");
   add("redis_us_per_feed_update", "µs", "Redis CPU per UPDATE sent to each further node", (feed.redisCpuUsPerBid - redis.redisCpuUsPerBid) / FEED_NODES, `(redis CPU per bid with ${FEED_NODES + 1} nodes - with 1) / ${FEED_NODES}`);
+
+  log(`one Redis, ${FEED_NODES} more node(s) with no clients, GAVEL_REDIS_FEED=subscribed: what the feed costs them then...`);
+  const subscribed = await redisRun({ GAVEL_REDIS_FEED: "subscribed" }, FEED_NODES);
+  context.feed_subscribed_accepted_per_s = perS(subscribed.accepted, subscribed.seconds);
+  // No node follows an auction: none should listen to any channel.
+  context.feed_subscribed_channels = subscribed.channels;
+  add("gavel_us_per_feed_update_subscribed", "µs", "the same with GAVEL_REDIS_FEED=subscribed (the extra nodes follow no auction of the bids)", subscribed.feedNodeUsPerBid.reduce((a, b) => a + b, 0) / FEED_NODES, "idle nodes' CPU / ACCEPTED, averaged: about 0 when they receive nothing");
+  add("redis_us_per_feed_update_subscribed", "µs", "Redis CPU per bid per further node with GAVEL_REDIS_FEED=subscribed", (subscribed.redisCpuUsPerBid - redis.redisCpuUsPerBid) / FEED_NODES, `(redis CPU per bid with ${FEED_NODES + 1} subscribed nodes - with 1 node of all) / ${FEED_NODES}; the measured node follows nothing either, so it may fall below 0`);
 
   log(`fan-out: ${SUBSCRIBERS} subscribers x ${FANOUT_AUCTIONS} auctions, memory store...`);
   const fan = await withServer("memory", MEMORY_SERVER_ENV, fanout);

@@ -101,6 +101,7 @@ export async function startServer(config: Config, store?: Store, log: LogSink = 
     { subscriberHighWater: config.subscriberBufferBytes, slowSubscriberMs: config.slowSubscriberMs, maxSubscriptions: config.maxSubscriptions },
     markDirty,
     counters,
+    activeStore.feed ?? null,
   );
   // With a shared store the UPDATEs come back through its feed, to every node alike.
   const feed = activeStore.feed;

@@ -164,6 +164,21 @@ export const SETTINGS = {
     max: MAX_REDIS_SHARDS,
     doc: "auctions are grouped by `id % shards` under one Redis hash tag (spread evenly over a Redis Cluster's slots); fixed per deployment (docs/scaling.md)",
   },
+  redisFeed: {
+    env: "GAVEL_REDIS_FEED",
+    kind: SettingKind.CHOICE,
+    default: "all",
+    choices: ["all", "subscribed"],
+    doc: "`all`: every node receives every shard group's updates; `subscribed`: a node listens only to the groups of the auctions its clients follow (for many nodes with clients routed so each watches a subset of groups: docs/scaling.md)",
+  },
+  redisFeedLingerMs: {
+    env: "GAVEL_REDIS_FEED_LINGER_MS",
+    kind: SettingKind.INTEGER,
+    default: 30_000,
+    min: 0,
+    max: DAY_MS,
+    doc: "with `GAVEL_REDIS_FEED=subscribed`: how long a group's channel stays subscribed after its last local subscriber left, so a client coming back soon does not churn it",
+  },
   redisSentinels: {
     env: "GAVEL_REDIS_SENTINELS",
     kind: SettingKind.TEXT,

@@ -29,6 +29,17 @@ export interface HubSource {
   now(): number;
 }
 
+/**
+ * The shared feed's side of what this node follows (GAVEL_REDIS_FEED=subscribed): told of each
+ * auction's first and last local subscriber, and asked before a SUBSCRIBE reads the store
+ * whether the auction's frames reach this node yet (UpdateFeed in src/store/store.ts).
+ */
+export interface FeedInterest {
+  follow?(auction: number): void;
+  unfollow?(auction: number): void;
+  listening?(auction: number): Promise<void> | null;
+}
+
 export interface HubLimits {
   /** A subscriber with more than this many bytes unsent gets conflated updates. */
   subscriberHighWater: number;
@@ -78,6 +89,8 @@ export class SubscriptionHub<S extends Subscriber = Subscriber> {
     private readonly markDirty: MarkDirty<S>,
     /** Counts updates sent and conflated and slow-subscriber disconnects; null counts nothing. */
     private readonly counters: ServerCounters | null = null,
+    /** The shared feed, told what this node follows; null without one. */
+    private readonly interest: FeedInterest | null = null,
   ) {
     this.maxSubscriptions = limits.maxSubscriptions ?? Defaults.maxSubscriptions;
   }
@@ -183,6 +196,12 @@ export class SubscriptionHub<S extends Subscriber = Subscriber> {
     sub.held ??= [];
     let auction: AuctionState | null;
     try {
+      // A feed listening only to followed groups first subscribes this one's, confirmed.
+      const listening = this.interest?.listening?.(auctionId) ?? null;
+      if (listening !== null) {
+        await listening;
+        if (sub.ended) return;
+      }
       auction = await this.source.getAuction(auctionId);
     } catch {
       if (sub.ended) return;
@@ -313,7 +332,10 @@ export class SubscriptionHub<S extends Subscriber = Subscriber> {
     const feed = this.feeds.get(sub.auctionId);
     if (feed === undefined || feed.subscriptions.get(sub.connection) !== sub) return;
     feed.subscriptions.delete(sub.connection);
-    if (feed.subscriptions.size === 0) this.feeds.delete(sub.auctionId);
+    if (feed.subscriptions.size === 0) {
+      this.feeds.delete(sub.auctionId);
+      this.interest?.unfollow?.(sub.auctionId);
+    }
   }
 
   // ---- Live updates ---------------------------------------------------------------------------
@@ -557,7 +579,10 @@ export class SubscriptionHub<S extends Subscriber = Subscriber> {
 
   private feedOf(auctionId: number): AuctionFeed<S> {
     let feed = this.feeds.get(auctionId);
-    if (feed === undefined) this.feeds.set(auctionId, (feed = new AuctionFeed<S>()));
+    if (feed === undefined) {
+      this.feeds.set(auctionId, (feed = new AuctionFeed<S>()));
+      this.interest?.follow?.(auctionId);
+    }
     return feed;
   }
 

@@ -3,6 +3,7 @@
 import type { Config } from "../config.ts";
 import type { LogSink } from "../log/log-sink.ts";
 import { CircuitBreakerStore } from "./circuit-breaker.ts";
+import type { FeedMode } from "./redis-feed.ts";
 import { MemoryStore } from "./memory.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
@@ -37,6 +38,8 @@ export async function openStore(config: Config, log: LogSink = console.warn): Pr
         webhooks,
         webhookLeaseMs: config.webhookLeaseMs,
         retentionMs: config.retentionMs,
+        feedMode: config.redisFeed as FeedMode,
+        feedLingerMs: config.redisFeedLingerMs,
       });
       const warning = persistenceWarning(await readPersistenceOn(store.primaryConnection()));
       if (warning !== null) log(`gavel: warning: ${warning}`);

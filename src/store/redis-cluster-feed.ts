@@ -7,7 +7,7 @@ import { FEED_CONNECTION_NAME, RedisFeed } from "./redis-feed.ts";
 /**
  * RedisFeed over ioredis's sharded subscribers. ioredis follows the topology (a failover, a
  * slot moved, the server's SUNSUBSCRIBE when a slot leaves a master) and resubscribes; each
- * time it has, this feed subscribes every channel again (idempotent) and then tells the
+ * time it has, this feed subscribes every wanted channel again (idempotent) and then tells the
  * onResync listeners, who heal from the bid history whatever was published meanwhile.
  */
 export class ClusterFeed extends RedisFeed {
@@ -40,7 +40,7 @@ export class ClusterFeed extends RedisFeed {
         this.cut = true;
         this.log("redis: a sharded update feed connection was lost, resubscribing");
       }
-      this.subscribed = false;
+      this.lost();
     };
     subscriber.on("-node", lost);
     // After every (re)subscription by ioredis: a topology change may have moved channels, and
@@ -56,25 +56,45 @@ export class ClusterFeed extends RedisFeed {
   }
 
   protected override stop(): void {
-    this.subscribed = false;
+    super.stop();
     this.subscriberCluster?.disconnect();
     this.subscriberCluster = null;
   }
 
+  /** One SSUBSCRIBE per channel: each group's channel hashes to its own slot. */
+  protected override sendSubscribe(channels: string[]): Promise<unknown> {
+    const subscriber = this.subscriberCluster!;
+    return Promise.all(channels.map((channel) => subscriber.ssubscribe(channel)));
+  }
+
+  protected override sendUnsubscribe(channels: string[]): Promise<unknown> {
+    const subscriber = this.subscriberCluster;
+    if (subscriber === null) return Promise.resolve();
+    return Promise.all(channels.map((channel) => subscriber.sunsubscribe(channel)));
+  }
+
+  /** A group's SSUBSCRIBE failed (a slot moving, a master away): the next round, soon, takes it. */
+  protected override groupSubscribeFailed(_group: number): void {
+    const subscriber = this.subscriberCluster;
+    if (subscriber === null) return;
+    setTimeout(() => void this.subscribeShards(subscriber), RETRY_MS).unref();
+  }
+
   private async subscribeShards(subscriber: Cluster): Promise<void> {
     const generation = ++this.generation;
+    let groups: number[];
     try {
       await this.epochHooks.verify();
       if (generation !== this.generation || this.closed) return;
-      // One SSUBSCRIBE per channel: each group's channel hashes to its own slot.
-      await Promise.all(this.channels.map((channel) => subscriber.ssubscribe(channel)));
+      groups = this.wantedGroups();
+      await this.sendSubscribe(groups.map((group) => this.channels[group]!));
     } catch {
       // Retried on the next topology event, or the periodic check below.
       if (generation === this.generation && !this.closed) setTimeout(() => void this.subscribeShards(subscriber), RETRY_MS).unref();
       return;
     }
     if (generation !== this.generation || this.closed) return;
-    this.subscribed = true;
+    this.roundDone(groups);
     if (!this.cut) return;
     this.cut = false;
     this.log("redis: update feed restored");

@@ -6,7 +6,7 @@
 
 export * from "./redis-keys.ts";
 export { groupFailureStatus } from "./redis-packing.ts";
-export { FEED_CONNECTION_NAME, RedisFeed, type FeedEpochHooks } from "./redis-feed.ts";
+export { FEED_CONNECTION_NAME, FeedMode, RedisFeed, type FeedEpochHooks } from "./redis-feed.ts";
 export { RedisTopology, type SentinelTarget } from "./redis-connection.ts";
 
 import { Cluster, type Redis, type RedisOptions } from "ioredis";
@@ -23,7 +23,7 @@ import { AUCTION_IDS_KEY, AUCTION_INDEX_KEY, HISTORY_SUFFIX, KeyLayout, RedisKey
 import { detectTopology, openCluster, openSingle, RedisTopology, type SentinelTarget } from "./redis-connection.ts";
 import { waitFailure } from "./redis-replicas.ts";
 import { CancelReply, CLOSE_STRIDE, groupFailureStatus, isRedirection, PACKED_BID_SIZE, PACKED_RESULT_SIZE, RESULT_STEPPED_OFFSET, settleExec, toHistoryEntry, TWO_32 } from "./redis-packing.ts";
-import { RedisFeed } from "./redis-feed.ts";
+import { DEFAULT_FEED_LINGER_MS, FeedMode, RedisFeed, type FeedGroups } from "./redis-feed.ts";
 import { ClusterFeed } from "./redis-cluster-feed.ts";
 import { RedisOutbox } from "./outbox-redis.ts";
 import { RedisRetention } from "./redis-retention.ts";
@@ -101,6 +101,10 @@ export interface RedisStoreOptions {
   webhooks?: boolean;
   /** How long a node's lease on a group's outbox lasts unrenewed (GAVEL_WEBHOOK_LEASE_MS). */
   webhookLeaseMs?: number;
+  /** GAVEL_REDIS_FEED: every group's channel (the default) or only the followed groups'. */
+  feedMode?: FeedMode;
+  /** GAVEL_REDIS_FEED_LINGER_MS. Default {@link DEFAULT_FEED_LINGER_MS}. */
+  feedLingerMs?: number;
 }
 
 /** How long a batch's WAIT waits for its replicas by default: well inside the batch deadline. */
@@ -232,6 +236,8 @@ export class RedisStore implements Store {
     readonly topology: RedisTopology,
     private readonly log: LogSink,
     webhookLeaseMs: number,
+    feedMode: FeedMode = FeedMode.ALL,
+    feedLingerMs = DEFAULT_FEED_LINGER_MS,
   ) {
     this.keys = keys;
     this.shards = keys.shards;
@@ -248,10 +254,11 @@ export class RedisStore implements Store {
     this.groupHolds = Array.from({ length: shards }, () => null);
     const channels = Array.from({ length: shards }, (_, g) => keys.channel(g));
     const hooks = { verify: () => this.verifyEpochs(), notice: (message: Uint8Array) => this.epochNotice(message) };
+    const groups: FeedGroups = { mode: feedMode, groupOf: (auction) => shardGroup(auction, shards), lingerMs: feedLingerMs };
     this.feed =
       topology === RedisTopology.CLUSTER
-        ? new ClusterFeed(client as unknown as Cluster, channels, log, hooks)
-        : new RedisFeed(client, channels, log, hooks);
+        ? new ClusterFeed(client as unknown as Cluster, channels, log, hooks, groups)
+        : new RedisFeed(client, channels, log, hooks, groups);
     this.up = client.status === "ready";
     client.on("error", (err: Error) => {
       this.lastError = err;
@@ -337,7 +344,15 @@ export class RedisStore implements Store {
     try {
       await client.connect();
       const keys = new RedisKeys(shards, await readKeyLayout(client, shards));
-      store = new RedisStore(client, keys, topology, log, options.webhooks === true ? (options.webhookLeaseMs ?? DEFAULT_WEBHOOK_LEASE_MS) : 0);
+      store = new RedisStore(
+        client,
+        keys,
+        topology,
+        log,
+        options.webhooks === true ? (options.webhookLeaseMs ?? DEFAULT_WEBHOOK_LEASE_MS) : 0,
+        options.feedMode,
+        options.feedLingerMs,
+      );
       await store.measureClock();
       policy = await store.readPolicy();
       if (evictionRefusal(policy) === null) {

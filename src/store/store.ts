@@ -57,8 +57,20 @@ export interface UpdateFeed {
    * any frame of an auction created since under the same id could reach them.
    */
   onReset(listener: (affects: (auction: number) => boolean, reason: string) => void): void;
-  /** True once every channel is subscribed; a node serves subscribers only after that. */
+  /** True once every wanted channel is subscribed; a node serves subscribers only after that. */
   readonly live: boolean;
+  /**
+   * A feed that listens only to what is followed (GAVEL_REDIS_FEED=subscribed) is told when an
+   * auction gets its first local subscriber and when its last one leaves.
+   */
+  follow?(auction: number): void;
+  unfollow?(auction: number): void;
+  /**
+   * Null when the auction's frames reach this node already; else resolves once they do, and
+   * rejects when they cannot soon. A SUBSCRIBE reads the store only after it: no UPDATE after
+   * its snapshot is missed.
+   */
+  listening?(auction: number): Promise<void> | null;
 }
 
 export interface Store {

@@ -53,6 +53,7 @@ describe("the settings table", () => {
   test("choices are checked against the table", () => {
     expect(() => loadConfig({ GAVEL_AUTH: "basic" })).toThrow(ConfigError);
     expect(() => loadConfig({ GAVEL_AUTH: "basic" })).toThrow("GAVEL_AUTH: must be off, jwt");
+    expect(() => loadConfig({ GAVEL_REDIS_FEED: "some" })).toThrow("GAVEL_REDIS_FEED: must be all, subscribed");
   });
 });
 

@@ -78,7 +78,11 @@ async function load(): Promise<number[]> {
   await new SqliteStore({ path }).close();
   const db = new Database(path, { strict: true });
   db.exec("PRAGMA synchronous = OFF");
-  const insertAuction = db.prepare("INSERT INTO auctions VALUES (?, ?, ?, ?, 0, 0, ?, ?, 0, 0, ?, ?, ?, ?, ?)");
+  // Columns named: the schema grows (a later column keeps its default here).
+  const insertAuction = db.prepare(
+    "INSERT INTO auctions (id, title, starting_price, min_increment, reserve, buy_now_price, starts_at, ends_at, anti_snipe_ms, max_ends_at, seq, amount, leader, closed, winner, top) " +
+      "VALUES (?, ?, ?, ?, 0, 0, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?)",
+  );
   const insertBid = db.prepare("INSERT INTO bids (auction, seq, amount, user, at, ends_at) VALUES (?, ?, ?, ?, ?, ?)");
   const openEvery = Math.max(1, Math.round(1 / (1 - CLOSED_FRACTION)));
   const bidsPer = Math.max(0, Math.floor(BIDS / AUCTIONS));
@@ -98,7 +102,8 @@ async function load(): Promise<number[]> {
     }
     const amount = seq === 0 ? 0 : STARTING_PRICE + seq * INCREMENT;
     const leader = seq === 0 ? 0 : 1 + (seq % USERS);
-    insertAuction.run(id, `lot ${id}`, STARTING_PRICE, INCREMENT, startsAt, endsAt, seq, amount, leader, isOpen ? 0 : 1, isOpen ? 0 : leader);
+    // The leader's maximum is the amount: every bid here is a plain BID.
+    insertAuction.run(id, `lot ${id}`, STARTING_PRICE, INCREMENT, startsAt, endsAt, seq, amount, leader, isOpen ? 0 : 1, isOpen ? 0 : leader, amount);
     if (++rows % LOAD_CHUNK === 0) db.exec("COMMIT; BEGIN");
     if (isOpen && !scheduled) open.push(id);
   }

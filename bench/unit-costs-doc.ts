@@ -59,23 +59,53 @@ const MICROS = 1e6;
 const BITS = 8;
 const GIGA = 1e9;
 
+/**
+ * How UPDATEs reach the nodes. `all` (GAVEL_REDIS_FEED's default): every node subscribes to every
+ * group and receives every accepted bid's UPDATE. `routed`: GAVEL_REDIS_FEED=subscribed with the
+ * clients routed by group, so each group's watchers sit on one node: each UPDATE goes to one node,
+ * and the feed is spread over the nodes instead of copied to each.
+ */
+export type Feed = "all" | "routed";
+
 /** What one load costs: nodes, masters, memory, bandwidth. */
-function size(u: UnitCosts, bids: number, connections: number, updates: number, perConnectionBytes: number) {
+function size(u: UnitCosts, bids: number, connections: number, updates: number, perConnectionBytes: number, feed: Feed = "all") {
   const s = SCENARIO;
   const budget = s.utilisation * MICROS;
-  // Every node receives every accepted bid's UPDATE, whatever its clients follow.
+  // The feed's whole cost: with `all` each node pays it, routed it is shared by the nodes.
   const feedUs = bids * u.gavel_us_per_feed_update;
   const workUs = bids * u.gavel_us_per_bid_redis + updates * u.gavel_us_per_update;
-  const nodesCpu = feedUs >= budget ? Number.POSITIVE_INFINITY : Math.ceil(workUs / (budget - feedUs));
+  // all: n with workUs / n + feedUs <= budget. routed: n with (workUs + feedUs) / n <= budget.
+  const nodesCpu =
+    feed === "routed"
+      ? Math.ceil((workUs + feedUs) / budget)
+      : feedUs >= budget
+        ? Number.POSITIVE_INFINITY
+        : Math.ceil(workUs / (budget - feedUs));
   const nodesConnections = Math.ceil(connections / s.connections_per_node);
   const nodes = Math.max(nodesCpu, nodesConnections, 1);
   // When the feed alone is over a node's budget there is no CPU answer: Redis is then sized
   // for the nodes the connections need (the fewest that would exist).
   const feedNodes = Number.isFinite(nodes) ? nodes : nodesConnections;
-  const redisUsAtScale = u.redis_cpu_us_per_bid + (feedNodes - 1) * u.redis_us_per_feed_update;
+  // Nodes each UPDATE goes to besides the one redis_cpu_us_per_bid already counts.
+  const extraCopies = feed === "routed" ? 0 : feedNodes - 1;
+  const redisUsAtScale = u.redis_cpu_us_per_bid + extraCopies * u.redis_us_per_feed_update;
   const masters = Math.ceil((bids * redisUsAtScale) / budget);
   const memoryBytes = connections * perConnectionBytes + connections * s.subscriptions_per_connection * u.rss_bytes_per_subscription;
-  return { feedCores: feedUs / MICROS, workCores: workUs / MICROS, nodesCpu, nodesConnections, nodes, feedNodes, redisUsAtScale, masters, memoryBytes };
+  // The feed's share of one node: all of it, or 1/nodes of it when routed.
+  const nodeFeedUs = feed === "routed" ? feedUs / feedNodes : feedUs;
+  return {
+    feedCores: nodeFeedUs / MICROS,
+    workCores: workUs / MICROS,
+    totalCores: (workUs + feedUs) / MICROS,
+    nodesCpu,
+    nodesConnections,
+    nodes,
+    feedNodes,
+    extraCopies,
+    redisUsAtScale,
+    masters,
+    memoryBytes,
+  };
 }
 
 /** Every derived figure of the model, by placeholder name. */
@@ -91,8 +121,11 @@ export function derive(u: UnitCosts): Record<string, number | string> {
   const clientFrames = s.target_bids_per_s * u.wire_bytes_per_bid + updates * u.wire_bytes_per_update;
   // Worst case: every frame in a packet of its own (BID and RESULT: two packets).
   const clientPackets = clientFrames + (2 * s.target_bids_per_s + updates) * s.packet_overhead_bytes;
-  const feedNodesExtra = tcp.feedNodes - 1;
-  const redisBytes = s.target_bids_per_s * (u.redis_in_bytes_per_bid + u.redis_out_bytes_per_bid + feedNodesExtra * u.wire_bytes_per_update);
+  const redisBytes = (copies: number) => s.target_bids_per_s * (u.redis_in_bytes_per_bid + u.redis_out_bytes_per_bid + copies * u.wire_bytes_per_update);
+  // GAVEL_REDIS_FEED=subscribed, clients routed by group: each UPDATE goes to one node.
+  const routed = size(u, s.target_bids_per_s, s.target_connections, updates, u.rss_bytes_per_connection, "routed");
+  const routedWs = size(u, s.target_bids_per_s, s.target_connections, updates, u.rss_bytes_per_websocket, "routed");
+  const routedMasterCeiling = (s.utilisation * MICROS) / routed.redisUsAtScale;
   const feedCeiling = (s.utilisation * MICROS) / u.gavel_us_per_feed_update;
   const hotAuctionCeiling = MICROS / u.redis_cpu_us_per_bid;
   const masterCeiling = (s.utilisation * MICROS) / tcp.redisUsAtScale;
@@ -102,6 +135,13 @@ export function derive(u: UnitCosts): Record<string, number | string> {
     feedCeiling < s.target_bids_per_s
       ? `the Pub/Sub feed every node receives, at about ${format(feedCeiling)} accepted bids/s for the whole deployment, below the target`
       : `no bound of the deployment's size (it grows by adding nodes and masters); a single hot auction breaks first, at about ${format(hotAuctionCeiling)} accepted bids/s on that one auction`;
+
+  // Routed, no ceiling of the whole deployment is left: one hot auction binds first, and the
+  // node count is set by the connections or the CPU, whichever asks for more.
+  const routedBreaksFirst =
+    routed.nodesConnections >= routed.nodesCpu
+      ? `a single hot auction, at about ${format(hotAuctionCeiling)} accepted bids/s on that one auction; nothing else binds as the deployment grows, and the node count is set by the connections (${format(routed.nodesConnections)} nodes hold them where ${format(routed.nodesCpu)} would do for the CPU)`
+      : `a single hot auction, at about ${format(hotAuctionCeiling)} accepted bids/s on that one auction; nothing else binds as the deployment grows, and the node count is set by the CPU (${format(routed.nodesCpu)} nodes)`;
 
   return {
     ...s,
@@ -122,11 +162,26 @@ export function derive(u: UnitCosts): Record<string, number | string> {
     client_gbit_frames: gbit(clientFrames),
     client_gbit_packets: gbit(clientPackets),
     client_nics: Math.ceil(gbit(clientPackets) / (s.utilisation * s.nic_gbit)),
-    redis_gbit: gbit(redisBytes),
+    redis_gbit: gbit(redisBytes(tcp.extraCopies)),
     feed_gbit_per_node: gbit(s.target_bids_per_s * u.wire_bytes_per_update),
     feed_bids_ceiling: feedCeiling,
     hot_auction_bids_ceiling: hotAuctionCeiling,
     breaks_first: breaksFirst,
+    routed_node_feed_cores: routed.feedCores,
+    routed_gavel_cores: routed.totalCores,
+    routed_gavel_nodes_cpu: routed.nodesCpu,
+    routed_gavel_nodes_connections: routed.nodesConnections,
+    routed_gavel_nodes: routed.nodes,
+    routed_gavel_nodes_ws: routedWs.nodes,
+    routed_redis_us_per_bid_at_scale: routed.redisUsAtScale,
+    routed_redis_masters: routed.masters,
+    routed_redis_processes: 2 * routed.masters,
+    routed_bids_per_master_ceiling: routedMasterCeiling,
+    routed_redis_gbit: gbit(redisBytes(routed.extraCopies)),
+    routed_feed_gbit_per_node: gbit((s.target_bids_per_s / routed.feedNodes) * u.wire_bytes_per_update),
+    // Each node must watch groups of its own, and each master hold several (see "Choosing G").
+    routed_min_shard_groups: Math.max(routed.nodes, 4 * routed.masters),
+    routed_breaks_first: routedBreaksFirst,
     centrifugo_bids_per_s: cfBids,
     centrifugo_gavel_nodes_cpu: cf.nodesCpu,
     centrifugo_gavel_nodes_connections: cf.nodesConnections,

@@ -69,6 +69,39 @@ describe("unit-costs-doc", () => {
     expect(String(d.breaks_first)).toContain("hot auction");
   });
 
+  test("routed by group with GAVEL_REDIS_FEED=subscribed: the feed is shared by the nodes, each UPDATE goes to one node", () => {
+    const d = derive(COSTS);
+    const bids = SCENARIO.target_bids_per_s;
+    const updates = bids * SCENARIO.watchers_per_auction;
+    const work = (bids * COSTS.gavel_us_per_bid_redis + updates * COSTS.gavel_us_per_update) / 1e6;
+    const feed = (bids * COSTS.gavel_us_per_feed_update) / 1e6;
+    expect(d.routed_gavel_cores).toBeCloseTo(work + feed);
+    // The fewest n with (work + feed) / n <= utilisation.
+    let n = 1;
+    while ((work + feed) / n > SCENARIO.utilisation) n++;
+    expect(d.routed_gavel_nodes_cpu).toBe(n);
+    const nodesConnections = Math.ceil(SCENARIO.target_connections / SCENARIO.connections_per_node);
+    const nodes = Math.max(n, nodesConnections);
+    expect(d.routed_gavel_nodes).toBe(nodes);
+    expect(d.routed_node_feed_cores).toBeCloseTo(feed / nodes);
+    expect(d.routed_redis_us_per_bid_at_scale).toBeCloseTo(COSTS.redis_cpu_us_per_bid);
+    expect(d.routed_redis_masters).toBe(Math.ceil((bids * COSTS.redis_cpu_us_per_bid) / (1e6 * SCENARIO.utilisation)));
+    expect(d.routed_redis_processes).toBe(2 * (d.routed_redis_masters as number));
+    expect(d.routed_redis_gbit).toBeCloseTo((bids * (COSTS.redis_in_bytes_per_bid + COSTS.redis_out_bytes_per_bid) * 8) / 1e9);
+    expect(d.routed_feed_gbit_per_node).toBeCloseTo(((bids / nodes) * COSTS.wire_bytes_per_update * 8) / 1e9);
+    expect(d.routed_min_shard_groups).toBe(Math.max(nodes, 4 * (d.routed_redis_masters as number)));
+    expect(String(d.routed_breaks_first)).toContain("hot auction");
+  });
+
+  test("routed, a feed over one node's budget still has a node count", () => {
+    const d = derive({ ...COSTS, gavel_us_per_feed_update: 2 });
+    expect(d.gavel_nodes_cpu).toBe(Number.POSITIVE_INFINITY);
+    expect(Number.isFinite(d.routed_gavel_nodes_cpu as number)).toBe(true);
+    const bids = SCENARIO.target_bids_per_s;
+    const work = (bids * COSTS.gavel_us_per_bid_redis + bids * SCENARIO.watchers_per_auction * COSTS.gavel_us_per_update) / 1e6;
+    expect(d.routed_gavel_nodes_cpu).toBe(Math.ceil((work + (bids * 2) / 1e6) / SCENARIO.utilisation));
+  });
+
   test("a feed over a node's budget leaves no node count, and says so", () => {
     const d = derive({ ...COSTS, gavel_us_per_feed_update: 2 });
     expect(d.gavel_nodes_cpu).toBe(Number.POSITIVE_INFINITY);

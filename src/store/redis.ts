@@ -697,19 +697,9 @@ export class RedisStore implements Store {
       ...due.map((id) => this.keyPrefixes[group]! + id),
     ];
     const args = [keys.length, ...keys, this.webhookFlag, ...due];
-    if (this.waitReplicas === 0) return this.client.gavelClose(...args);
-    const pipeline = this.client.pipeline() as unknown as ScriptedPipeline & { gavelClose(...a: (string | number)[]): unknown };
-    pipeline.gavelClose(...args);
-    pipeline.wait(this.waitReplicas, this.waitTimeoutMs);
-    const [[closeError, closed], [waitError, reached]] = (await pipeline.exec()) as [[Error | null, number[]], [Error | null, number]];
-    if (closeError !== null) throw closeError;
-    const short = waitFailure(waitError, reached, this.waitReplicas);
-    if (short !== null) {
-      // Closed in Redis (and published), but not yet on the replicas: a failover could undo it
-      // and the auction would close again there. Not reported as closed by this call.
-      throw new StoreUnconfirmedError(`closing in group ${group}: ${short}`);
-    }
-    return closed;
+    // A close done in Redis but not yet on the replicas could be undone by a failover (the
+    // auction would close again there): it is not reported as closed by this call.
+    return this.withReplicas<number[]>("gavelClose", args, `closing in group ${group}: `);
   }
 
   /**
@@ -1002,12 +992,12 @@ export class RedisStore implements Store {
   }
 
   /**
-   * A script call that changes what the admin API acknowledges (create, cancel), and with
+   * A script call whose effect is acknowledged (an admin create or cancel, a close), and with
    * GAVEL_REDIS_WAIT_REPLICAS its WAIT on the same connection, like a bid batch: a 201 or a
    * cancel must survive a failover as an ACCEPTED bid does. A WAIT that reaches fewer replicas
    * fails the call with StoreUnconfirmedError: the change is on the master, perhaps not beyond.
    */
-  private async withReplicas<T>(script: "gavelCreate" | "gavelCancel", args: (string | number)[]): Promise<T> {
+  private async withReplicas<T>(script: "gavelCreate" | "gavelCancel" | "gavelClose", args: (string | number)[], what = ""): Promise<T> {
     if (this.waitReplicas === 0) return (this.client[script] as (...a: (string | number)[]) => Promise<T>).apply(this.client, args);
     const pipeline = this.client.pipeline() as unknown as ScriptedPipeline & Record<typeof script, (...a: (string | number)[]) => unknown>;
     pipeline[script](...args);
@@ -1015,7 +1005,7 @@ export class RedisStore implements Store {
     const [call, wait] = await settleExec(pipeline.exec());
     if (call!.status === "rejected") throw call!.reason;
     const short = waitFailure(wait!.status === "rejected" ? wait!.reason : null, wait!.status === "fulfilled" ? wait!.value : null, this.waitReplicas);
-    if (short !== null) throw new StoreUnconfirmedError(short);
+    if (short !== null) throw new StoreUnconfirmedError(what + short);
     return call!.value as unknown as T;
   }
 

@@ -1,0 +1,130 @@
+// The growth benchmark's measurements on a running server, whatever its store: restart to
+// ready, RSS, idle CPU, a mass close (auctions ending in one second: how late their CLOSED
+// comes, and PING round trips meanwhile), and a page of 100 per phase.
+
+import { readFileSync } from "node:fs";
+import type { Socket } from "bun";
+import { FrameAssembler } from "../../src/protocol/assembler.ts";
+import { decodeFrame, encodePing, encodeSubscribe } from "../../src/protocol/codec.ts";
+import { FrameType, HEADER_SIZE, NO_REPLAY, PayloadLength } from "../../src/protocol/constants.ts";
+import { treeCpuSeconds } from "../load/cpu.ts";
+import { spawnServer, type SpawnedServer } from "../load/spawn.ts";
+import type { GrowthStore } from "./growth-store.ts";
+
+/** The targets this benchmark checks against (docs/performance.md, "Growth"). */
+export const Target = { RESTART_MS: 2_000, RSS_MB: 300, IDLE_CPU_PERCENT: 1, CLOSED_LATE_MS: 1_000, PING_MS: 50, PAGE_P99_MS: 5 } as const;
+/** The ending auctions end this long after the second start is ready, spread over one second. */
+export const CLOSE_AFTER_READY_MS = 5_000;
+export const SPREAD_MS = 1_000;
+const PING_EVERY_MS = 10;
+/** How long the mass close may run past the last planned end before the figures are taken. */
+const CLOSE_GRACE_MS = 30_000;
+/** CLOSED frames still in flight when the last expected one arrived are waited for this long. */
+const SETTLE_MS = 200;
+const POLL_MS = 50;
+export const PAGE = 100;
+const PAGE_SAMPLES = 200;
+export const MB = 1024 * 1024;
+const KB_PER_MB = 1024;
+const PERCENT = 100;
+
+export function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+}
+
+/** The resident set of a process, MB. */
+export function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+  return Number(line?.split(/\s+/)[1] ?? NaN) / KB_PER_MB;
+}
+
+/** Starts `bun run src/main.ts` on the store's data; how long until it listened. */
+export async function startServer(store: GrowthStore, subscriptions: number): Promise<{ server: SpawnedServer; readyMs: number }> {
+  const t0 = performance.now();
+  const server = await spawnServer(store.kind, undefined, { ...store.serverEnv(), GAVEL_MAX_SUBSCRIPTIONS: String(Math.max(subscriptions, 1)) });
+  return { server, readyMs: performance.now() - t0 };
+}
+
+/** CPU % of each process (with its descendants) over `seconds` of doing nothing. */
+export async function idleCpuPercent(pids: readonly number[], seconds: number): Promise<number[]> {
+  const before = pids.map((pid) => treeCpuSeconds(pid)!);
+  await Bun.sleep(seconds * 1000);
+  return pids.map((pid, i) => ((treeCpuSeconds(pid)! - before[i]!) / seconds) * PERCENT);
+}
+
+async function connect(port: number, onFrame: (frame: NonNullable<ReturnType<typeof decodeFrame>>) => void): Promise<Socket> {
+  const assembler = new FrameAssembler((type, bytes, payload, length) => {
+    const frame = decodeFrame(type, bytes, payload, length);
+    if (frame !== null) onFrame(frame);
+    return true;
+  });
+  return Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      binaryType: "uint8array",
+      data(_s, chunk: Uint8Array) {
+        assembler.push(chunk);
+      },
+    },
+  });
+}
+
+/**
+ * Subscribes to the `ending` auctions (auction i ends at endsAt + i % SPREAD_MS), pings every
+ * PING_EVERY_MS on another connection, and waits for their CLOSED frames.
+ */
+export async function massClose(server: SpawnedServer, ending: readonly number[], endsAt: number) {
+  const closedAt = new Map<number, number>();
+  let states = 0;
+  const subscriber = await connect(server.port, (frame) => {
+    if (frame.type === FrameType.STATE) states++;
+    if (frame.type === FrameType.CLOSED) closedAt.set(frame.auction, Date.now());
+  });
+  const frameSize = HEADER_SIZE + PayloadLength.SUBSCRIBE;
+  const bytes = new Uint8Array(ending.length * frameSize);
+  ending.forEach((id, i) => encodeSubscribe(bytes, i * frameSize, i + 1, id, NO_REPLAY));
+  subscriber.write(bytes);
+  while (states < ending.length) await Bun.sleep(POLL_MS);
+
+  const sentAt = new Map<number, number>();
+  const roundTrips: number[] = [];
+  const pinger = await connect(server.port, (frame) => {
+    if (frame.type !== FrameType.PONG) return;
+    roundTrips.push(performance.now() - sentAt.get(frame.req)!);
+  });
+  const ping = new Uint8Array(HEADER_SIZE + PayloadLength.PING);
+  let req = 0;
+  const timer = setInterval(() => {
+    sentAt.set(++req, performance.now());
+    encodePing(ping, 0, req);
+    pinger.write(ping);
+  }, PING_EVERY_MS);
+  const deadline = endsAt + SPREAD_MS + CLOSE_GRACE_MS;
+  while (closedAt.size < ending.length && Date.now() < deadline) await Bun.sleep(POLL_MS);
+  await Bun.sleep(SETTLE_MS);
+  clearInterval(timer);
+  subscriber.end();
+  pinger.end();
+  const lateness = ending.map((id, i) => (closedAt.get(id) ?? Infinity) - (endsAt + (i % SPREAD_MS)));
+  return { received: closedAt.size, maxLateMs: Math.max(...lateness), maxPingMs: Math.max(...roundTrips), p99PingMs: percentile(roundTrips, 0.99) };
+}
+
+/** p99 of PAGE_SAMPLES pages of PAGE auctions in `phase`, each after a random id. */
+export async function pageP99(server: SpawnedServer, phase: string, auctions: number): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < PAGE_SAMPLES; i++) {
+    const after = Math.floor(Math.random() * auctions);
+    const t0 = performance.now();
+    const response = await fetch(`http://127.0.0.1:${server.httpPort}/v1/auctions?phase=${phase}&after=${after}&limit=${PAGE}`);
+    await response.arrayBuffer();
+    samples.push(performance.now() - t0);
+  }
+  return percentile(samples, 0.99);
+}
+
+/** One figure beside its target. */
+export function row(name: string, measured: string, target: string, ok: boolean) {
+  console.log(`${name.padEnd(34)} ${measured.padStart(14)}   target ${target.padEnd(10)} ${ok ? "ok" : "MISSED"}`);
+}

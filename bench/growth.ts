@@ -45,6 +45,7 @@ const { values } = parseArgs({
 const DEFAULT_BIDS_PER = { sqlite: 10, redis: 5 } as const;
 if (values.store !== "sqlite" && values.store !== "redis") throw new Error(`--store must be sqlite or redis, got ${values.store}`);
 const STORE = values.store;
+if (STORE === "redis" && (values.db !== undefined || values.keep)) throw new Error("--db and --keep are for --store sqlite (the Redis data lives in a throwaway redis-server)");
 const AUCTIONS = Number(values.auctions);
 const BIDS = values.bids === undefined ? AUCTIONS * DEFAULT_BIDS_PER[STORE] : Number(values.bids);
 const ENDING = Number(values.ending);

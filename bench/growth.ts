@@ -22,6 +22,7 @@
 // --db and --keep are SQLite's: the file to write, and keeping it afterwards.
 
 import { parseArgs } from "node:util";
+import { stopAllSpawned } from "./load/spawn.ts";
 import type { GrowthStore } from "./growth/growth-store.ts";
 import { CLOSE_AFTER_READY_MS, idleCpuPercent, massClose, MB, PAGE, pageP99, row, rssMb, SPREAD_MS, startServer, Target } from "./growth/measure.ts";
 import { planCounts, type GrowthPlan } from "./growth/plan.ts";
@@ -51,6 +52,14 @@ const BIDS = values.bids === undefined ? AUCTIONS * DEFAULT_BIDS_PER[STORE] : Nu
 const ENDING = Number(values.ending);
 const IDLE_SECONDS = Number(values["idle-seconds"]);
 const plan: GrowthPlan = { auctions: AUCTIONS, closedFraction: Number(values.closed), bidsPer: Math.max(0, Math.floor(BIDS / AUCTIONS)), now: Date.now() };
+
+// Interrupted: the servers and the redis-server started here go too.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    stopAllSpawned();
+    process.exit(1);
+  });
+}
 
 const store: GrowthStore = STORE === "redis" ? await RedisGrowthStore.start() : new SqliteGrowthStore(values.db, values.keep);
 try {

@@ -117,6 +117,16 @@ export async function detectTopology(url: string, timeoutMs: number): Promise<Re
  * The cluster client for these seeds. `base` carries the per-connection options of the single
  * Redis client (timeouts, retries, auto-pipelining), applied to each node's connection.
  */
+/**
+ * Scripts called with their key count first (EVALSHA's numkeys: their number of keys varies).
+ * ioredis's auto-pipelining groups a command by the slot of its first argument, here that
+ * count: two such calls for groups on different masters made in the same tick (the closer's
+ * groups, a listing page's reads) went into one pipeline, which ioredis rejects ("All keys in
+ * the pipeline should belong to the same slots allocation group"). Sent on their own, each is
+ * routed by its keys.
+ */
+const COUNTED_KEY_SCRIPTS = ["gavelClose", "gavelReadAuctions"] as const;
+
 export function openCluster(url: string, base: RedisOptions, extra: Partial<ClusterOptions> = {}): Cluster {
   const seeds = parseSeeds(url);
   const first = seeds[0]!;
@@ -135,6 +145,7 @@ export function openCluster(url: string, base: RedisOptions, extra: Partial<Clus
       lazyConnect: true,
       redisOptions,
       enableAutoPipelining: base.enableAutoPipelining ?? false,
+      autoPipeliningIgnoredCommands: [...COUNTED_KEY_SCRIPTS],
       enableOfflineQueue: base.enableOfflineQueue ?? false,
       // The ready check made Cluster.connect() hang about one time in three here.
       enableReadyCheck: false,

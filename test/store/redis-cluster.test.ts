@@ -128,6 +128,22 @@ describe("RedisStore on a cluster", () => {
     expect(frames.length).toBe(1);
     expect(frames[0]![0]).toBe(6);
   });
+
+  test("auctions of every group ending together close in one step, each group's close routed by its own keys", async () => {
+    // One auction per group (16 groups over the 3 masters), all due at once: the groups' close
+    // calls are made in the same tick, with the same number of keys.
+    const groups = new Map<number, number>();
+    for (let id = 5_000; groups.size < 16; id++) if (!groups.has(shardGroup(id, 16))) groups.set(shardGroup(id, 16), id);
+    const ids = [...groups.values()].sort((a, b) => a - b);
+    const endsAt = store.now() + 300;
+    for (const id of ids) {
+      const created = await store.createAuction({ id, title: "lot", startingPrice: 100, minIncrement: 10, reserve: 0, buyNowPrice: 0, startsAt: endsAt - HOUR, endsAt, antiSnipeMs: 0, maxEndsAt: 0 });
+      expect(created.created).toBe(true);
+    }
+    while (store.now() <= endsAt + 100) await Bun.sleep(20);
+    const closed = await store.closeDue(100);
+    expect(closed.map((c) => c.id).sort((a, b) => a - b)).toEqual(ids);
+  });
 });
 
 describe("RedisStore on a cluster whose slot moves", () => {

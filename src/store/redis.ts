@@ -63,6 +63,14 @@ const MAX_SEQ = 0xffffffff;
 /** listAuctions reads the id index in pages of at least this many (it filters by phase). */
 const LIST_PAGE = 100;
 /**
+ * A phase's ids are spread over every group's set (id % groups), so a page of n needs about
+ * n / groups from each: each set is read this many times its share (at least
+ * LIST_GROUP_READ_MIN), and the rare page that falls short reads on. Reading a full page from
+ * every set decoded 16 times the ids a page shows, most of a listing's time.
+ */
+const LIST_GROUP_READ_FACTOR = 2;
+const LIST_GROUP_READ_MIN = 16;
+/**
  * A closed listing reads at most this many ended-but-not-closed ids per group: the closer's
  * backlog, a few ids between two ticks. Past it (a mass close in progress) the rest are listed
  * once the closer has closed them, a moment later.
@@ -133,6 +141,7 @@ interface ScriptCommands {
   gavelClose(...args: (string | number)[]): Promise<number[]>;
   gavelCancel(...args: (string | number)[]): Promise<[reply: number, seq: number]>;
   gavelOutboxLease(lease: string, consumer: string, ttlMs: number): Promise<number>;
+  gavelReadAuctions(keyCount: number, ...keys: string[]): Promise<string>;
 }
 
 /** One shard group's part of a batch: the script's arguments and where each reply goes. */
@@ -284,7 +293,7 @@ export class RedisStore implements Store {
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
     const shards = options.shards ?? DEFAULT_SHARDS;
     if (!Number.isInteger(shards) || shards < 1) throw new StoreError(`shards must be a positive integer, got ${shards}`);
-    const [bidLua, createLua, closeLua, cancelLua, epochLua, nextIdLua, raiseIdsLua, leaseLua, retireLua] = await Promise.all([
+    const [bidLua, createLua, closeLua, cancelLua, epochLua, nextIdLua, raiseIdsLua, leaseLua, retireLua, readAuctionsLua] = await Promise.all([
       readScript("bid.lua"),
       readScript("create.lua"),
       readScript("close.lua"),
@@ -294,6 +303,7 @@ export class RedisStore implements Store {
       readScript("raise-ids.lua"),
       readScript("outbox-lease.lua"),
       readScript("retire.lua"),
+      readScript("read-auctions.lua"),
     ]);
 
     const ioredisOptions: RedisOptions = {
@@ -332,6 +342,7 @@ export class RedisStore implements Store {
     client.defineCommand("gavelEpoch", { lua: publish(epochLua), numberOfKeys: 1 });
     client.defineCommand("gavelNextId", { lua: nextIdLua, numberOfKeys: 1 });
     client.defineCommand("gavelRaiseIds", { lua: raiseIdsLua, numberOfKeys: 1 });
+    client.defineCommand("gavelReadAuctions", { lua: readAuctionsLua });
 
     const log = options.log ?? ((message: string) => console.warn(message));
     let connectError: Error | null = null;
@@ -522,9 +533,9 @@ export class RedisStore implements Store {
       await this.readPage(await this.scheduledIds(now, afterId), phase, now, limit, found);
       return found;
     }
-    const pageSize = Math.max(limit, LIST_PAGE);
     const groups = Array.from({ length: this.shards }, (_, g) => g);
     const keys = phase === null ? [AUCTION_INDEX_KEY] : groups.map((g) => (phase === Phase.CLOSED ? this.keys.closed(g) : this.keys.live(g)));
+    const pageSize = keys.length === 1 ? Math.max(limit, LIST_PAGE) : Math.max(LIST_GROUP_READ_MIN, Math.ceil((LIST_GROUP_READ_FACTOR * limit) / keys.length));
     const ended = phase === Phase.CLOSED ? await this.endedNotClosed(now) : [];
     let after = afterId;
     for (;;) {
@@ -548,7 +559,7 @@ export class RedisStore implements Store {
     for (let start = 0; start < ids.length; ) {
       const chunk = ids.slice(start, start + limit - found.length);
       start += chunk.length;
-      for (const auction of await Promise.all(chunk.map((id) => this.getAuction(id)))) {
+      for (const auction of await this.getAuctions(chunk)) {
         if (auction === null) continue; // an index entry whose create never ran, or deleted
         this.noteId(auction.id);
         if (phase !== null && phaseAt(auction, now) !== phase) continue;
@@ -597,29 +608,37 @@ export class RedisStore implements Store {
   }
 
   async getAuction(id: number): Promise<AuctionState | null> {
-    const h = await this.client.hgetall(this.keys.auction(id));
-    if (h.sp === undefined) return null;
-    this.noteId(id);
-    return {
-      id,
-      title: h.ti ?? "",
-      startingPrice: Number(h.sp),
-      minIncrement: Number(h.mi),
-      reserve: Number(h.rs),
-      buyNowPrice: Number(h.bn),
-      startsAt: Number(h.st),
-      endsAt: Number(h.en),
-      antiSnipeMs: Number(h.as),
-      maxEndsAt: Number(h.mx),
-      seq: Number(h.sq),
-      amount: Number(h.am),
-      leader: Number(h.ld),
-      closed: h.cl === "1",
-      winner: Number(h.wn),
-      // tp: the leader's hidden maximum (absent on auctions from before proxy bidding: the amount).
-      top: Number(h.tp ?? h.am),
-      ...(h.ic === undefined || h.ic === "" ? {} : { increments: JSON.parse(h.ic) as IncrementRow[] }),
-    };
+    const auction = auctionFromHash(id, await this.client.hgetall(this.keys.auction(id)));
+    if (auction !== null) this.noteId(id);
+    return auction;
+  }
+
+  /**
+   * The auctions of `ids`, in that order (null where none): one script call per shard group
+   * (lua/read-auctions.lua), since a group's hashes share a slot.
+   */
+  private async getAuctions(ids: readonly number[]): Promise<(AuctionState | null)[]> {
+    const byGroup = new Map<number, number[]>();
+    for (const id of ids) {
+      const group = shardGroup(id, this.shards);
+      const members = byGroup.get(group);
+      if (members === undefined) byGroup.set(group, [id]);
+      else members.push(id);
+    }
+    const found = new Map<number, AuctionState>();
+    await Promise.all(
+      [...byGroup.values()].map(async (members) => {
+        const replies = JSON.parse(await this.client.gavelReadAuctions(members.length, ...members.map((id) => this.keys.auction(id)))) as string[][];
+        members.forEach((id, i) => {
+          const fields = replies[i] ?? [];
+          const hash: Record<string, string> = {};
+          for (let f = 0; f + 1 < fields.length; f += 2) hash[fields[f]!] = fields[f + 1]!;
+          const auction = auctionFromHash(id, hash);
+          if (auction !== null) found.set(id, auction);
+        });
+      }),
+    );
+    return ids.map((id) => found.get(id) ?? null);
   }
 
   /** The accepted bids of an auction with seq > `afterSeq`, oldest first, at most `limit`. */
@@ -1161,6 +1180,31 @@ async function readKeyLayout(client: Redis, shards: number): Promise<KeyLayout> 
   if ((await client.exists(balanced.epoch(0))) === 1) return KeyLayout.BALANCED;
   if ((await client.exists(legacy.epoch(0))) === 1 || (await client.zcard(AUCTION_INDEX_KEY)) > 0) return KeyLayout.LEGACY;
   return KeyLayout.BALANCED;
+}
+
+/** An auction from its hash's fields (none without a starting price: no such auction). */
+function auctionFromHash(id: number, h: Record<string, string>): AuctionState | null {
+  if (h.sp === undefined) return null;
+  return {
+    id,
+    title: h.ti ?? "",
+    startingPrice: Number(h.sp),
+    minIncrement: Number(h.mi),
+    reserve: Number(h.rs),
+    buyNowPrice: Number(h.bn),
+    startsAt: Number(h.st),
+    endsAt: Number(h.en),
+    antiSnipeMs: Number(h.as),
+    maxEndsAt: Number(h.mx),
+    seq: Number(h.sq),
+    amount: Number(h.am),
+    leader: Number(h.ld),
+    closed: h.cl === "1",
+    winner: Number(h.wn),
+    // tp: the leader's hidden maximum (absent on auctions from before proxy bidding: the amount).
+    top: Number(h.tp ?? h.am),
+    ...(h.ic === undefined || h.ic === "" ? {} : { increments: JSON.parse(h.ic) as IncrementRow[] }),
+  };
 }
 
 function readScript(name: string): Promise<string> {

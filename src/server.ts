@@ -231,7 +231,7 @@ export async function startServer(config: Config, store?: Store, log: LogSink = 
   dispatcher?.start();
   limitLog.start();
   guard.start(connections);
-  const sweeper = setInterval(() => hub.sweep(Date.now()), SWEEP_INTERVAL_MS);
+  hub.startSweeps(SWEEP_INTERVAL_MS);
 
   const gateway = createWebSocketGateway({
     accept,
@@ -293,7 +293,7 @@ export async function startServer(config: Config, store?: Store, log: LogSink = 
     // Before the store closes: an event it no longer sends stays in the outbox for the next start.
     await dispatcher?.stop();
     limitLog.stop();
-    clearInterval(sweeper);
+    hub.stopSweeps();
     guard.stop();
     await admin.stop(true);
     log("gavel: stopping: HTTP closed, closing the store", { level: "info", event: "shutdown", step: "http_closed" });

@@ -77,6 +77,12 @@ export class SubscriptionHub<S extends Subscriber = Subscriber> {
   private readonly congestion = new Map<S, Congestion>();
   /** Subscribers holding conflated updates, flushed by `sweep`. */
   private readonly conflatedConnections = new Set<S>();
+  /**
+   * Sweeps run on a timer only while some subscriber holds conflated updates: an idle server
+   * does not wake for them (0: not started, or stopped; sweeps are then the caller's).
+   */
+  private sweepIntervalMs = 0;
+  private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private readonly frame = new Uint8Array(UPDATE_FRAME_SIZE);
   /** The feed's frames are decoded into these (reused: nothing allocated per frame). */
   private readonly update: UpdateFields = { auction: 0, seq: 0, amount: 0, leader: 0, endsAt: 0 };
@@ -529,6 +535,23 @@ export class SubscriptionHub<S extends Subscriber = Subscriber> {
       update.endsAt = endsAt;
     }
     this.conflatedConnections.add(connection);
+    this.armSweeps();
+  }
+
+  /** Sweeps every `intervalMs` from now on, whenever a subscriber holds conflated updates. */
+  startSweeps(intervalMs: number): void {
+    this.sweepIntervalMs = intervalMs;
+    if (this.conflatedConnections.size > 0) this.armSweeps();
+  }
+
+  stopSweeps(): void {
+    this.sweepIntervalMs = 0;
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  private armSweeps(): void {
+    if (this.sweepTimer === null && this.sweepIntervalMs > 0) this.sweepTimer = setInterval(() => this.sweep(Date.now()), this.sweepIntervalMs);
   }
 
   private congestionOf(connection: S): Congestion {
@@ -553,8 +576,8 @@ export class SubscriptionHub<S extends Subscriber = Subscriber> {
   }
 
   /**
-   * Runs every few ms: sends the latest state to conflated subscribers that caught up, and
-   * disconnects those stuck over the high-water mark for longer than the limit.
+   * Runs every few ms while needed: sends the latest state to conflated subscribers that caught
+   * up, and disconnects those stuck over the high-water mark for longer than the limit.
    */
   sweep(now: number): void {
     for (const connection of this.conflatedConnections) {
@@ -574,6 +597,10 @@ export class SubscriptionHub<S extends Subscriber = Subscriber> {
         this.counters?.slowSubscriberDisconnected();
         connection.abort();
       }
+    }
+    if (this.conflatedConnections.size === 0 && this.sweepTimer !== null) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = null;
     }
   }
 

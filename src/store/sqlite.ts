@@ -334,8 +334,7 @@ export class SqliteStore implements Store {
     this.retention = Retention.start(options.retentionMs ?? 0, (cutoff, limit) => this.retire(cutoff, limit), Date.now, (error) =>
       this.log(`gavel: warning: deleting closed auctions past GAVEL_RETENTION failed (${error.message}); retried in a moment`),
     );
-    this.foldTimer = setInterval(() => this.fold(), FOLD_INTERVAL_MS);
-    this.foldTimer.unref();
+    this.armFold();
     this.writeBatch = this.db.transaction((batch: StoreBatch, now: number) => this.applyInTransaction(batch, now));
   }
 
@@ -507,6 +506,7 @@ export class SqliteStore implements Store {
     this.appendLog.run(row, this.logWriter.packed());
     this.lastLogRow = row;
     this.unfoldedBids += this.logWriter.count;
+    if (this.foldTimer === null) this.armFold();
   }
 
   async createAuction(spec: NewAuction): Promise<CreateResult> {
@@ -569,12 +569,27 @@ export class SqliteStore implements Store {
     return entries;
   }
 
+  /** The fold runs on a timer only while the log holds unfolded bids: an idle store sleeps. */
+  private armFold(): void {
+    if (this.foldTimer !== null || this.unfoldedBids === 0) return;
+    this.foldTimer = setInterval(() => this.fold(), FOLD_INTERVAL_MS);
+    this.foldTimer.unref();
+  }
+
+  private disarmFold(): void {
+    if (this.foldTimer !== null) clearInterval(this.foldTimer);
+    this.foldTimer = null;
+  }
+
   /**
    * The timer's fold: steps of sqlite-fold.ts until the log is folded or FOLD_BUDGET_MS is
    * spent. A failed step (disk full) changed nothing; the next run tries again.
    */
   private fold(): void {
-    if (this.refusal !== null || this.closed || this.unfoldedBids === 0) return;
+    if (this.refusal !== null || this.closed || this.unfoldedBids === 0) {
+      this.disarmFold();
+      return;
+    }
     const start = performance.now();
     // Bids are flowing: the fold waits for a pause, so it never slows the bid path (folding ran
     // at a fifth of the store's speed and cut bids/s by 5x when it ran beside them). Past
@@ -695,7 +710,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     if (this.watchTimer !== null) clearInterval(this.watchTimer);
-    if (this.foldTimer !== null) clearInterval(this.foldTimer);
+    this.disarmFold();
     this.retention?.stop();
     // A last look: a file deleted since the last tick must not be checkpointed and closed as if
     // nothing happened.

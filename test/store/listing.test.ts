@@ -83,5 +83,19 @@ for (const kind of STORE_KINDS) {
         for (const limit of PAGE_SIZES) expect({ phase, limit, ids: await walk(store, phase, limit) }).toEqual({ phase, limit, ids: expected(phase) });
       }
     });
+
+    test("a listed auction is the auction as read alone, whatever its title and increment table", async () => {
+      const now = store.now();
+      const titles = ['quotes " and \\ backslash / slash', "ünïcødé 競売 🔨", "control \u0001\t\n chars", ""];
+      for (const [i, title] of titles.entries()) {
+        const id = 100_000 + i * 7;
+        const increments = i % 2 === 0 ? [{ from: 0, step: 10 }, { from: 1_000, step: 50 }] : undefined;
+        const spec = { id, title, startingPrice: 100, minIncrement: 10, reserve: 0, buyNowPrice: 0, startsAt: now - 1000, endsAt: now + HOUR, antiSnipeMs: 0, maxEndsAt: 0, ...(increments ? { increments } : {}) };
+        expect((await store.createAuction(spec)).created).toBe(true);
+        const [listed] = await store.listAuctions(Phase.OPEN, id - 1, 1);
+        expect(listed).toEqual((await store.getAuction(id))!);
+        expect(listed!.title).toBe(title);
+      }
+    });
   });
 }

@@ -27,6 +27,7 @@ import { DEFAULT_FEED_LINGER_MS, FeedMode, RedisFeed, type FeedGroups } from "./
 import { ClusterFeed } from "./redis-cluster-feed.ts";
 import { RedisOutbox } from "./outbox-redis.ts";
 import { RedisRetention } from "./redis-retention.ts";
+import { GroupDueHints } from "./group-due-hints.ts";
 import type {
   CancelResult,
   ClosedAuction,
@@ -126,6 +127,8 @@ const GROUP_RESEND_SHARE = 0.5;
 const GROUP_RESEND_DELAY_MS = 25;
 /** How far past its estimate of Redis TIME the closer reads due ids (see closeGroup). */
 const DUE_READ_SLACK_MS = 50;
+/** The longest the closer leaves a group unread (group-due-hints.ts). */
+export const GROUP_RECHECK_MS = 1_000;
 
 /**
  * The client (one server, or ioredis's Cluster) with the scripts of lua/ defined on it (ioredis
@@ -201,6 +204,8 @@ export class RedisStore implements Store {
   private readonly notConnectedError = new StoreUnavailableError("the Redis connection is not ready: the batch was not sent");
   /** applyBids fails a batch not answered this long after it was handed over (see applyBids). */
   private batchDeadlineMs = DEFAULT_COMMAND_TIMEOUT_MS;
+  /** Which groups the closer reads on a tick (group-due-hints.ts). */
+  private readonly dueHints: GroupDueHints;
   /** Per group, its ends and epoch keys: bid.lua's first two KEYS. */
   private readonly endsKeys: string[];
   private readonly epochKeys: string[];
@@ -256,6 +261,7 @@ export class RedisStore implements Store {
     if (webhookLeaseMs > 0) this.outbox = new RedisOutbox(client, keys, webhookLeaseMs);
     this.keyPrefixes = Array.from({ length: shards }, (_, g) => `${keys.prefix(g)}:a:`);
     this.endsKeys = Array.from({ length: shards }, (_, g) => keys.ends(g));
+    this.dueHints = new GroupDueHints(shards, GROUP_RECHECK_MS);
     this.epochKeys = Array.from({ length: shards }, (_, g) => keys.epoch(g));
     this.epochs = new EpochMemory(shards);
     this.groupSlot = new Int32Array(shards).fill(-1);
@@ -436,7 +442,7 @@ export class RedisStore implements Store {
     let unconfirmed = 0;
     let failure: unknown = null;
     for (let c = 0; c < calls.length; c++) {
-      const { indices } = calls[c]!;
+      const { indices, group } = calls[c]!;
       const reply = replies[c]!;
       const packed = reply.status === "fulfilled" ? reply.value : null;
       let failedStatus: Status | null = null;
@@ -449,7 +455,11 @@ export class RedisStore implements Store {
         failure = new StoreUnconfirmedError(`bid.lua answered ${packed!.length} bytes for ${indices.length} bids`);
       }
       if (failedStatus !== null) {
-        if (failedStatus === Status.UNCONFIRMED) unconfirmed++;
+        // An UNCONFIRMED bid may have ended its auction (a buy-now): the closer looks.
+        if (failedStatus === Status.UNCONFIRMED) {
+          unconfirmed++;
+          this.dueHints.forget(group);
+        }
         for (const i of indices) {
           batch.status[i] = failedStatus;
           batch.resultAmount[i] = 0;
@@ -470,6 +480,8 @@ export class RedisStore implements Store {
         if (status !== Status.UNKNOWN) {
           batch.seq[i] = readU32(packed!, r + 16);
           batch.endsAt[i] = readU64(packed!, r + 20);
+          // A buy-now ends the auction now: the closer must not wait for its next look.
+          this.dueHints.note(group, batch.endsAt[i]!);
         }
       }
     }
@@ -511,6 +523,7 @@ export class RedisStore implements Store {
     this.noteId(id);
     const auction = await this.getAuction(id);
     if (auction === null) throw new StoreError(`auction ${id} vanished right after it was created`);
+    this.dueHints.note(shardGroup(id, this.shards), auction.endsAt);
     if (startedByRedis && auction.startsAt > this.latestSeenRedisMs) {
       this.latestSeenRedisMs = auction.startsAt;
     }
@@ -672,12 +685,17 @@ export class RedisStore implements Store {
   async closeDue(limit: number): Promise<ClosedAuction[]> {
     if (limit <= 0) return [];
     this.assertWritable();
-    const replies = await Promise.allSettled(Array.from({ length: this.shards }, (_, g) => this.closeGroup(g, limit)));
+    const upTo = this.now() + DUE_READ_SLACK_MS;
+    const groups: number[] = [];
+    for (let g = 0; g < this.shards; g++) if (this.dueHints.mayHoldDue(g, upTo)) groups.push(g);
+    if (groups.length === 0) return [];
+    const replies = await Promise.allSettled(groups.map((g) => this.closeGroup(g, limit)));
     const closed: ClosedAuction[] = [];
     let failure: unknown = null;
     let anySucceeded = false;
-    for (const reply of replies) {
+    for (const [i, reply] of replies.entries()) {
       if (reply.status === "rejected") {
+        this.dueHints.forget(groups[i]!);
         failure = reply.reason;
         continue;
       }
@@ -702,8 +720,24 @@ export class RedisStore implements Store {
     // Read a little past the node's estimate of Redis TIME, which may lag it by a few ms (an
     // auction a buy-now just ended must close on the next step); close.lua decides on Redis
     // TIME and leaves an auction that is not due yet where it is.
-    const upTo = this.now() + DUE_READ_SLACK_MS;
-    const due = await this.client.zrangebyscore(this.endsKeys[group]!, "-inf", String(upTo), "LIMIT", 0, limit);
+    const now = this.now();
+    const upTo = now + DUE_READ_SLACK_MS;
+    // One read also shows what ends in the next recheckMs: the earliest of those is when the
+    // group needs reading again (group-due-hints.ts).
+    const horizon = now + this.dueHints.recheckMs;
+    this.dueHints.beginRead(group);
+    const read = await this.client.zrangebyscore(this.endsKeys[group]!, "-inf", String(horizon), "WITHSCORES", "LIMIT", 0, limit);
+    const due: string[] = [];
+    let nextDue = read.length / 2 < limit ? horizon : 0;
+    for (let r = 0; r + 1 < read.length; r += 2) {
+      const endsAt = Number(read[r + 1]);
+      if (endsAt <= upTo) due.push(read[r]!);
+      else {
+        nextDue = endsAt;
+        break;
+      }
+    }
+    this.dueHints.endRead(group, nextDue);
     if (due.length === 0) return [];
     // close.lua's KEYS: ends, live, closed, outbox, retire, then the due auctions' hashes;
     // ARGV: the webhook flag, then the ids.
@@ -718,7 +752,10 @@ export class RedisStore implements Store {
     const args = [keys.length, ...keys, this.webhookFlag, ...due];
     // A close done in Redis but not yet on the replicas could be undone by a failover (the
     // auction would close again there): it is not reported as closed by this call.
-    return this.withReplicas<number[]>("gavelClose", args, `closing in group ${group}: `);
+    const closed = await this.withReplicas<number[]>("gavelClose", args, `closing in group ${group}: `);
+    // Some left open (Redis TIME behind this node's estimate, or another node closed them): look again.
+    if (closed.length / CLOSE_STRIDE < due.length) this.dueHints.forget(group);
+    return closed;
   }
 
   /**

@@ -7,7 +7,7 @@
 // and a page of 100 per phase. Each figure is printed beside its target.
 //
 //   bun run bench/growth.ts [--store sqlite|redis] [--auctions 100000] [--closed 0.9]
-//       [--bids N] [--ending 5000] [--idle-seconds 10] [--db <path>] [--keep]
+//       [--bids N] [--ending 5000] [--settle-seconds 20] [--idle-seconds 30] [--db <path>] [--keep]
 //
 // The sizes of the question this answers:
 //   SQLite: --auctions 1000000 --bids 20000000 --ending 50000 (900,000 closed, 100,000 open, 20M bids)
@@ -24,7 +24,7 @@
 import { parseArgs } from "node:util";
 import { stopAllSpawned } from "./load/spawn.ts";
 import type { GrowthStore } from "./growth/growth-store.ts";
-import { CLOSE_AFTER_READY_MS, idleCpuPercent, massClose, MB, PAGE, pageP99, row, rssMb, SPREAD_MS, startServer, Target } from "./growth/measure.ts";
+import { CLOSE_AFTER_READY_MS, cpuPercent, massClose, MB, PAGE, pageP99, row, rssMb, SPREAD_MS, startServer, Target } from "./growth/measure.ts";
 import { planCounts, type GrowthPlan } from "./growth/plan.ts";
 import { RedisGrowthStore } from "./growth/redis-loader.ts";
 import { SqliteGrowthStore } from "./growth/sqlite-loader.ts";
@@ -37,7 +37,8 @@ const { values } = parseArgs({
     closed: { type: "string", default: "0.9" },
     bids: { type: "string" },
     ending: { type: "string", default: "5000" },
-    "idle-seconds": { type: "string", default: "10" },
+    "idle-seconds": { type: "string", default: "30" },
+    "settle-seconds": { type: "string", default: "20" },
     db: { type: "string" },
     keep: { type: "boolean", default: false },
   },
@@ -51,6 +52,7 @@ const AUCTIONS = Number(values.auctions);
 const BIDS = values.bids === undefined ? AUCTIONS * DEFAULT_BIDS_PER[STORE] : Number(values.bids);
 const ENDING = Number(values.ending);
 const IDLE_SECONDS = Number(values["idle-seconds"]);
+const SETTLE_SECONDS = Number(values["settle-seconds"]);
 const plan: GrowthPlan = { auctions: AUCTIONS, closedFraction: Number(values.closed), bidsPer: Math.max(0, Math.floor(BIDS / AUCTIONS)), now: Date.now() };
 
 // Interrupted: the servers and the redis-server started here go too.
@@ -74,7 +76,11 @@ try {
   // First start: restart time, memory, idle CPU; then the server reads the data back.
   const first = await startServer(store, ENDING);
   const rss = rssMb(first.server.pid);
-  const [idleCpu, ...sidecarIdleCpu] = await idleCpuPercent([first.server.pid, ...store.sidecars.map((s) => s.pid)], IDLE_SECONDS);
+  // Idle CPU is the steady state: the first seconds after start-up also compile code and
+  // free what loading allocated, once (printed apart).
+  const watched = [first.server.pid, ...store.sidecars.map((s) => s.pid)];
+  const [settleCpu] = await cpuPercent(watched, SETTLE_SECONDS);
+  const [idleCpu, ...sidecarIdleCpu] = await cpuPercent(watched, IDLE_SECONDS);
   const checked = await verifyLoaded(first.server, plan);
   await first.server.stop();
 
@@ -95,7 +101,7 @@ try {
   console.log("");
   row("restart to ready", `${first.readyMs.toFixed(0)} ms`, `<= ${Target.RESTART_MS} ms`, first.readyMs <= Target.RESTART_MS);
   row("RSS after start", `${rss.toFixed(0)} MB`, `<= ${Target.RSS_MB} MB`, rss <= Target.RSS_MB);
-  row(`idle CPU over ${IDLE_SECONDS} s`, `${idleCpu!.toFixed(2)} %`, `<= ${Target.IDLE_CPU_PERCENT} %`, idleCpu! <= Target.IDLE_CPU_PERCENT);
+  row(`idle CPU over ${IDLE_SECONDS} s (steady)`, `${idleCpu!.toFixed(2)} %`, `<= ${Target.IDLE_CPU_PERCENT} %`, idleCpu! <= Target.IDLE_CPU_PERCENT);
   store.sidecars.forEach((sidecar, i) => {
     const cpu = sidecarIdleCpu[i]!;
     row(`${sidecar.label} idle CPU over ${IDLE_SECONDS} s`, `${cpu.toFixed(2)} %`, `<= ${Target.IDLE_CPU_PERCENT} %`, cpu <= Target.IDLE_CPU_PERCENT);
@@ -104,6 +110,7 @@ try {
   row("latest CLOSED after its ends_at", `${close.maxLateMs.toFixed(0)} ms`, `<= ${Target.CLOSED_LATE_MS} ms`, close.maxLateMs <= Target.CLOSED_LATE_MS);
   row("PING round trip during the close", `max ${close.maxPingMs.toFixed(1)} ms`, `<= ${Target.PING_MS} ms`, close.maxPingMs <= Target.PING_MS);
   for (const [phase, ms] of Object.entries(pages)) row(`page of ${PAGE}, phase=${phase}, p99`, `${ms.toFixed(2)} ms`, `<= ${Target.PAGE_P99_MS} ms`, ms <= Target.PAGE_P99_MS);
+  console.log(`(idle CPU over the first ${SETTLE_SECONDS} s after ready, before the window above: ${settleCpu!.toFixed(2)} %)`);
   console.log(`(second start: ${second.readyMs.toFixed(0)} ms; PING p99 during the close ${close.p99PingMs.toFixed(1)} ms; RSS in MB of ${MB} bytes)`);
   for (const sidecar of store.sidecars) console.log(`(${sidecar.label} RSS after the run: ${rssMb(sidecar.pid).toFixed(0)} MB)`);
   console.log(`(${checked})`);

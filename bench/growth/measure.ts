@@ -5,10 +5,11 @@
 import { readFileSync } from "node:fs";
 import type { Socket } from "bun";
 import { FrameAssembler } from "../../src/protocol/assembler.ts";
-import { decodeFrame, encodePing, encodeSubscribe } from "../../src/protocol/codec.ts";
+import { decodeFrame, encodeSubscribe } from "../../src/protocol/codec.ts";
 import { FrameType, HEADER_SIZE, NO_REPLAY, PayloadLength } from "../../src/protocol/constants.ts";
 import { treeCpuSeconds } from "../load/cpu.ts";
 import { spawnServer, type SpawnedServer } from "../load/spawn.ts";
+import { Pinger } from "./pinger-process.ts";
 import type { GrowthStore } from "./growth-store.ts";
 
 /** The targets this benchmark checks against (docs/performance.md, "Growth"). */
@@ -16,7 +17,6 @@ export const Target = { RESTART_MS: 2_000, RSS_MB: 300, IDLE_CPU_PERCENT: 1, CLO
 /** The ending auctions end this long after the second start is ready, spread over one second. */
 export const CLOSE_AFTER_READY_MS = 5_000;
 export const SPREAD_MS = 1_000;
-const PING_EVERY_MS = 10;
 /** How long the mass close may run past the last planned end before the figures are taken. */
 const CLOSE_GRACE_MS = 30_000;
 /** CLOSED frames still in flight when the last expected one arrived are waited for this long. */
@@ -24,6 +24,7 @@ const SETTLE_MS = 200;
 const POLL_MS = 50;
 export const PAGE = 100;
 const PAGE_SAMPLES = 200;
+const PAGE_WARMUP = 20;
 export const MB = 1024 * 1024;
 const KB_PER_MB = 1024;
 const PERCENT = 100;
@@ -46,8 +47,8 @@ export async function startServer(store: GrowthStore, subscriptions: number): Pr
   return { server, readyMs: performance.now() - t0 };
 }
 
-/** CPU % of each process (with its descendants) over `seconds` of doing nothing. */
-export async function idleCpuPercent(pids: readonly number[], seconds: number): Promise<number[]> {
+/** CPU % of each process (with its descendants) over the next `seconds`. */
+export async function cpuPercent(pids: readonly number[], seconds: number): Promise<number[]> {
   const before = pids.map((pid) => treeCpuSeconds(pid)!);
   await Bun.sleep(seconds * 1000);
   return pids.map((pid, i) => ((treeCpuSeconds(pid)! - before[i]!) / seconds) * PERCENT);
@@ -72,8 +73,8 @@ async function connect(port: number, onFrame: (frame: NonNullable<ReturnType<typ
 }
 
 /**
- * Subscribes to the `ending` auctions (auction i ends at endsAt + i % SPREAD_MS), pings every
- * PING_EVERY_MS on another connection, and waits for their CLOSED frames.
+ * Subscribes to the `ending` auctions (auction i ends at endsAt + i % SPREAD_MS), pings on
+ * another connection from another process (pinger.ts), and waits for their CLOSED frames.
  */
 export async function massClose(server: SpawnedServer, ending: readonly number[], endsAt: number) {
   const closedAt = new Map<number, number>();
@@ -88,36 +89,29 @@ export async function massClose(server: SpawnedServer, ending: readonly number[]
   subscriber.write(bytes);
   while (states < ending.length) await Bun.sleep(POLL_MS);
 
-  const sentAt = new Map<number, number>();
-  const roundTrips: number[] = [];
-  const pinger = await connect(server.port, (frame) => {
-    if (frame.type !== FrameType.PONG) return;
-    roundTrips.push(performance.now() - sentAt.get(frame.req)!);
-  });
-  const ping = new Uint8Array(HEADER_SIZE + PayloadLength.PING);
-  let req = 0;
-  const timer = setInterval(() => {
-    sentAt.set(++req, performance.now());
-    encodePing(ping, 0, req);
-    pinger.write(ping);
-  }, PING_EVERY_MS);
+  const pinger = await Pinger.start(server.port);
   const deadline = endsAt + SPREAD_MS + CLOSE_GRACE_MS;
   while (closedAt.size < ending.length && Date.now() < deadline) await Bun.sleep(POLL_MS);
   await Bun.sleep(SETTLE_MS);
-  clearInterval(timer);
+  const roundTrips = await pinger.stop();
   subscriber.end();
-  pinger.end();
   const lateness = ending.map((id, i) => (closedAt.get(id) ?? Infinity) - (endsAt + (i % SPREAD_MS)));
   return { received: closedAt.size, maxLateMs: Math.max(...lateness), maxPingMs: Math.max(...roundTrips), p99PingMs: percentile(roundTrips, 0.99) };
 }
 
-/** p99 of PAGE_SAMPLES pages of PAGE auctions in `phase`, each after a random id. */
+/**
+ * p99 of PAGE_SAMPLES pages of PAGE auctions in `phase`, each after a random id, once
+ * PAGE_WARMUP pages were read untimed (the first pages of a fresh process include compiling
+ * the listing code: a one-off, not what a page costs).
+ */
 export async function pageP99(server: SpawnedServer, phase: string, auctions: number): Promise<number> {
+  const page = (after: number) => fetch(`http://127.0.0.1:${server.httpPort}/v1/auctions?phase=${phase}&after=${after}&limit=${PAGE}`);
+  for (let i = 0; i < PAGE_WARMUP; i++) await (await page(Math.floor(Math.random() * auctions))).arrayBuffer();
   const samples: number[] = [];
   for (let i = 0; i < PAGE_SAMPLES; i++) {
     const after = Math.floor(Math.random() * auctions);
     const t0 = performance.now();
-    const response = await fetch(`http://127.0.0.1:${server.httpPort}/v1/auctions?phase=${phase}&after=${after}&limit=${PAGE}`);
+    const response = await page(after);
     await response.arrayBuffer();
     samples.push(performance.now() - t0);
   }

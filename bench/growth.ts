@@ -82,6 +82,12 @@ try {
   const [settleCpu] = await cpuPercent(watched, SETTLE_SECONDS);
   const [idleCpu, ...sidecarIdleCpu] = await cpuPercent(watched, IDLE_SECONDS);
   const checked = await verifyLoaded(first.server, plan);
+  // Pages under no load: on the first start, after the idle window.
+  const pages = {
+    open: await pageP99(first.server, "open", AUCTIONS),
+    scheduled: await pageP99(first.server, "scheduled", AUCTIONS),
+    closed: await pageP99(first.server, "closed", AUCTIONS),
+  };
   await first.server.stop();
 
   // The ending auctions get their end, then the second start closes them all in one second.
@@ -91,11 +97,6 @@ try {
   await store.moveEnds(ending, (i) => planned + (i % SPREAD_MS));
   const second = await startServer(store, ENDING);
   const close = await massClose(second.server, ending, planned);
-  const pages = {
-    open: await pageP99(second.server, "open", AUCTIONS),
-    scheduled: await pageP99(second.server, "scheduled", AUCTIONS),
-    closed: await pageP99(second.server, "closed", AUCTIONS),
-  };
   await second.server.stop();
 
   console.log("");

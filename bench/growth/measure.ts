@@ -3,12 +3,11 @@
 // comes, and PING round trips meanwhile), and a page of 100 per phase.
 
 import { readFileSync } from "node:fs";
-import type { Socket } from "bun";
-import { FrameAssembler } from "../../src/protocol/assembler.ts";
-import { decodeFrame, encodeSubscribe } from "../../src/protocol/codec.ts";
+import { encodeSubscribe } from "../../src/protocol/codec.ts";
 import { FrameType, HEADER_SIZE, NO_REPLAY, PayloadLength } from "../../src/protocol/constants.ts";
 import { treeCpuSeconds } from "../load/cpu.ts";
 import { spawnServer, type SpawnedServer } from "../load/spawn.ts";
+import { connectFrames } from "./frame-socket.ts";
 import { Pinger } from "./pinger-process.ts";
 import type { GrowthStore } from "./growth-store.ts";
 
@@ -54,24 +53,6 @@ export async function cpuPercent(pids: readonly number[], seconds: number): Prom
   return pids.map((pid, i) => ((treeCpuSeconds(pid)! - before[i]!) / seconds) * PERCENT);
 }
 
-async function connect(port: number, onFrame: (frame: NonNullable<ReturnType<typeof decodeFrame>>) => void): Promise<Socket> {
-  const assembler = new FrameAssembler((type, bytes, payload, length) => {
-    const frame = decodeFrame(type, bytes, payload, length);
-    if (frame !== null) onFrame(frame);
-    return true;
-  });
-  return Bun.connect({
-    hostname: "127.0.0.1",
-    port,
-    socket: {
-      binaryType: "uint8array",
-      data(_s, chunk: Uint8Array) {
-        assembler.push(chunk);
-      },
-    },
-  });
-}
-
 /**
  * Subscribes to the `ending` auctions (auction i ends at endsAt + i % SPREAD_MS), pings on
  * another connection from another process (pinger.ts), and waits for their CLOSED frames.
@@ -79,7 +60,7 @@ async function connect(port: number, onFrame: (frame: NonNullable<ReturnType<typ
 export async function massClose(server: SpawnedServer, ending: readonly number[], endsAt: number) {
   const closedAt = new Map<number, number>();
   let states = 0;
-  const subscriber = await connect(server.port, (frame) => {
+  const subscriber = await connectFrames(server.port, (frame) => {
     if (frame.type === FrameType.STATE) states++;
     if (frame.type === FrameType.CLOSED) closedAt.set(frame.auction, Date.now());
   });

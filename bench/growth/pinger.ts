@@ -6,9 +6,9 @@
 //
 //   bun run bench/growth/pinger.ts <port>
 
-import { FrameAssembler } from "../../src/protocol/assembler.ts";
-import { decodeFrame, encodePing } from "../../src/protocol/codec.ts";
+import { encodePing } from "../../src/protocol/codec.ts";
 import { FrameType, HEADER_SIZE, PayloadLength } from "../../src/protocol/constants.ts";
+import { connectFrames } from "./frame-socket.ts";
 
 const PING_EVERY_MS = 10;
 const port = Number(process.argv[2]);
@@ -16,23 +16,11 @@ if (!Number.isInteger(port) || port <= 0) throw new Error(`usage: bun run bench/
 
 const sentAt = new Map<number, number>();
 const roundTrips: number[] = [];
-const assembler = new FrameAssembler((type, bytes, payload, length) => {
-  const frame = decodeFrame(type, bytes, payload, length);
-  if (frame?.type !== FrameType.PONG) return true;
+const socket = await connectFrames(port, (frame) => {
+  if (frame.type !== FrameType.PONG) return;
   const sent = sentAt.get(frame.req);
   if (sent !== undefined) roundTrips.push(performance.now() - sent);
   sentAt.delete(frame.req);
-  return true;
-});
-const socket = await Bun.connect({
-  hostname: "127.0.0.1",
-  port,
-  socket: {
-    binaryType: "uint8array",
-    data(_s, chunk: Uint8Array) {
-      assembler.push(chunk);
-    },
-  },
 });
 const ping = new Uint8Array(HEADER_SIZE + PayloadLength.PING);
 let req = 0;

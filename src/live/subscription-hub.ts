@@ -546,12 +546,16 @@ export class SubscriptionHub<S extends Subscriber = Subscriber> {
 
   stopSweeps(): void {
     this.sweepIntervalMs = 0;
-    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
-    this.sweepTimer = null;
+    this.disarmSweeps();
   }
 
   private armSweeps(): void {
     if (this.sweepTimer === null && this.sweepIntervalMs > 0) this.sweepTimer = setInterval(() => this.sweep(Date.now()), this.sweepIntervalMs);
+  }
+
+  private disarmSweeps(): void {
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
   }
 
   private congestionOf(connection: S): Congestion {
@@ -598,10 +602,7 @@ export class SubscriptionHub<S extends Subscriber = Subscriber> {
         connection.abort();
       }
     }
-    if (this.conflatedConnections.size === 0 && this.sweepTimer !== null) {
-      clearInterval(this.sweepTimer);
-      this.sweepTimer = null;
-    }
+    if (this.conflatedConnections.size === 0) this.disarmSweeps();
   }
 
   private feedOf(auctionId: number): AuctionFeed<S> {

@@ -114,10 +114,6 @@ export async function detectTopology(url: string, timeoutMs: number): Promise<Re
 }
 
 /**
- * The cluster client for these seeds. `base` carries the per-connection options of the single
- * Redis client (timeouts, retries, auto-pipelining), applied to each node's connection.
- */
-/**
  * Scripts called with their key count first (EVALSHA's numkeys: their number of keys varies).
  * ioredis's auto-pipelining groups a command by the slot of its first argument, here that
  * count: two such calls for groups on different masters made in the same tick (the closer's
@@ -127,6 +123,10 @@ export async function detectTopology(url: string, timeoutMs: number): Promise<Re
  */
 const COUNTED_KEY_SCRIPTS = ["gavelClose", "gavelReadAuctions"] as const;
 
+/**
+ * The cluster client for these seeds. `base` carries the per-connection options of the single
+ * Redis client (timeouts, retries, auto-pipelining), applied to each node's connection.
+ */
 export function openCluster(url: string, base: RedisOptions, extra: Partial<ClusterOptions> = {}): Cluster {
   const seeds = parseSeeds(url);
   const first = seeds[0]!;

@@ -631,27 +631,30 @@ export class RedisStore implements Store {
    * (lua/read-auctions.lua), since a group's hashes share a slot.
    */
   private async getAuctions(ids: readonly number[]): Promise<(AuctionState | null)[]> {
-    const byGroup = new Map<number, number[]>();
-    for (const id of ids) {
+    const positionsByGroup = new Map<number, number[]>();
+    ids.forEach((id, position) => {
       const group = shardGroup(id, this.shards);
-      const members = byGroup.get(group);
-      if (members === undefined) byGroup.set(group, [id]);
-      else members.push(id);
-    }
-    const found = new Map<number, AuctionState>();
+      const positions = positionsByGroup.get(group);
+      if (positions === undefined) positionsByGroup.set(group, [position]);
+      else positions.push(position);
+    });
+    const auctions: (AuctionState | null)[] = ids.map(() => null);
     await Promise.all(
-      [...byGroup.values()].map(async (members) => {
-        const replies = JSON.parse(await this.client.gavelReadAuctions(members.length, ...members.map((id) => this.keys.auction(id)))) as string[][];
-        members.forEach((id, i) => {
-          const fields = replies[i] ?? [];
+      [...positionsByGroup.values()].map(async (positions) => {
+        const keys = positions.map((p) => this.keys.auction(ids[p]!));
+        // Per key its flattened fields; an auction that does not exist is an empty table, which
+        // Lua's cjson writes as {}.
+        const replies = JSON.parse(await this.client.gavelReadAuctions(keys.length, ...keys)) as (string[] | Record<string, never>)[];
+        positions.forEach((p, i) => {
+          const fields = replies[i];
+          if (!Array.isArray(fields)) return;
           const hash: Record<string, string> = {};
           for (let f = 0; f + 1 < fields.length; f += 2) hash[fields[f]!] = fields[f + 1]!;
-          const auction = auctionFromHash(id, hash);
-          if (auction !== null) found.set(id, auction);
+          auctions[p] = auctionFromHash(ids[p]!, hash);
         });
       }),
     );
-    return ids.map((id) => found.get(id) ?? null);
+    return auctions;
   }
 
   /** The accepted bids of an auction with seq > `afterSeq`, oldest first, at most `limit`. */

@@ -11,7 +11,7 @@ export { RedisTopology, type SentinelTarget } from "./redis-connection.ts";
 
 import { Cluster, type Redis, type RedisOptions } from "ioredis";
 import { join } from "node:path";
-import { phaseAt, type AuctionState, type IncrementRow } from "../auction/auction.ts";
+import type { AuctionState } from "../auction/auction.ts";
 import { Phase, Status } from "../protocol/constants.ts";
 import { readU32, readU64, writeU32, writeU64 } from "../protocol/bytes.ts";
 import { redact } from "../log/redact.ts";
@@ -28,6 +28,7 @@ import { ClusterFeed } from "./redis-cluster-feed.ts";
 import { RedisOutbox } from "./outbox-redis.ts";
 import { RedisRetention } from "./redis-retention.ts";
 import { GroupDueHints } from "./group-due-hints.ts";
+import { RedisListing, type ListingClient } from "./redis-listing.ts";
 import type {
   CancelResult,
   ClosedAuction,
@@ -61,23 +62,6 @@ const MAX_EPOCH_RETRIES = 1;
 export const RESET_MESSAGE = "the store lost acknowledged data: subscribe again with since = 0xFFFFFFFF";
 /** Seqs are u32 (UPDATE's field); a bound at or above this means "from the newest". */
 const MAX_SEQ = 0xffffffff;
-/** listAuctions reads the id index in pages of at least this many (it filters by phase). */
-const LIST_PAGE = 100;
-/**
- * A phase's ids are spread over every group's set (id % groups), so a page of n needs about
- * n / groups from each: each set is read this many times its share (at least
- * LIST_GROUP_READ_MIN), and the rare page that falls short reads on. Reading a full page from
- * every set decoded 16 times the ids a page shows, most of a listing's time.
- */
-const LIST_GROUP_READ_FACTOR = 2;
-const LIST_GROUP_READ_MIN = 16;
-/**
- * A closed listing reads at most this many ended-but-not-closed ids per group: the closer's
- * backlog, a few ids between two ticks. Past it (a mass close in progress) the rest are listed
- * once the closer has closed them, a moment later.
- */
-const LIST_ENDED_PER_GROUP = 1_000;
-
 export interface RedisStoreOptions {
   /**
    * `redis://[user:password@]host:port[/db]` or `rediss://...`; for a Redis Cluster, any node,
@@ -135,7 +119,7 @@ export const GROUP_RECHECK_MS = 1_000;
  * adds the methods at run time). Both classes share ioredis's command methods.
  */
 type ScriptedRedis = Redis & ScriptCommands;
-interface ScriptCommands {
+interface ScriptCommands extends ListingClient {
   gavelBid(...args: (string | number)[]): Promise<number[]>;
   gavelCreate(...args: (string | number)[]): Promise<number>;
   gavelEpoch(key: string, fresh: string, channel: string, group: number): Promise<string>;
@@ -144,7 +128,6 @@ interface ScriptCommands {
   gavelClose(...args: (string | number)[]): Promise<number[]>;
   gavelCancel(...args: (string | number)[]): Promise<[reply: number, seq: number]>;
   gavelOutboxLease(lease: string, consumer: string, ttlMs: number): Promise<number>;
-  gavelReadAuctions(keyCount: number, ...keys: string[]): Promise<string>;
 }
 
 /** One shard group's part of a batch: the script's arguments and where each reply goes. */
@@ -206,6 +189,8 @@ export class RedisStore implements Store {
   private batchDeadlineMs = DEFAULT_COMMAND_TIMEOUT_MS;
   /** Which groups the closer reads on a tick (group-due-hints.ts). */
   private readonly dueHints: GroupDueHints;
+  /** Reads of auctions: one, or a listing page. */
+  private readonly listing: RedisListing;
   /** Per group, its ends and epoch keys: bid.lua's first two KEYS. */
   private readonly endsKeys: string[];
   private readonly epochKeys: string[];
@@ -262,6 +247,13 @@ export class RedisStore implements Store {
     this.keyPrefixes = Array.from({ length: shards }, (_, g) => `${keys.prefix(g)}:a:`);
     this.endsKeys = Array.from({ length: shards }, (_, g) => keys.ends(g));
     this.dueHints = new GroupDueHints(shards, GROUP_RECHECK_MS);
+    this.listing = new RedisListing({
+      client,
+      keys,
+      callPerGroup: topology === RedisTopology.CLUSTER,
+      now: () => this.now(),
+      sawAuction: (id) => this.noteId(id),
+    });
     this.epochKeys = Array.from({ length: shards }, (_, g) => keys.epoch(g));
     this.epochs = new EpochMemory(shards);
     this.groupSlot = new Int32Array(shards).fill(-1);
@@ -299,7 +291,7 @@ export class RedisStore implements Store {
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
     const shards = options.shards ?? DEFAULT_SHARDS;
     if (!Number.isInteger(shards) || shards < 1) throw new StoreError(`shards must be a positive integer, got ${shards}`);
-    const [bidLua, createLua, closeLua, cancelLua, epochLua, nextIdLua, raiseIdsLua, leaseLua, retireLua, readAuctionsLua] = await Promise.all([
+    const [bidLua, createLua, closeLua, cancelLua, epochLua, nextIdLua, raiseIdsLua, leaseLua, retireLua, readAuctionsLua, readIdsLua] = await Promise.all([
       readScript("bid.lua"),
       readScript("create.lua"),
       readScript("close.lua"),
@@ -310,6 +302,7 @@ export class RedisStore implements Store {
       readScript("outbox-lease.lua"),
       readScript("retire.lua"),
       readScript("read-auctions.lua"),
+      readScript("read-ids.lua"),
     ]);
 
     const ioredisOptions: RedisOptions = {
@@ -349,6 +342,7 @@ export class RedisStore implements Store {
     client.defineCommand("gavelNextId", { lua: nextIdLua, numberOfKeys: 1 });
     client.defineCommand("gavelRaiseIds", { lua: raiseIdsLua, numberOfKeys: 1 });
     client.defineCommand("gavelReadAuctions", { lua: readAuctionsLua });
+    client.defineCommand("gavelReadIds", { lua: readIdsLua });
 
     const log = options.log ?? ((message: string) => console.warn(message));
     let connectError: Error | null = null;
@@ -530,131 +524,12 @@ export class RedisStore implements Store {
     return { created: true, auction };
   }
 
-  /**
-   * Auctions in `phase` (null: any) by now(), ascending id after `afterId`, at most `limit`.
-   * A page reads ids from the sets of that phase only (every group's `:live` set for open,
-   * `:closed` for closed, the part of `:starts` after now for scheduled), never every id; null
-   * reads the one index of every id. Closed also takes in the auctions past their end the closer
-   * has not reached yet: the due part of each group's `:ends` (the closer's backlog), not every
-   * live id.
-   */
-  async listAuctions(phase: Phase | null, afterId: number, limit: number): Promise<AuctionState[]> {
-    const found: AuctionState[] = [];
-    if (limit <= 0) return found;
-    const now = this.now();
-    if (phase === Phase.SCHEDULED) {
-      await this.readPage(await this.scheduledIds(now, afterId), phase, now, limit, found);
-      return found;
-    }
-    const groups = Array.from({ length: this.shards }, (_, g) => g);
-    const keys = phase === null ? [AUCTION_INDEX_KEY] : groups.map((g) => (phase === Phase.CLOSED ? this.keys.closed(g) : this.keys.live(g)));
-    const pageSize = keys.length === 1 ? Math.max(limit, LIST_PAGE) : Math.max(LIST_GROUP_READ_MIN, Math.ceil((LIST_GROUP_READ_FACTOR * limit) / keys.length));
-    const ended = phase === Phase.CLOSED ? await this.endedNotClosed(now) : [];
-    let after = afterId;
-    for (;;) {
-      const next = await this.nextIds(keys, after, pageSize);
-      const upTo = next.complete ? Infinity : next.ids[next.ids.length - 1]!;
-      const ids = ended.length === 0 ? next.ids : [...new Set([...next.ids, ...ended.filter((id) => id > after && id <= upTo)])].sort((a, b) => a - b);
-      if (await this.readPage(ids, phase, now, limit, found)) return found;
-      if (next.complete || ids.length === 0) return found;
-      after = ids[ids.length - 1]!;
-    }
+  listAuctions(phase: Phase | null, afterId: number, limit: number): Promise<AuctionState[]> {
+    return this.listing.listAuctions(phase, afterId, limit);
   }
 
-  /**
-   * Reads the auctions of `ids` (ascending) into `found` while it holds fewer than `limit`,
-   * keeping those in `phase` (null: any); true once `found` is full. The ids may be many (the
-   * union of the groups' reads holds up to shards x page ids): the auctions are read only as
-   * many at a time as the page still lacks (auto-pipelining sends each chunk in one round
-   * trip), so a page costs about the page.
-   */
-  private async readPage(ids: number[], phase: Phase | null, now: number, limit: number, found: AuctionState[]): Promise<boolean> {
-    for (let start = 0; start < ids.length; ) {
-      const chunk = ids.slice(start, start + limit - found.length);
-      start += chunk.length;
-      for (const auction of await this.getAuctions(chunk)) {
-        if (auction === null) continue; // an index entry whose create never ran, or deleted
-        this.noteId(auction.id);
-        if (phase !== null && phaseAt(auction, now) !== phase) continue;
-        found.push(auction);
-        if (found.length === limit) return true;
-      }
-    }
-    return false;
-  }
-
-  /**
-   * The ids above `after` of the auctions not started at `now`, ascending: every group's
-   * `:starts` entries scored after now (one read per group, as many ids as are scheduled there;
-   * the set is scored by starts_at, so it cannot be paged by id in Redis).
-   */
-  private async scheduledIds(now: number, after: number): Promise<number[]> {
-    const reads = await Promise.all(
-      Array.from({ length: this.shards }, (_, g) => this.client.zrangebyscore(this.keys.starts(g), `(${now}`, "+inf")),
-    );
-    return reads
-      .flat()
-      .map(Number)
-      .filter((id) => id > after)
-      .sort((a, b) => a - b);
-  }
-
-  /** The ids in every group's `:ends` due at `now` (at most {@link LIST_ENDED_PER_GROUP} each), ascending. */
-  private async endedNotClosed(now: number): Promise<number[]> {
-    const reads = await Promise.all(
-      this.endsKeys.map((key) => this.client.zrangebyscore(key, "-inf", now, "LIMIT", 0, LIST_ENDED_PER_GROUP)),
-    );
-    return reads.flat().map(Number).sort((a, b) => a - b);
-  }
-
-  /**
-   * The ids above `after` in the union of the sorted sets `keys` (score = id), ascending, up to
-   * the first id any set may still hold more beyond: each set is read `count` at a time, and a
-   * set that returned a full read bounds what is known. `complete` when no set has more.
-   */
-  private async nextIds(keys: string[], after: number, count: number): Promise<{ ids: number[]; complete: boolean }> {
-    const reads = await Promise.all(keys.map((key) => this.client.zrangebyscore(key, `(${after}`, "+inf", "LIMIT", 0, count)));
-    let bound = Infinity;
-    for (const read of reads) if (read.length === count) bound = Math.min(bound, Number(read[read.length - 1]));
-    const ids = [...new Set(reads.flat().map(Number))].filter((id) => id <= bound).sort((a, b) => a - b);
-    return { ids, complete: bound === Infinity };
-  }
-
-  async getAuction(id: number): Promise<AuctionState | null> {
-    const auction = auctionFromHash(id, await this.client.hgetall(this.keys.auction(id)));
-    if (auction !== null) this.noteId(id);
-    return auction;
-  }
-
-  /**
-   * The auctions of `ids`, in that order (null where none): one script call per shard group
-   * (lua/read-auctions.lua), since a group's hashes share a slot.
-   */
-  private async getAuctions(ids: readonly number[]): Promise<(AuctionState | null)[]> {
-    const positionsByGroup = new Map<number, number[]>();
-    ids.forEach((id, position) => {
-      const group = shardGroup(id, this.shards);
-      const positions = positionsByGroup.get(group);
-      if (positions === undefined) positionsByGroup.set(group, [position]);
-      else positions.push(position);
-    });
-    const auctions: (AuctionState | null)[] = ids.map(() => null);
-    await Promise.all(
-      [...positionsByGroup.values()].map(async (positions) => {
-        const keys = positions.map((p) => this.keys.auction(ids[p]!));
-        // Per key its flattened fields; an auction that does not exist is an empty table, which
-        // Lua's cjson writes as {}.
-        const replies = JSON.parse(await this.client.gavelReadAuctions(keys.length, ...keys)) as (string[] | Record<string, never>)[];
-        positions.forEach((p, i) => {
-          const fields = replies[i];
-          if (!Array.isArray(fields)) return;
-          const hash: Record<string, string> = {};
-          for (let f = 0; f + 1 < fields.length; f += 2) hash[fields[f]!] = fields[f + 1]!;
-          auctions[p] = auctionFromHash(ids[p]!, hash);
-        });
-      }),
-    );
-    return auctions;
+  getAuction(id: number): Promise<AuctionState | null> {
+    return this.listing.getAuction(id);
   }
 
   /** The accepted bids of an auction with seq > `afterSeq`, oldest first, at most `limit`. */
@@ -1223,30 +1098,6 @@ async function readKeyLayout(client: Redis, shards: number): Promise<KeyLayout> 
 }
 
 /** An auction from its hash's fields (none without a starting price: no such auction). */
-function auctionFromHash(id: number, h: Record<string, string>): AuctionState | null {
-  if (h.sp === undefined) return null;
-  return {
-    id,
-    title: h.ti ?? "",
-    startingPrice: Number(h.sp),
-    minIncrement: Number(h.mi),
-    reserve: Number(h.rs),
-    buyNowPrice: Number(h.bn),
-    startsAt: Number(h.st),
-    endsAt: Number(h.en),
-    antiSnipeMs: Number(h.as),
-    maxEndsAt: Number(h.mx),
-    seq: Number(h.sq),
-    amount: Number(h.am),
-    leader: Number(h.ld),
-    closed: h.cl === "1",
-    winner: Number(h.wn),
-    // tp: the leader's hidden maximum (absent on auctions from before proxy bidding: the amount).
-    top: Number(h.tp ?? h.am),
-    ...(h.ic === undefined || h.ic === "" ? {} : { increments: JSON.parse(h.ic) as IncrementRow[] }),
-  };
-}
-
 function readScript(name: string): Promise<string> {
   return Bun.file(join(import.meta.dir, "..", "..", "lua", name)).text();
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { phaseAt, type AuctionState } from "../../src/auction/auction.ts";
 import { Phase } from "../../src/protocol/constants.ts";
 import type { Store } from "../../src/store/store.ts";
-import { openTestStore, STORE_KINDS, type StoreFixture } from "../support/stores.ts";
+import { CONTRACT_STORE_KINDS, openTestStore, type StoreFixture } from "../support/stores.ts";
 import { allowSlowTests } from "../support/timeouts.ts";
 
 allowSlowTests();
@@ -30,7 +30,7 @@ async function walk(store: Store, phase: Phase | null, limit: number): Promise<n
   }
 }
 
-for (const kind of STORE_KINDS) {
+for (const kind of CONTRACT_STORE_KINDS) {
   describe(`${kind} store: keyset listing`, () => {
     let fixture: StoreFixture;
     let store: Store;
@@ -94,7 +94,8 @@ for (const kind of STORE_KINDS) {
         expect((await store.createAuction(spec)).created).toBe(true);
         const [listed] = await store.listAuctions(Phase.OPEN, id - 1, 1);
         expect(listed).toEqual((await store.getAuction(id))!);
-        expect(listed!.title).toBe(title);
+        // And as created: the Redis store reads both through the same decoder.
+        expect(listed).toMatchObject({ ...spec, seq: 0, amount: 0, leader: 0, top: 0, closed: false, winner: 0 });
       }
     });
   });

@@ -9,6 +9,7 @@ import { Redis } from "ioredis";
 import type { AuctionSpec } from "../../src/auction/auction.ts";
 import { Phase } from "../../src/protocol/constants.ts";
 import { GROUP_RECHECK_MS, RedisStore } from "../../src/store/redis.ts";
+import { OPEN_READ_EXTRA } from "../../src/store/redis-listing.ts";
 import { REDIS_RETENTION_BACKFILL_STEP, RedisRetention } from "../../src/store/redis-retention.ts";
 import { startRedis, type RedisHandle } from "../support/redis.ts";
 import { allowSlowTests } from "../support/timeouts.ts";
@@ -104,8 +105,10 @@ test("one page of each phase costs about a page, whatever lies around it", async
     const cost = await costOf(async () => (page = await store.listAuctions(phase, after, PAGE)));
     expect([page[0]?.id, page.at(-1)?.id]).toEqual([first, last]);
     expect(page.length).toBe(last! - first! + 1);
-    expect(cost.auctionReads).toBeLessThanOrEqual(PAGE + 1);
-    expect(cost.total).toBeLessThanOrEqual(PAGE + 1 + ID_READS_PER_PAGE);
+    // An open page reads a tenth more (the :live sets hold scheduled auctions too).
+    const reads = phase === Phase.OPEN ? Math.ceil(PAGE * (1 + OPEN_READ_EXTRA)) : PAGE + 1;
+    expect(cost.auctionReads).toBeLessThanOrEqual(reads);
+    expect(cost.total).toBeLessThanOrEqual(reads + ID_READS_PER_PAGE);
   }
 });
 

@@ -791,6 +791,16 @@ describe("RedisStore", () => {
     expect(await store.getAuction(2)).toMatchObject({ buyNowPrice: MAX_AMOUNT, amount: MAX_AMOUNT });
   });
 
+  test("an auction stored before proxy bidding (no hidden maximum field) reads with its amount as the maximum", async () => {
+    await create(store, openSpec(store, 3));
+    expect(await bid(store, 3, 5, 100)).toMatchObject({ status: Status.ACCEPTED, amount: 100 });
+    expect(await raw.hdel(store.keys.auction(3), "tp")).toBe(1);
+    const expected = { id: 3, amount: 100, leader: 5, seq: 1, top: 100 };
+    expect(await store.getAuction(3)).toMatchObject(expected);
+    expect(await store.listAuctions(null, 2, 1)).toMatchObject([expected]);
+    expect(await store.getAuction(4)).toBeNull();
+  });
+
   test("now() follows Redis TIME", async () => {
     const [seconds, micros] = await raw.time();
     const redisMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);

@@ -81,11 +81,11 @@ export async function massClose(server: SpawnedServer, ending: readonly number[]
 }
 
 /**
- * p99 of PAGE_SAMPLES pages of PAGE auctions in `phase`, each after a random id, once
+ * p50 and p99 of PAGE_SAMPLES pages of PAGE auctions in `phase`, each after a random id, once
  * PAGE_WARMUP pages were read untimed (the first pages of a fresh process include compiling
  * the listing code: a one-off, not what a page costs).
  */
-export async function pageP99(server: SpawnedServer, phase: string, auctions: number): Promise<number> {
+export async function pageTimes(server: SpawnedServer, phase: string, auctions: number): Promise<{ p50: number; p99: number }> {
   const page = (after: number) => fetch(`http://127.0.0.1:${server.httpPort}/v1/auctions?phase=${phase}&after=${after}&limit=${PAGE}`);
   for (let i = 0; i < PAGE_WARMUP; i++) await (await page(Math.floor(Math.random() * auctions))).arrayBuffer();
   const samples: number[] = [];
@@ -96,7 +96,7 @@ export async function pageP99(server: SpawnedServer, phase: string, auctions: nu
     await response.arrayBuffer();
     samples.push(performance.now() - t0);
   }
-  return percentile(samples, 0.99);
+  return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) };
 }
 
 /** One figure beside its target. */

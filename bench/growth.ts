@@ -24,6 +24,7 @@
 import { parseArgs } from "node:util";
 import { stopAllSpawned } from "./load/spawn.ts";
 import type { GrowthStore } from "./growth/growth-store.ts";
+import { treeCpuSeconds } from "./load/cpu.ts";
 import { CLOSE_AFTER_READY_MS, cpuPercent, massClose, MB, PAGE, pageTimes, row, rssMb, SPREAD_MS, startServer, Target } from "./growth/measure.ts";
 import { planCounts, type GrowthPlan } from "./growth/plan.ts";
 import { RedisGrowthStore } from "./growth/redis-loader.ts";
@@ -82,12 +83,21 @@ try {
   const [settleCpu] = await cpuPercent(watched, SETTLE_SECONDS);
   const [idleCpu, ...sidecarIdleCpu] = await cpuPercent(watched, IDLE_SECONDS);
   const checked = await verifyLoaded(first.server, plan);
-  // Pages under no load: on the first start, after the idle window.
+  // Pages under no load: on the first start, after the idle window. What each process spends
+  // on them (the server, redis-server, this process as the client) shows where a page's time goes.
+  const cpuBeforePages = watched.map((pid) => treeCpuSeconds(pid)!);
+  const clientCpuBeforePages = process.cpuUsage();
   const pages = {
     open: await pageTimes(first.server, "open", AUCTIONS),
     scheduled: await pageTimes(first.server, "scheduled", AUCTIONS),
     closed: await pageTimes(first.server, "closed", AUCTIONS),
   };
+  const pagesRead = Object.values(pages).reduce((sum, phase) => sum + phase.pages, 0);
+  const clientCpu = process.cpuUsage(clientCpuBeforePages);
+  const cpuPerPageMs = [
+    ...watched.map((pid, i) => (treeCpuSeconds(pid)! - cpuBeforePages[i]!) * 1000),
+    (clientCpu.user + clientCpu.system) / 1000,
+  ].map((ms) => ms / pagesRead);
   await first.server.stop();
 
   // The ending auctions get their end, then the second start closes them all in one second.
@@ -113,6 +123,8 @@ try {
   for (const [phase, { p99 }] of Object.entries(pages)) row(`page of ${PAGE}, phase=${phase}, p99`, `${p99.toFixed(2)} ms`, `<= ${Target.PAGE_P99_MS} ms`, p99 <= Target.PAGE_P99_MS);
   console.log(`(idle CPU over the first ${SETTLE_SECONDS} s after ready, before the window above: ${settleCpu!.toFixed(2)} %)`);
   console.log(`(page p50: ${Object.entries(pages).map(([phase, { p50 }]) => `${phase} ${p50.toFixed(2)} ms`).join(", ")})`);
+  const cpuLabels = ["the server", ...store.sidecars.map((s) => s.label), "this client"];
+  console.log(`(CPU per page, all phases: ${cpuPerPageMs.map((ms, i) => `${cpuLabels[i]} ${ms.toFixed(2)} ms`).join(", ")})`);
   console.log(`(second start: ${second.readyMs.toFixed(0)} ms; PING p99 during the close ${close.p99PingMs.toFixed(1)} ms; RSS in MB of ${MB} bytes)`);
   for (const sidecar of store.sidecars) console.log(`(${sidecar.label} RSS after the run: ${rssMb(sidecar.pid).toFixed(0)} MB)`);
   console.log(`(${checked})`);

@@ -85,7 +85,7 @@ export async function massClose(server: SpawnedServer, ending: readonly number[]
  * PAGE_WARMUP pages were read untimed (the first pages of a fresh process include compiling
  * the listing code: a one-off, not what a page costs).
  */
-export async function pageTimes(server: SpawnedServer, phase: string, auctions: number): Promise<{ p50: number; p99: number }> {
+export async function pageTimes(server: SpawnedServer, phase: string, auctions: number): Promise<{ p50: number; p99: number; pages: number }> {
   const page = (after: number) => fetch(`http://127.0.0.1:${server.httpPort}/v1/auctions?phase=${phase}&after=${after}&limit=${PAGE}`);
   for (let i = 0; i < PAGE_WARMUP; i++) await (await page(Math.floor(Math.random() * auctions))).arrayBuffer();
   const samples: number[] = [];
@@ -96,7 +96,7 @@ export async function pageTimes(server: SpawnedServer, phase: string, auctions: 
     await response.arrayBuffer();
     samples.push(performance.now() - t0);
   }
-  return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) };
+  return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99), pages: PAGE_WARMUP + PAGE_SAMPLES };
 }
 
 /** One figure beside its target. */

@@ -35,7 +35,7 @@ export const OPEN_READ_EXTRA = 0.1;
  */
 const LIST_ENDED_PER_GROUP = 1_000;
 
-/** What the listing sends: the two read scripts (ioredis's defineCommand). */
+/** What the listing sends: HMGET, and the two read scripts (ioredis's defineCommand). */
 export interface ListingClient {
   hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   gavelReadAuctions(keyCount: number, ...keysThenFields: string[]): Promise<string>;

@@ -24,8 +24,7 @@
 import { parseArgs } from "node:util";
 import { stopAllSpawned } from "./load/spawn.ts";
 import type { GrowthStore } from "./growth/growth-store.ts";
-import { treeCpuSeconds } from "./load/cpu.ts";
-import { CLOSE_AFTER_READY_MS, cpuPercent, massClose, MB, PAGE, pageTimes, row, rssMb, SPREAD_MS, startServer, Target } from "./growth/measure.ts";
+import { CLOSE_AFTER_READY_MS, cpuPercent, cpuSecondsDuring, massClose, MB, PAGE, pageTimes, row, rssMb, SPREAD_MS, startServer, Target } from "./growth/measure.ts";
 import { planCounts, type GrowthPlan } from "./growth/plan.ts";
 import { RedisGrowthStore } from "./growth/redis-loader.ts";
 import { SqliteGrowthStore } from "./growth/sqlite-loader.ts";
@@ -85,19 +84,16 @@ try {
   const checked = await verifyLoaded(first.server, plan);
   // Pages under no load: on the first start, after the idle window. What each process spends
   // on them (the server, redis-server, this process as the client) shows where a page's time goes.
-  const cpuBeforePages = watched.map((pid) => treeCpuSeconds(pid)!);
+  // (This process's own CPU apart: its descendants are the server and redis-server.)
   const clientCpuBeforePages = process.cpuUsage();
-  const pages = {
+  const { result: pages, spent: pagesCpuSeconds } = await cpuSecondsDuring(watched, async () => ({
     open: await pageTimes(first.server, "open", AUCTIONS),
     scheduled: await pageTimes(first.server, "scheduled", AUCTIONS),
     closed: await pageTimes(first.server, "closed", AUCTIONS),
-  };
+  }));
   const pagesRead = Object.values(pages).reduce((sum, phase) => sum + phase.pages, 0);
   const clientCpu = process.cpuUsage(clientCpuBeforePages);
-  const cpuPerPageMs = [
-    ...watched.map((pid, i) => (treeCpuSeconds(pid)! - cpuBeforePages[i]!) * 1000),
-    (clientCpu.user + clientCpu.system) / 1000,
-  ].map((ms) => ms / pagesRead);
+  const cpuPerPageMs = [...pagesCpuSeconds, (clientCpu.user + clientCpu.system) / 1e6].map((cpuSeconds) => (cpuSeconds * 1000) / pagesRead);
   await first.server.stop();
 
   // The ending auctions get their end, then the second start closes them all in one second.

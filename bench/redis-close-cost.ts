@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import type { AuctionSpec } from "../src/auction/auction.ts";
+import { CLOSE_PAGE } from "../src/auction/closer.ts";
 import { RedisStore } from "../src/store/redis.ts";
 import { spawnRedis } from "./load/spawn.ts";
 
@@ -18,8 +19,6 @@ if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error("--rounds must be a
 const CREATE_CONCURRENCY = 500;
 /** How long after the creates the auctions end: enough for the creates of a round. */
 const ENDS_AFTER_MS = 1_500;
-/** The closer's page per group (src/auction/closer.ts). */
-const CLOSE_PAGE = 256;
 
 const redis = await spawnRedis();
 const admin = new Redis(redis.url);

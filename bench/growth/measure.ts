@@ -48,9 +48,15 @@ export async function startServer(store: GrowthStore, subscriptions: number): Pr
 
 /** CPU % of each process (with its descendants) over the next `seconds`. */
 export async function cpuPercent(pids: readonly number[], seconds: number): Promise<number[]> {
+  const { spent } = await cpuSecondsDuring(pids, () => Bun.sleep(seconds * 1000));
+  return spent.map((cpuSeconds) => (cpuSeconds / seconds) * PERCENT);
+}
+
+/** What `work` returns, and the CPU seconds each process (with its descendants) spent meanwhile. */
+export async function cpuSecondsDuring<T>(pids: readonly number[], work: () => Promise<T>): Promise<{ result: T; spent: number[] }> {
   const before = pids.map((pid) => treeCpuSeconds(pid)!);
-  await Bun.sleep(seconds * 1000);
-  return pids.map((pid, i) => ((treeCpuSeconds(pid)! - before[i]!) / seconds) * PERCENT);
+  const result = await work();
+  return { result, spent: pids.map((pid, i) => treeCpuSeconds(pid)! - before[i]!) };
 }
 
 /**

@@ -17,7 +17,7 @@ export type CloseDue = (limit: number) => Promise<ClosedAuction[]>;
  * one second took 2.3 s and 263 MB of WAL at 64 a call, 0.85 s and 75 MB at 256 (about 4 ms a
  * call, one slice), no better at 1024 and 18 ms a call.
  */
-const CLOSE_PAGE = 256;
+export const CLOSE_PAGE = 256;
 /**
  * A tick holds the event loop at most about this long before it lets bids, PINGs and replies
  * through (setImmediate) and goes on: a mass close (50,000 auctions ending in one second)

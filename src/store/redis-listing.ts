@@ -55,11 +55,9 @@ export interface ListingOptions {
 
 export class RedisListing {
   private readonly keys: RedisKeys;
-  private readonly shards: number;
 
   constructor(private readonly options: ListingOptions) {
     this.keys = options.keys;
-    this.shards = options.keys.shards;
   }
 
   /** One auction: one HMGET, no script (a subscription reads one, and 50,000 subscribe at once). */
@@ -85,7 +83,7 @@ export class RedisListing {
       await this.readPage(await this.scheduledIds(now, afterId), phase, now, limit, found);
       return found;
     }
-    const groups = Array.from({ length: this.shards }, (_, g) => g);
+    const groups = Array.from({ length: this.keys.shards }, (_, g) => g);
     const keys = phase === null ? [AUCTION_INDEX_KEY] : groups.map((g) => (phase === Phase.CLOSED ? this.keys.closed(g) : this.keys.live(g)));
     const pageSize = keys.length === 1 ? Math.max(limit, LIST_PAGE) : Math.max(LIST_GROUP_READ_MIN, Math.ceil((LIST_GROUP_READ_FACTOR * limit) / keys.length));
     // The closer's backlog is read beside the first ids: one round trip, not two.
@@ -132,7 +130,7 @@ export class RedisListing {
    * starts_at, so it cannot be paged by id in Redis).
    */
   private async scheduledIds(now: number, after: number): Promise<number[]> {
-    const sets = Array.from({ length: this.shards }, (_, g) => this.keys.starts(g));
+    const sets = Array.from({ length: this.keys.shards }, (_, g) => this.keys.starts(g));
     const reads = await this.readIds(sets, `(${now}`, "+inf", 0);
     return reads
       .flat()
@@ -142,7 +140,7 @@ export class RedisListing {
 
   /** The ids in every group's `:ends` due at `now` (at most {@link LIST_ENDED_PER_GROUP} each), ascending. */
   private async endedNotClosed(now: number): Promise<number[]> {
-    const sets = Array.from({ length: this.shards }, (_, g) => this.keys.ends(g));
+    const sets = Array.from({ length: this.keys.shards }, (_, g) => this.keys.ends(g));
     const reads = await this.readIds(sets, "-inf", String(now), LIST_ENDED_PER_GROUP);
     return reads.flat().sort((a, b) => a - b);
   }
@@ -150,13 +148,14 @@ export class RedisListing {
   /**
    * The ids above `after` in the union of the sorted sets `keys` (score = id), ascending, up to
    * the first id any set may still hold more beyond: each set is read `count` at a time, and a
-   * set that returned a full read bounds what is known. `complete` when no set has more.
+   * set that returned a full read bounds what is known. `complete` when no set has more. The
+   * sets never share an id (each holds its own group's, or there is the one index).
    */
   private async nextIds(keys: string[], after: number, count: number): Promise<{ ids: number[]; complete: boolean }> {
     const reads = await this.readIds(keys, `(${after}`, "+inf", count);
     let bound = Infinity;
     for (const read of reads) if (read.length === count) bound = Math.min(bound, read[read.length - 1]!);
-    const ids = [...new Set(reads.flat())].filter((id) => id <= bound).sort((a, b) => a - b);
+    const ids = reads.flat().filter((id) => id <= bound).sort((a, b) => a - b);
     return { ids, complete: bound === Infinity };
   }
 
@@ -183,7 +182,7 @@ export class RedisListing {
   private async getAuctions(ids: readonly number[]): Promise<(AuctionState | null)[]> {
     const auctions: (AuctionState | null)[] = ids.map(() => null);
     await Promise.all(
-      this.calls(ids.length, (p) => shardGroup(ids[p]!, this.shards)).map(async (positions) => {
+      this.calls(ids.length, (p) => shardGroup(ids[p]!, this.keys.shards)).map(async (positions) => {
         const keys = positions.map((p) => this.keys.auction(ids[p]!));
         const replies = JSON.parse(await this.options.client.gavelReadAuctions(keys.length, ...keys, ...AUCTION_FIELDS)) as FieldValue[][];
         positions.forEach((p, i) => (auctions[p] = auctionFromFields(ids[p]!, replies[i]!)));

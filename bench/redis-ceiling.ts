@@ -67,7 +67,8 @@ const EPOCH = "ceiling";
 const group = (id: number) => `gavel:{g${id % shards}}`;
 for (let g = 0; g < shards; g++) await call("SET", `gavel:{g${g}}:epoch`, EPOCH);
 for (let id = 1; id <= auctions; id++) {
-  const created = await call("EVAL", create, 4, key(id), `${key(id)}:h`, `${group(id)}:ends`, `${group(id)}:epoch`, EPOCH, id, "", 1, 1, 0, 0, 0, FAR_FUTURE, 0, 0);
+  const g = group(id);
+  const created = await call("EVAL", create, 8, key(id), `${key(id)}:h`, `${g}:ends`, `${g}:epoch`, `${g}:live`, `${g}:closed`, `${g}:starts`, `${g}:scheduled`, EPOCH, id, "", 1, 1, 0, 0, 0, FAR_FUTURE, 0, 0);
   if (!created.startsWith(":1")) throw new Error(`create.lua refused auction ${id}: ${created}`);
 }
 

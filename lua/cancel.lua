@@ -7,7 +7,8 @@
 -- KEYS[5]  the group's webhook outbox stream, gavel:{<tag>}:outbox: with ARGV[2] = '1' the
 --          cancel's `closed` event (outcome cancelled) is appended to it
 -- KEYS[6]  the group's closed auctions by ends_at, gavel:{<tag>}:retire (lua/retire.lua)
--- KEYS[7]  the group's auctions not started yet, gavel:{<tag>}:starts (see create.lua)
+-- KEYS[7]  the group's auctions not started yet, gavel:{<tag>}:starts, and KEYS[8] the same by
+--          id, gavel:{<tag>}:scheduled (see create.lua)
 -- ARGV[1]  the auction id
 -- Returns  { reply, seq }: reply 0 cancelled, 1 unknown, 2 already closed. An auction whose
 --          ends_at has passed counts as closed even when the closer has not run yet: the
@@ -58,6 +59,7 @@ redis.call('ZREM', KEYS[3], id)
 redis.call('ZADD', KEYS[4], id, id)
 redis.call('ZADD', KEYS[6], int(now), id)
 redis.call('ZREM', KEYS[7], id)
+redis.call('ZREM', KEYS[8], id)
 redis.call('PUBLISH', group .. ':updates',
   struct.pack(CLOSED_LAYOUT, CLOSED_TYPE, CLOSED_PAYLOAD, tonumber(id), seq, NO_WINNER, NO_SALE))
 

@@ -5,7 +5,8 @@
 -- KEYS[3]  the shard group's ends sorted set, gavel:{<tag>}:ends
 -- KEYS[4]  the group's epoch, gavel:{<tag>}:epoch (src/store/redis-epoch.ts)
 -- KEYS[5]  the group's live set, gavel:{<tag>}:live; KEYS[6] its closed set, gavel:{<tag>}:closed
--- KEYS[7]  the group's auctions not started yet, gavel:{<tag>}:starts (score = starts_at)
+-- KEYS[7]  the group's auctions not started yet, gavel:{<tag>}:starts (score = starts_at), and
+-- KEYS[8]  the same auctions by id, gavel:{<tag>}:scheduled (score = id)
 -- ARGV[1]  the group's epoch as the calling node last saw it: when Redis holds another (or
 --          none), Redis lost the group's data since, and the call fails with a GAVELEPOCH
 --          error before it writes anything (the node looks again, then retries)
@@ -19,15 +20,18 @@
 --
 -- The auction's id also goes into the group's live set (score = id), which listAuctions pages
 -- by id for the open and scheduled phases; close.lua and cancel.lua move it to the closed set.
--- An auction that starts later also goes into the group's starts set (score = starts_at), which
--- a scheduled page reads after now instead of walking the live set's open ids; each create
--- drops the entries that have started since, so the set holds about what is scheduled.
+-- An auction that starts later also goes into the group's starts set (score = starts_at) and
+-- scheduled set (score = id), which a scheduled page pages by id instead of walking the live
+-- set's open ids. Each create drops from both up to STARTED_STEP entries that have started
+-- since (as lua/read-scheduled-ids.lua does), so they hold about what is scheduled.
 -- Every key is in KEYS with the group's tag (one Cluster slot).
 
 -- sp mi rs bn st as mx, each u64 big-endian: what bid.lua reads as 'fx'.
 local FIXED_LAYOUT = '>I8I8I8I8I8I8I8'
 -- One increment table row: from u64, step u64 (what bid.lua reads after the fixed fields).
 local INCREMENT_ROW_LAYOUT = '>I8I8'
+-- Started entries one call drops at most: a short call whatever started meanwhile.
+local STARTED_STEP = 256
 
 if redis.call('GET', KEYS[4]) ~= ARGV[1] then
   return redis.error_reply('GAVELEPOCH the epoch of ' .. KEYS[4] .. ' changed: Redis lost this shard group\'s data')
@@ -71,11 +75,17 @@ redis.call('HSET', KEYS[1],
 redis.call('ZADD', KEYS[3], A[8], A[1])
 redis.call('ZREM', KEYS[6], A[1])
 redis.call('ZADD', KEYS[5], A[1], A[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', string.format('%d', now))
+local started = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', string.format('%d', now), 'LIMIT', 0, STARTED_STEP)
+if #started > 0 then
+  redis.call('ZREM', KEYS[7], unpack(started))
+  redis.call('ZREM', KEYS[8], unpack(started))
+end
 if tonumber(startsAt) > now then
   redis.call('ZADD', KEYS[7], startsAt, A[1])
+  redis.call('ZADD', KEYS[8], A[1], A[1])
 else
   redis.call('ZREM', KEYS[7], A[1])
+  redis.call('ZREM', KEYS[8], A[1])
 end
 
 return 1

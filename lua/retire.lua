@@ -7,9 +7,10 @@
 -- KEYS[1]  the group's closed auctions by ends_at, gavel:{<tag>}:retire (member id, score ends_at;
 --          written by close.lua and cancel.lua)
 -- KEYS[2]  the group's closed ids, gavel:{<tag>}:closed (the listing's; see create.lua)
--- KEYS[3]  the group's auctions not started yet, gavel:{<tag>}:starts (see create.lua): an
---          auction deleted here leaves it too, should it still be there
--- KEYS[k], KEYS[k+1]  from k = 4, per candidate: its hash gavel:{<tag>}:a:<id> and its history
+-- KEYS[3]  the group's auctions not started yet, gavel:{<tag>}:starts, and KEYS[4] the same by
+--          id, gavel:{<tag>}:scheduled (see create.lua): an auction deleted here leaves them
+--          too, should it still be there
+-- KEYS[k], KEYS[k+1]  from k = 5, per candidate: its hash gavel:{<tag>}:a:<id> and its history
 --          stream <hash>:h. All keys carry the same {<tag>} tag: one Cluster slot.
 -- ARGV[1]  the retention in ms: an auction goes when its ends_at <= Redis TIME - this
 -- ARGV[2..] the candidates' ids, in the order of their KEYS pairs
@@ -22,7 +23,7 @@
 
 local MS_PER_SECOND = 1000
 local MICROS_PER_MS = 1000
-local FIRST_AUCTION_KEY = 4
+local FIRST_AUCTION_KEY = 5
 
 local function int(n)
   return string.format('%d', n)
@@ -31,6 +32,7 @@ end
 local retire = KEYS[1]
 local closedSet = KEYS[2]
 local starts = KEYS[3]
+local scheduled = KEYS[4]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * MS_PER_SECOND + math.floor(tonumber(time[2]) / MICROS_PER_MS)
 local cutoff = now - tonumber(ARGV[1])
@@ -48,6 +50,7 @@ for i = 2, #ARGV do
     redis.call('ZREM', retire, id)
     redis.call('ZREM', closedSet, id)
     redis.call('ZREM', starts, id)
+    redis.call('ZREM', scheduled, id)
   elseif v[2] ~= '1' then
     -- The id belongs to a newer auction, not closed: it is not this set's any more.
     redis.call('ZREM', retire, id)
@@ -61,6 +64,7 @@ for i = 2, #ARGV do
     redis.call('ZREM', retire, id)
     redis.call('ZREM', closedSet, id)
     redis.call('ZREM', starts, id)
+    redis.call('ZREM', scheduled, id)
     deleted[#deleted + 1] = id
   end
 end

@@ -8,10 +8,11 @@
 // history stream (one entry 0-<seq> per bid, field d packed as bid.lua packs it), and its id in
 // the every-id index (gavel:auctions, as createAuction adds it). Per shard group: the open and
 // scheduled ids in :live (score id) and :ends (score ends_at), the scheduled ones also in
-// :starts (score starts_at); the closed ids in :closed (score id) and :retire (score ends_at),
-// as close.lua moves them. Then each group's epoch (as epoch.lua writes it: a balanced layout's
-// group 0 epoch is also how a server tells the balanced layout from the legacy one) and the id
-// counter at the highest id, as if every id had been generated.
+// :starts (score starts_at) and :scheduled (score id); the closed ids in :closed (score id) and
+// :retire (score ends_at), as close.lua moves them. Then each group's epoch (as epoch.lua writes
+// it: a balanced layout's group 0 epoch is also how a server tells the balanced layout from the
+// legacy one), its scheduled backfill marked done, and the id counter at the highest id, as if
+// every id had been generated.
 
 import { DEFAULT_SHARDS } from "../../src/store/redis.ts";
 import { newEpoch } from "../../src/store/redis-epoch.ts";
@@ -93,8 +94,12 @@ export class RedisGrowthStore implements GrowthStore {
       } else {
         sets.add(keys.live(group), id, id);
         sets.add(keys.ends(group), a.endsAt, id);
-        if (a.scheduled) sets.add(keys.starts(group), a.startsAt, id);
-        else open.push(id);
+        if (a.scheduled) {
+          sets.add(keys.starts(group), a.startsAt, id);
+          sets.add(keys.scheduled(group), id, id);
+        } else {
+          open.push(id);
+        }
       }
       if (id % LOAD_CHUNK === 0) {
         sets.flushTo(pipe);
@@ -102,7 +107,11 @@ export class RedisGrowthStore implements GrowthStore {
       }
     }
     sets.flushTo(pipe);
-    for (let group = 0; group < keys.shards; group++) pipe.command("SET", keys.epoch(group), newEpoch());
+    for (let group = 0; group < keys.shards; group++) {
+      pipe.command("SET", keys.epoch(group), newEpoch());
+      // Written in this release's layout: nothing stored before the scheduled sets to look for.
+      pipe.command("SET", keys.scheduledBackfill(group), "done");
+    }
     pipe.command("SET", AUCTION_IDS_KEY, plan.auctions);
     await pipe.finish();
     return { open };

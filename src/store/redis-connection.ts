@@ -121,7 +121,7 @@ export async function detectTopology(url: string, timeoutMs: number): Promise<Re
  * the pipeline should belong to the same slots allocation group"). Sent on their own, each is
  * routed by its keys.
  */
-const COUNTED_KEY_SCRIPTS = ["gavelClose", "gavelReadAuctions", "gavelReadIds"] as const;
+const COUNTED_KEY_SCRIPTS = ["gavelClose", "gavelReadAuctions", "gavelReadIds", "gavelReadScheduledIds"] as const;
 
 /**
  * The cluster client for these seeds. `base` carries the per-connection options of the single

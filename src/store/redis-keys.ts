@@ -10,8 +10,12 @@
 //                            pages of listAuctions by phase
 //   gavel:{<tag>}:starts      sorted set of the group's auctions created to start later, score =
 //                            starts_at (create.lua adds, cancel.lua and retire.lua remove, and
-//                            each create.lua drops the group's entries already started): a
-//                            scheduled page reads the part after now, not the open ids
+//                            each create.lua drops the group's entries already started)
+//   gavel:{<tag>}:scheduled   the same auctions, score = id: what a scheduled page reads, by id
+//                            (kept with :starts; a scheduled page and each create.lua drop the
+//                            started ones from both, a bounded step at a time)
+//   gavel:{<tag>}:scheduled-backfill  how far the group's :live ids written before the
+//                            scheduled set existed have been looked at ("done" at the end)
 //   gavel:{<tag>}:retire      sorted set of the group's closed auctions by ends_at (close.lua,
 //                            cancel.lua): what GAVEL_RETENTION deletes first (lua/retire.lua)
 //   gavel:{<tag>}:retire-backfill  how far the group's :closed ids written before the retire
@@ -108,6 +112,16 @@ export class RedisKeys {
   /** The group's auctions created to start later, score = starts_at (lua/create.lua). */
   starts(group: number): string {
     return `${this.prefix(group)}:starts`;
+  }
+
+  /** The group's auctions created to start later, score = id (lua/create.lua): a scheduled page's ids. */
+  scheduled(group: number): string {
+    return `${this.prefix(group)}:scheduled`;
+  }
+
+  /** How far the group's older live ids were looked at for scheduled ones: see src/store/redis-scheduled-backfill.ts. */
+  scheduledBackfill(group: number): string {
+    return `${this.prefix(group)}:scheduled-backfill`;
   }
 
   /** See src/store/redis-epoch.ts. */

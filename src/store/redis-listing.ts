@@ -1,6 +1,7 @@
 // The Redis store's reads of auctions: one auction, or a listing page by phase. A page reads
-// ids from the sets of its phase (lua/read-ids.lua), then the auctions it still lacks
-// (lua/read-auctions.lua): two round trips whatever the number of auctions stored.
+// ids from the sets of its phase, by id (lua/read-ids.lua; lua/read-scheduled-ids.lua for the
+// scheduled phase), then the auctions it still lacks (lua/read-auctions.lua): two round trips
+// whatever the number of auctions stored.
 //
 // Each round trip is one script call per shard group on a cluster (a group's keys share a
 // slot) and one call in all on a single Redis (every key in one server): the client's cost per
@@ -40,6 +41,7 @@ export interface ListingClient {
   hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   gavelReadAuctions(keyCount: number, ...keysThenFields: string[]): Promise<string>;
   gavelReadIds(keyCount: number, ...keysThenArgs: (string | number)[]): Promise<string>;
+  gavelReadScheduledIds(keyCount: number, ...keysThenArgs: (string | number)[]): Promise<string>;
 }
 
 export interface ListingOptions {
@@ -51,6 +53,11 @@ export interface ListingOptions {
   now: () => number;
   /** Told of every auction read (the store keeps the highest id it has seen). */
   sawAuction: (id: number) => void;
+  /**
+   * Group `group`'s scheduled set holds all its scheduled auctions (src/store/redis-scheduled-backfill.ts);
+   * until then a scheduled page reads the group's live ids.
+   */
+  scheduledSetFilled: (group: number) => boolean;
 }
 
 export class RedisListing {
@@ -69,25 +76,22 @@ export class RedisListing {
 
   /**
    * Auctions in `phase` (null: any) by now(), ascending id after `afterId`, at most `limit`.
-   * A page reads ids from the sets of that phase only (every group's `:live` set for open,
-   * `:closed` for closed, the part of `:starts` after now for scheduled), never every id; null
-   * reads the one index of every id. Closed also takes in the auctions past their end the closer
-   * has not reached yet: the due part of each group's `:ends` (the closer's backlog), not every
-   * live id.
+   * A page reads ids by id from the sets of that phase only (every group's `:live` set for
+   * open, `:closed` for closed, `:scheduled` for scheduled), never every id; null reads the one
+   * index of every id. Closed also takes in the auctions past their end the closer has not
+   * reached yet: the due part of each group's `:ends` (the closer's backlog), not every live id.
    */
   async listAuctions(phase: Phase | null, afterId: number, limit: number): Promise<AuctionState[]> {
     const found: AuctionState[] = [];
     if (limit <= 0) return found;
     const now = this.options.now();
-    if (phase === Phase.SCHEDULED) {
-      await this.readPage(await this.scheduledIds(now, afterId), phase, now, limit, found);
-      return found;
-    }
     const groups = Array.from({ length: this.keys.shards }, (_, g) => g);
     const keys = phase === null ? [AUCTION_INDEX_KEY] : groups.map((g) => (phase === Phase.CLOSED ? this.keys.closed(g) : this.keys.live(g)));
     const pageSize = keys.length === 1 ? Math.max(limit, LIST_PAGE) : Math.max(LIST_GROUP_READ_MIN, Math.ceil((LIST_GROUP_READ_FACTOR * limit) / keys.length));
+    const readAfter =
+      phase === Phase.SCHEDULED ? (after: number) => this.readScheduledIds(now, after, pageSize) : (after: number) => this.readIds(keys, `(${after}`, "+inf", pageSize);
     // The closer's backlog is read beside the first ids: one round trip, not two.
-    const [ended, first] = await Promise.all([phase === Phase.CLOSED ? this.endedNotClosed(now) : [], this.nextIds(keys, afterId, pageSize)]);
+    const [ended, first] = await Promise.all([phase === Phase.CLOSED ? this.endedNotClosed(now) : [], this.nextIds(readAfter, afterId, pageSize)]);
     let next = first;
     let after = afterId;
     for (;;) {
@@ -96,7 +100,7 @@ export class RedisListing {
       if (await this.readPage(ids, phase, now, limit, found)) return found;
       if (next.complete || ids.length === 0) return found;
       after = ids[ids.length - 1]!;
-      next = await this.nextIds(keys, after, pageSize);
+      next = await this.nextIds(readAfter, after, pageSize);
     }
   }
 
@@ -124,20 +128,6 @@ export class RedisListing {
     return false;
   }
 
-  /**
-   * The ids above `after` of the auctions not started at `now`, ascending: every group's
-   * `:starts` entries scored after now (as many ids as are scheduled there; the set is scored by
-   * starts_at, so it cannot be paged by id in Redis).
-   */
-  private async scheduledIds(now: number, after: number): Promise<number[]> {
-    const sets = Array.from({ length: this.keys.shards }, (_, g) => this.keys.starts(g));
-    const reads = await this.readIds(sets, `(${now}`, "+inf", 0);
-    return reads
-      .flat()
-      .filter((id) => id > after)
-      .sort((a, b) => a - b);
-  }
-
   /** The ids in every group's `:ends` due at `now` (at most {@link LIST_ENDED_PER_GROUP} each), ascending. */
   private async endedNotClosed(now: number): Promise<number[]> {
     const sets = Array.from({ length: this.keys.shards }, (_, g) => this.keys.ends(g));
@@ -146,13 +136,13 @@ export class RedisListing {
   }
 
   /**
-   * The ids above `after` in the union of the sorted sets `keys` (score = id), ascending, up to
-   * the first id any set may still hold more beyond: each set is read `count` at a time, and a
-   * set that returned a full read bounds what is known. `complete` when no set has more. The
-   * sets never share an id (each holds its own group's, or there is the one index).
+   * The ids above `after` in the union of the sorted sets `readAfter` reads (score = id, at most
+   * `count` from each), ascending, up to the first id any set may still hold more beyond: a set
+   * that returned a full read bounds what is known. `complete` when no set has more. The sets
+   * never share an id (each holds its own group's, or there is the one index).
    */
-  private async nextIds(keys: string[], after: number, count: number): Promise<{ ids: number[]; complete: boolean }> {
-    const reads = await this.readIds(keys, `(${after}`, "+inf", count);
+  private async nextIds(readAfter: (after: number) => Promise<number[][]>, after: number, count: number): Promise<{ ids: number[]; complete: boolean }> {
+    const reads = await readAfter(after);
     let bound = Infinity;
     for (const read of reads) if (read.length === count) bound = Math.min(bound, read[read.length - 1]!);
     const ids = reads.flat().filter((id) => id <= bound).sort((a, b) => a - b);
@@ -161,7 +151,7 @@ export class RedisListing {
 
   /**
    * Per sorted set of `sets`, its ids scored from `min` to `max` (ZRANGEBYSCORE's syntax), at
-   * most `count` (0: all), in score order.
+   * most `count`, in score order.
    */
   private async readIds(sets: readonly string[], min: string, max: string, count: number): Promise<number[][]> {
     const reads: number[][] = [];
@@ -171,6 +161,23 @@ export class RedisListing {
         const keys = positions.map((p) => sets[p]!);
         const texts = (await this.options.client.gavelReadIds(keys.length, ...keys, min, max, count)).split(";");
         positions.forEach((p, i) => (reads[p] = texts[i] === "" ? [] : texts[i]!.split(",").map(Number)));
+      }),
+    );
+    return reads;
+  }
+
+  /**
+   * Per group, its scheduled ids above `after`, at most `count`, ascending
+   * (lua/read-scheduled-ids.lua, which first drops a step of the auctions started by `now`);
+   * a group whose scheduled set is not filled yet gives its live ids instead.
+   */
+  private async readScheduledIds(now: number, after: number, count: number): Promise<number[][]> {
+    const reads: number[][] = [];
+    await Promise.all(
+      this.calls(this.keys.shards, (group) => group).map(async (groups) => {
+        const keys = groups.flatMap((g) => [this.keys.starts(g), this.keys.scheduled(g), this.options.scheduledSetFilled(g) ? this.keys.scheduled(g) : this.keys.live(g)]);
+        const texts = (await this.options.client.gavelReadScheduledIds(keys.length, ...keys, now, `(${after}`, count)).split(";");
+        groups.forEach((g, i) => (reads[g] = texts[i] === "" ? [] : texts[i]!.split(",").map(Number)));
       }),
     );
     return reads;

@@ -133,7 +133,7 @@ export class RedisRetention {
     // rather than an index entry nothing would ever remove.
     await this.client.zrem(AUCTION_INDEX_KEY, ...ids);
     // Every key in KEYS, all of the group's tag: one Cluster slot (never the global index).
-    const keys = [retire, redisKeys.closed(group), redisKeys.starts(group)];
+    const keys = [retire, redisKeys.closed(group), redisKeys.starts(group), redisKeys.scheduled(group)];
     for (const id of ids) keys.push(redisKeys.auction(Number(id)), redisKeys.history(Number(id)));
     const [deleted, kept] = await this.client.gavelRetire(keys.length, ...keys, retentionMs, ...ids);
     // An id a newer auction uses again (or one not old enough after all) goes back in the index.

@@ -27,6 +27,7 @@ import { DEFAULT_FEED_LINGER_MS, FeedMode, RedisFeed, type FeedGroups } from "./
 import { ClusterFeed } from "./redis-cluster-feed.ts";
 import { RedisOutbox } from "./outbox-redis.ts";
 import { RedisRetention } from "./redis-retention.ts";
+import { ScheduledBackfill } from "./redis-scheduled-backfill.ts";
 import { GroupDueHints } from "./group-due-hints.ts";
 import { RedisListing, type ListingClient } from "./redis-listing.ts";
 import type {
@@ -173,6 +174,8 @@ export class RedisStore implements Store {
   private clockTimer: ReturnType<typeof setInterval> | null = null;
   /** GAVEL_RETENTION's passes; null when everything is kept. */
   private retention: RedisRetention | null = null;
+  /** Fills the scheduled sets for auctions stored before they existed; null until connect() starts it. */
+  private scheduledBackfill: ScheduledBackfill | null = null;
   /** Per group, `gavel:{<tag>}:a:`, so a bid's key is one concatenation. */
   private readonly keyPrefixes: string[];
   /** Scratch for splitting a batch: group -> index into that call's list, -1 when absent. */
@@ -253,6 +256,7 @@ export class RedisStore implements Store {
       callPerGroup: topology === RedisTopology.CLUSTER,
       now: () => this.now(),
       sawAuction: (id) => this.noteId(id),
+      scheduledSetFilled: (group) => this.scheduledBackfill?.done(group) ?? false,
     });
     this.epochKeys = Array.from({ length: shards }, (_, g) => keys.epoch(g));
     this.epochs = new EpochMemory(shards);
@@ -291,7 +295,7 @@ export class RedisStore implements Store {
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
     const shards = options.shards ?? DEFAULT_SHARDS;
     if (!Number.isInteger(shards) || shards < 1) throw new StoreError(`shards must be a positive integer, got ${shards}`);
-    const [bidLua, createLua, closeLua, cancelLua, epochLua, nextIdLua, raiseIdsLua, leaseLua, retireLua, readAuctionsLua, readIdsLua] = await Promise.all([
+    const [bidLua, createLua, closeLua, cancelLua, epochLua, nextIdLua, raiseIdsLua, leaseLua, retireLua, readAuctionsLua, readIdsLua, readScheduledIdsLua] = await Promise.all([
       readScript("bid.lua"),
       readScript("create.lua"),
       readScript("close.lua"),
@@ -303,6 +307,7 @@ export class RedisStore implements Store {
       readScript("retire.lua"),
       readScript("read-auctions.lua"),
       readScript("read-ids.lua"),
+      readScript("read-scheduled-ids.lua"),
     ]);
 
     const ioredisOptions: RedisOptions = {
@@ -334,15 +339,16 @@ export class RedisStore implements Store {
     const publish = (lua: string) => (cluster ? toShardedPublish(lua) : lua);
     // defineCommand: EVALSHA, and EVAL when the server answers NOSCRIPT (e.g. after a restart).
     client.defineCommand("gavelBid", { lua: publish(bidLua) });
-    client.defineCommand("gavelCreate", { lua: createLua, numberOfKeys: 7 });
+    client.defineCommand("gavelCreate", { lua: createLua, numberOfKeys: 8 });
     client.defineCommand("gavelClose", { lua: publish(closeLua) });
-    client.defineCommand("gavelCancel", { lua: publish(cancelLua), numberOfKeys: 7 });
+    client.defineCommand("gavelCancel", { lua: publish(cancelLua), numberOfKeys: 8 });
     client.defineCommand("gavelOutboxLease", { lua: leaseLua, numberOfKeys: 1 });
     client.defineCommand("gavelEpoch", { lua: publish(epochLua), numberOfKeys: 1 });
     client.defineCommand("gavelNextId", { lua: nextIdLua, numberOfKeys: 1 });
     client.defineCommand("gavelRaiseIds", { lua: raiseIdsLua, numberOfKeys: 1 });
     client.defineCommand("gavelReadAuctions", { lua: readAuctionsLua });
     client.defineCommand("gavelReadIds", { lua: readIdsLua });
+    client.defineCommand("gavelReadScheduledIds", { lua: readScheduledIdsLua });
 
     const log = options.log ?? ((message: string) => console.warn(message));
     let connectError: Error | null = null;
@@ -402,6 +408,7 @@ export class RedisStore implements Store {
     store.clockTimer.unref();
     const retentionMs = options.retentionMs ?? 0;
     store.retention = RedisRetention.start(client, { keys: store.keys, retentionMs, now: () => store.now(), log, script: retireLua });
+    store.scheduledBackfill = await ScheduledBackfill.start(client, { keys: store.keys, now: () => store.now(), log });
     return store;
   }
 
@@ -651,6 +658,7 @@ export class RedisStore implements Store {
       this.outboxKeys[group]!,
       this.keys.retire(group),
       this.keys.starts(group),
+      this.keys.scheduled(group),
       id,
       this.webhookFlag,
     ]);
@@ -686,6 +694,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     this.closing = true;
     this.retention?.stop();
+    this.scheduledBackfill?.stop();
     if (this.clockTimer !== null) clearInterval(this.clockTimer);
     this.clockTimer = null;
     this.feed.close();
@@ -909,6 +918,7 @@ export class RedisStore implements Store {
       this.keys.live(group),
       this.keys.closed(group),
       this.keys.starts(group),
+      this.keys.scheduled(group),
       this.epochs.expected(group),
       id,
       spec.title,

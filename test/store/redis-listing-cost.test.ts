@@ -64,6 +64,23 @@ afterAll(async () => {
   await redis.stop();
 });
 
+/**
+ * The scheduled auctions on ids above all the others, each starting a millisecond after the one
+ * before; created by the first test that needs them (after the pages of the other phases).
+ */
+async function createScheduled(): Promise<void> {
+  const now = Date.now();
+  const ids = Array.from({ length: SCHEDULED }, (_, i) => FIRST_SCHEDULED + i);
+  await Promise.all(
+    ids.map((id) =>
+      store.createAuction({
+        id, title: "lot", startingPrice: 100, minIncrement: 10, reserve: 0, buyNowPrice: 0,
+        startsAt: now + HOUR + id, endsAt: now + 3 * HOUR, antiSnipeMs: 0, maxEndsAt: 0,
+      }),
+    ),
+  );
+}
+
 /** Calls per command since the last CONFIG RESETSTAT, without the INFO asking and the reset itself. */
 async function commandCounts(): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
@@ -113,13 +130,7 @@ test("one page of each phase costs about a page, whatever lies around it", async
 });
 
 test("a scheduled page reads about a page, not the open auctions it shares the live ids with", async () => {
-  const now = Date.now();
-  const spec = (id: number): AuctionSpec => ({
-    id, title: "lot", startingPrice: 100, minIncrement: 10, reserve: 0, buyNowPrice: 0,
-    startsAt: now + HOUR + id, endsAt: now + 3 * HOUR, antiSnipeMs: 0, maxEndsAt: 0,
-  });
-  const ids = Array.from({ length: SCHEDULED }, (_, i) => FIRST_SCHEDULED + i);
-  await Promise.all(ids.map((id) => store.createAuction(spec(id))));
+  await createScheduled();
   const last = FIRST_SCHEDULED + SCHEDULED - 1;
   const cases: [number, number[]][] = [
     [0, [FIRST_SCHEDULED, FIRST_SCHEDULED + PAGE - 1]],
@@ -137,6 +148,44 @@ test("a scheduled page reads about a page, not the open auctions it shares the l
   }
   // An open page still finds the open auctions among the scheduled ones.
   expect((await store.listAuctions(Phase.OPEN, OPEN - 1, PAGE)).map((a) => a.id)).toEqual([OPEN]);
+});
+
+/** Bytes Redis sent to its clients (INFO stats) while `work` ran: the least of COST_TRIES runs. */
+async function bytesSentDuring(work: () => Promise<unknown>): Promise<number> {
+  const sent = async () => Number(/total_net_output_bytes:(\d+)/.exec(await admin.info("stats"))![1]);
+  let least = Infinity;
+  for (let i = 0; i < COST_TRIES; i++) {
+    const before = await sent();
+    await work();
+    // This INFO's own reply is counted after its figure is taken, as the first one's is before.
+    least = Math.min(least, (await sent()) - before);
+  }
+  return least;
+}
+
+test("a scheduled page reads the same whether a few or many auctions are scheduled after it", async () => {
+  await createScheduled(); // taken ids stay as they are
+  const pageBytes = () => bytesSentDuring(() => store.listAuctions(Phase.SCHEDULED, FIRST_SCHEDULED - 1, PAGE));
+  const few = await pageBytes();
+  // Many more scheduled ids past the page (ids only, as a big catalogue's look to the id reads:
+  // the page never reaches them). A read of every scheduled id would send each (~6 bytes).
+  const MANY = 20_000;
+  const startsAt = store.now() + 2 * HOUR;
+  for (let group = 0; group < SHARDS; group++) {
+    const ids = Array.from({ length: MANY / SHARDS }, (_, i) => 100_000 + i * SHARDS + group);
+    await admin.zadd(store.keys.scheduled(group), ...ids.flatMap((id) => [id, id]));
+    await admin.zadd(store.keys.starts(group), ...ids.flatMap((id) => [startsAt, id]));
+  }
+  try {
+    const many = await pageBytes();
+    expect(many).toBeLessThan(few * 1.2);
+    expect(few).toBeGreaterThan(PAGE * 100); // the page itself: a hundred auctions' fields
+  } finally {
+    for (let group = 0; group < SHARDS; group++) {
+      await admin.zremrangebyscore(store.keys.scheduled(group), 100_000, "+inf");
+      await admin.zremrangebyscore(store.keys.starts(group), startsAt, startsAt);
+    }
+  }
 });
 
 test("a closer with nothing due reads no auction, and each group at most once a recheck interval", async () => {

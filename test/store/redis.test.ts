@@ -710,33 +710,70 @@ describe("RedisStore", () => {
       expect(await store.listAuctions(null, count, 10)).toEqual([]);
     });
 
-    test("a scheduled page lists the group's starts set after now: not started, cancelled or earlier-release auctions", async () => {
+    test("a scheduled page pages the group's scheduled set by id; cancelled and started auctions leave it", async () => {
       const now = store.now();
       const startsSoon = now + 1_500;
-      // 1, 17, 33, 49 and 65 share group 1 (16 groups), so one starts set holds them all.
-      const starts = store.keys.starts(shardGroup(1, store.shards));
-      await create(store, openSpec(store, 1, { startsAt: now + MINUTE, endsAt: now + 2 * MINUTE }));
+      // 1, 17, 33 and 49 share group 1 (16 groups), so one starts set and one scheduled set hold them all.
+      const group = shardGroup(1, store.shards);
+      const starts = store.keys.starts(group);
+      const scheduled = store.keys.scheduled(group);
+      await create(store, openSpec(store, 49, { startsAt: now + MINUTE, endsAt: now + 2 * MINUTE }));
+      await create(store, openSpec(store, 1, { startsAt: now + MINUTE + 1, endsAt: now + 2 * MINUTE }));
       await create(store, openSpec(store, 17, { startsAt: startsSoon, endsAt: now + 2 * MINUTE }));
       await create(store, openSpec(store, 33));
-      await create(store, openSpec(store, 49, { startsAt: now + MINUTE, endsAt: now + 2 * MINUTE }));
-      // 49 as a release without the starts set wrote it: scheduled, but not in the set.
-      await raw.zrem(starts, "49");
-      const scheduledIds = async () => (await store.listAuctions(Phase.SCHEDULED, 0, 10)).map((a) => a.id);
-      expect(await scheduledIds()).toEqual([1, 17]);
-      expect(await raw.zrangebyscore(starts, "-inf", "+inf")).toEqual(["17", "1"]); // an open auction is never in it
+      const scheduledIds = async (after = 0, limit = 10) => (await store.listAuctions(Phase.SCHEDULED, after, limit)).map((a) => a.id);
+      expect(await scheduledIds()).toEqual([1, 17, 49]);
+      expect(await scheduledIds(1, 1)).toEqual([17]);
+      expect(await scheduledIds(17, 10)).toEqual([49]);
+      // By id in the scheduled set, by starts_at in the starts set; an open auction in neither.
+      expect(await raw.zrange(scheduled, "0", "-1")).toEqual(["1", "17", "49"]);
+      expect(await raw.zrange(starts, "0", "-1")).toEqual(["17", "49", "1"]);
 
       expect((await store.cancel(1)).cancelled).toBe(true);
-      expect(await raw.zscore(starts, "1")).toBeNull();
+      expect([await raw.zscore(starts, "1"), await raw.zscore(scheduled, "1")]).toEqual([null, null]);
 
       while (store.now() <= startsSoon) await Bun.sleep(startsSoon - store.now() + 1);
-      expect(await scheduledIds()).toEqual([]);
+      // Started: not listed, and the page itself dropped it from both sets.
+      expect(await scheduledIds()).toEqual([49]);
+      expect(await raw.zrange(scheduled, "0", "-1")).toEqual(["49"]);
+      expect(await raw.zrange(starts, "0", "-1")).toEqual(["49"]);
       expect((await store.listAuctions(Phase.OPEN, 0, 10)).map((a) => a.id)).toEqual([17, 33]);
-      // Started, so the group's next create drops it from the set.
-      expect(await raw.zscore(starts, "17")).not.toBeNull();
-      await create(store, openSpec(store, 65));
-      expect(await raw.zcard(starts)).toBe(0);
-      // The earlier-release auction is listed by the other phases as usual.
-      expect((await store.listAuctions(null, 0, 10)).map((a) => a.id)).toEqual([1, 17, 33, 49, 65]);
+      expect((await store.listAuctions(null, 0, 10)).map((a) => a.id)).toEqual([1, 17, 33, 49]);
+    });
+
+    test("scheduled auctions stored before the scheduled sets existed are listed at once, and added to the sets by one walk of the live ids", async () => {
+      const now = store.now();
+      const later = { startsAt: now + MINUTE, endsAt: now + 2 * MINUTE };
+      // 2 and 18 share group 2; 5 is of group 5.
+      for (const id of [2, 18, 5]) await create(store, openSpec(store, id, later));
+      await create(store, openSpec(store, 34));
+      const groupOf = (id: number) => shardGroup(id, store.shards);
+      // What earlier releases left: 2 only in the starts set, 18 and 5 in neither, and no walk yet.
+      await raw.zrem(store.keys.scheduled(groupOf(2)), "2", "18");
+      await raw.zrem(store.keys.starts(groupOf(18)), "18");
+      await raw.zrem(store.keys.scheduled(groupOf(5)), "5");
+      await raw.zrem(store.keys.starts(groupOf(5)), "5");
+      const cursors = Array.from({ length: store.shards }, (_, g) => store.keys.scheduledBackfill(g));
+      expect(await raw.mget(...cursors)).toEqual(cursors.map(() => "done"));
+      await raw.del(...cursors);
+
+      const upgraded = await RedisStore.connect({ url: redis.url });
+      try {
+        // Listed from the first page on, while the walk may still be under way.
+        expect((await upgraded.listAuctions(Phase.SCHEDULED, 0, 10)).map((a) => a.id)).toEqual([2, 5, 18]);
+        const deadline = Date.now() + 10_000;
+        while ((await raw.mget(...cursors)).some((c) => c !== "done") && Date.now() < deadline) await Bun.sleep(20);
+        expect(await raw.mget(...cursors)).toEqual(cursors.map(() => "done"));
+        expect(await raw.zrange(store.keys.scheduled(groupOf(2)), "0", "-1")).toEqual(["2", "18"]);
+        expect(await raw.zrange(store.keys.scheduled(groupOf(5)), "0", "-1")).toEqual(["5"]);
+        for (const id of ["2", "18"]) expect(await raw.zscore(store.keys.starts(groupOf(2)), id)).toBe(String(later.startsAt));
+        expect(await raw.zscore(store.keys.starts(groupOf(5)), "5")).toBe(String(later.startsAt));
+        expect(await raw.zscore(store.keys.scheduled(groupOf(34)), "34")).toBeNull();
+        expect((await upgraded.listAuctions(Phase.SCHEDULED, 0, 10)).map((a) => a.id)).toEqual([2, 5, 18]);
+        expect((await upgraded.listAuctions(Phase.OPEN, 0, 10)).map((a) => a.id)).toEqual([34]);
+      } finally {
+        await upgraded.close();
+      }
     });
 
     test("auctions with generated ids are listed too", async () => {

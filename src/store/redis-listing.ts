@@ -87,11 +87,15 @@ export class RedisListing {
     const now = this.options.now();
     const groups = Array.from({ length: this.keys.shards }, (_, g) => g);
     const keys = phase === null ? [AUCTION_INDEX_KEY] : groups.map((g) => (phase === Phase.CLOSED ? this.keys.closed(g) : this.keys.live(g)));
-    const pageSize = keys.length === 1 ? Math.max(limit, LIST_PAGE) : Math.max(LIST_GROUP_READ_MIN, Math.ceil((LIST_GROUP_READ_FACTOR * limit) / keys.length));
+    // A round after the first reads a page from each set: the phase's ids are not spread evenly
+    // over the groups (the scheduled ones of a catalogue can sit in two), and a page that
+    // kept reading twice its share took four rounds there.
+    let pageSize = keys.length === 1 ? Math.max(limit, LIST_PAGE) : Math.max(LIST_GROUP_READ_MIN, Math.ceil((LIST_GROUP_READ_FACTOR * limit) / keys.length));
     const readAfter =
       phase === Phase.SCHEDULED ? (after: number) => this.readScheduledIds(now, after, pageSize) : (after: number) => this.readIds(keys, `(${after}`, "+inf", pageSize);
     // The closer's backlog is read beside the first ids: one round trip, not two.
     const [ended, first] = await Promise.all([phase === Phase.CLOSED ? this.endedNotClosed(now) : [], this.nextIds(readAfter, afterId, pageSize)]);
+    pageSize = Math.max(pageSize, limit);
     let next = first;
     let after = afterId;
     for (;;) {

@@ -76,8 +76,8 @@ let amount = 1;
 let replies = 0;
 let errors = 0;
 let counting = false;
-/** Each bid.lua reply is one bulk string of 28 bytes: "$28\r\n" + 28 bytes + "\r\n". */
-const REPLY_SIZE = 5 + 28 + 2;
+/** Each bid.lua reply is one bulk string of 29 bytes (RESULT_LAYOUT): "$29\r\n" + 29 bytes + "\r\n". */
+const REPLY_SIZE = 5 + 29 + 2;
 const BULK_MARK = 0x24; // '$'
 const LINE_END = 0x0a; // '\n', ends an error line
 const deadline = performance.now() + (seconds + 1) * 1000;
@@ -119,18 +119,20 @@ const sockets = await Promise.all(
 );
 
 /**
- * bid.lua's packed bid (see its header): key index u32, user u32, amount u64. Its KEYS are the
+ * bid.lua's packed bid (see its header): key index u32, user u32, amount u64, kind u8 (0: a
+ * plain BID). Its KEYS are the
  * group's ends and epoch keys, then the auction's hash and history: the hash is KEYS[3].
  */
 const AUCTION_KEY_INDEX = 3;
-const PACKED_BID_SIZE = 16;
+const PACKED_BID_SIZE = 17;
 const packedBid = Buffer.alloc(PACKED_BID_SIZE);
 
-/** One EVALSHA of one bid: the command's text around the 16 binary bytes of the bid. */
+/** One EVALSHA of one bid: the command's text around the 17 binary bytes of the bid. */
 function evalsha(id: number, user: number, bidAmount: number): Buffer {
   packedBid.writeUInt32BE(AUCTION_KEY_INDEX, 0);
   packedBid.writeUInt32BE(user, 4);
   packedBid.writeBigUInt64BE(BigInt(bidAmount), 8);
+  packedBid.writeUInt8(0, 16);
   const keys = [`${group(id)}:ends`, `${group(id)}:epoch`, key(id), `${key(id)}:h`];
   const bulk = (text: string) => `$${text.length}\r\n${text}\r\n`;
   const head = `*9\r\n${bulk("EVALSHA")}${bulk(sha)}${bulk(String(keys.length))}${keys.map(bulk).join("")}$${PACKED_BID_SIZE}\r\n`;

@@ -13,6 +13,7 @@
 
 import type { Redis } from "ioredis";
 import type { LogSink } from "../log/log-sink.ts";
+import { walkStep } from "./redis-cursor-walk.ts";
 import { AUCTION_INDEX_KEY, type RedisKeys } from "./redis-keys.ts";
 
 /** How often a pass runs. */
@@ -21,8 +22,6 @@ export const REDIS_RETENTION_INTERVAL_MS = 1_000;
 export const REDIS_RETENTION_STEP = 64;
 /** Closed ids one backfill step copies into the retire set, per group and pass. */
 export const REDIS_RETENTION_BACKFILL_STEP = 256;
-/** The backfill cursor's value once a group's walk has ended. */
-const BACKFILL_DONE = "done";
 /** A pass stops starting rounds after this long (its calls are async: the event loop is free). */
 const PASS_BUDGET_MS = 250;
 
@@ -149,26 +148,14 @@ export class RedisRetention {
    */
   private async backfillStep(group: number): Promise<void> {
     const keys = this.options.keys;
-    const cursorKey = keys.retireBackfill(group);
-    const cursor = await this.client.get(cursorKey);
-    if (cursor === BACKFILL_DONE) {
-      this.backfilled[group] = true;
-      return;
-    }
-    const after = cursor === null ? 0 : Number(cursor);
-    const ids = await this.client.zrangebyscore(keys.closed(group), `(${after}`, "+inf", "LIMIT", 0, REDIS_RETENTION_BACKFILL_STEP);
-    if (ids.length === 0) {
-      await this.client.set(cursorKey, BACKFILL_DONE);
-      this.backfilled[group] = true;
-      return;
-    }
-    const fields = await Promise.all(ids.map((id) => this.client.hmget(keys.auction(Number(id)), "en", "cl")));
-    const entries: (string | number)[] = [];
-    ids.forEach((id, i) => {
-      const [en, cl] = fields[i]!;
-      if (en !== null && cl === "1") entries.push(Number(en), id);
+    this.backfilled[group] = await walkStep(this.client, keys.retireBackfill(group), keys.closed(group), REDIS_RETENTION_BACKFILL_STEP, async (ids) => {
+      const fields = await Promise.all(ids.map((id) => this.client.hmget(keys.auction(Number(id)), "en", "cl")));
+      const entries: (string | number)[] = [];
+      ids.forEach((id, i) => {
+        const [en, cl] = fields[i]!;
+        if (en !== null && cl === "1") entries.push(Number(en), id);
+      });
+      if (entries.length > 0) await this.client.zadd(keys.retire(group), "NX", ...entries);
     });
-    if (entries.length > 0) await this.client.zadd(keys.retire(group), "NX", ...entries);
-    await this.client.set(cursorKey, ids[ids.length - 1]!);
   }
 }

@@ -15,12 +15,11 @@
 
 import type { Redis } from "ioredis";
 import type { LogSink } from "../log/log-sink.ts";
+import { walkEnded, walkStep } from "./redis-cursor-walk.ts";
 import type { RedisKeys } from "./redis-keys.ts";
 
 /** Live ids one step looks at, per group. */
 export const SCHEDULED_BACKFILL_STEP = 256;
-/** The cursor's value once a group's walk has ended. */
-const BACKFILL_DONE = "done";
 /** The pause between two steps of one group: the walk yields to the bids. */
 const STEP_PAUSE_MS = 10;
 /** After a failed step (Redis away), the next try waits this long. */
@@ -51,7 +50,7 @@ export class ScheduledBackfill {
     private readonly options: ScheduledBackfillOptions,
     cursors: (string | null)[],
   ) {
-    this.walked = cursors.map((cursor) => cursor === BACKFILL_DONE);
+    this.walked = cursors.map(walkEnded);
   }
 
   /** Reads every group's cursor (one round trip), then walks the groups not done in the background. */
@@ -113,15 +112,7 @@ export class ScheduledBackfill {
    */
   private async step(group: number): Promise<void> {
     const keys = this.options.keys;
-    const cursorKey = keys.scheduledBackfill(group);
-    const cursor = await this.client.get(cursorKey);
-    if (cursor === BACKFILL_DONE) {
-      this.walked[group] = true;
-      return;
-    }
-    const after = cursor === null ? 0 : Number(cursor);
-    const ids = await this.client.zrangebyscore(keys.live(group), `(${after}`, "+inf", "LIMIT", 0, SCHEDULED_BACKFILL_STEP);
-    if (ids.length > 0) {
+    this.walked[group] = await walkStep(this.client, keys.scheduledBackfill(group), keys.live(group), SCHEDULED_BACKFILL_STEP, async (ids) => {
       const fields = await Promise.all(ids.map((id) => this.client.hmget(keys.auction(Number(id)), "st", "cl")));
       const now = this.options.now();
       const byId: (string | number)[] = [];
@@ -134,12 +125,6 @@ export class ScheduledBackfill {
       });
       // Each a command of its own key (on a cluster, both of the group's slot).
       if (byId.length > 0) await Promise.all([this.client.zadd(keys.scheduled(group), "NX", ...byId), this.client.zadd(keys.starts(group), "NX", ...byStart)]);
-    }
-    if (ids.length < SCHEDULED_BACKFILL_STEP) {
-      await this.client.set(cursorKey, BACKFILL_DONE);
-      this.walked[group] = true;
-    } else {
-      await this.client.set(cursorKey, ids[ids.length - 1]!);
-    }
+    });
   }
 }

@@ -15,6 +15,7 @@
 // every id had been generated.
 
 import { DEFAULT_SHARDS } from "../../src/store/redis.ts";
+import { WALK_DONE } from "../../src/store/redis-cursor-walk.ts";
 import { newEpoch } from "../../src/store/redis-epoch.ts";
 import { AUCTION_IDS_KEY, AUCTION_INDEX_KEY, KeyLayout, RedisKeys, shardGroup } from "../../src/store/redis-keys.ts";
 import { spawnRedis, type SpawnedRedis } from "../load/spawn.ts";
@@ -110,7 +111,7 @@ export class RedisGrowthStore implements GrowthStore {
     for (let group = 0; group < keys.shards; group++) {
       pipe.command("SET", keys.epoch(group), newEpoch());
       // Written in this release's layout: nothing stored before the scheduled sets to look for.
-      pipe.command("SET", keys.scheduledBackfill(group), "done");
+      pipe.command("SET", keys.scheduledBackfill(group), WALK_DONE);
     }
     pipe.command("SET", AUCTION_IDS_KEY, plan.auctions);
     await pipe.finish();

@@ -4,8 +4,8 @@
 
 import type { Redis } from "ioredis";
 
-/** The cursor's value once the walk has ended. */
-const WALK_DONE = "done";
+/** The cursor's value once the walk has ended (a loader writing this layout sets it too). */
+export const WALK_DONE = "done";
 
 /** The cursor `cursor` (a GET of its key) says the walk has ended. */
 export function walkEnded(cursor: string | null): boolean {

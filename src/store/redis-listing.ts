@@ -60,6 +60,14 @@ export interface ListingOptions {
   scheduledSetFilled: (group: number) => boolean;
 }
 
+/** Per sorted set read, the ids above `after` (at most `count`), in id order. */
+type IdReader = (after: number, count: number) => Promise<number[][]>;
+
+/** One set's part of an id script's reply: its ids separated by commas ("" for none). */
+function idsOfText(text: string): number[] {
+  return text === "" ? [] : text.split(",").map(Number);
+}
+
 export class RedisListing {
   private readonly keys: RedisKeys;
 
@@ -85,17 +93,15 @@ export class RedisListing {
     const found: AuctionState[] = [];
     if (limit <= 0) return found;
     const now = this.options.now();
-    const groups = Array.from({ length: this.keys.shards }, (_, g) => g);
-    const keys = phase === null ? [AUCTION_INDEX_KEY] : groups.map((g) => (phase === Phase.CLOSED ? this.keys.closed(g) : this.keys.live(g)));
+    const setCount = phase === null ? 1 : this.keys.shards;
+    const firstCount = setCount === 1 ? Math.max(limit, LIST_PAGE) : Math.max(LIST_GROUP_READ_MIN, Math.ceil((LIST_GROUP_READ_FACTOR * limit) / setCount));
     // A round after the first reads a page from each set: the phase's ids are not spread evenly
     // over the groups (the scheduled ones of a catalogue can sit in two), and a page that
     // kept reading twice its share took four rounds there.
-    let pageSize = keys.length === 1 ? Math.max(limit, LIST_PAGE) : Math.max(LIST_GROUP_READ_MIN, Math.ceil((LIST_GROUP_READ_FACTOR * limit) / keys.length));
-    const readAfter =
-      phase === Phase.SCHEDULED ? (after: number) => this.readScheduledIds(now, after, pageSize) : (after: number) => this.readIds(keys, `(${after}`, "+inf", pageSize);
+    const laterCount = Math.max(firstCount, limit);
+    const readAfter = this.idReader(phase, now);
     // The closer's backlog is read beside the first ids: one round trip, not two.
-    const [ended, first] = await Promise.all([phase === Phase.CLOSED ? this.endedNotClosed(now) : [], this.nextIds(readAfter, afterId, pageSize)]);
-    pageSize = Math.max(pageSize, limit);
+    const [ended, first] = await Promise.all([phase === Phase.CLOSED ? this.endedNotClosed(now) : [], this.nextIds(readAfter, afterId, firstCount)]);
     let next = first;
     let after = afterId;
     for (;;) {
@@ -104,8 +110,19 @@ export class RedisListing {
       if (await this.readPage(ids, phase, now, limit, found)) return found;
       if (next.complete || ids.length === 0) return found;
       after = ids[ids.length - 1]!;
-      next = await this.nextIds(readAfter, after, pageSize);
+      next = await this.nextIds(readAfter, after, laterCount);
     }
+  }
+
+  /**
+   * How a page of `phase` reads its ids: per set, at most `count` above `after` (see
+   * {@link nextIds}). Scheduled through lua/read-scheduled-ids.lua, the rest through
+   * lua/read-ids.lua on the phase's sets (the one index of every id for null).
+   */
+  private idReader(phase: Phase | null, now: number): IdReader {
+    if (phase === Phase.SCHEDULED) return (after, count) => this.readScheduledIds(now, after, count);
+    const sets = phase === null ? [AUCTION_INDEX_KEY] : Array.from({ length: this.keys.shards }, (_, g) => (phase === Phase.CLOSED ? this.keys.closed(g) : this.keys.live(g)));
+    return (after, count) => this.readIds(sets, `(${after}`, "+inf", count);
   }
 
   /**
@@ -141,12 +158,12 @@ export class RedisListing {
 
   /**
    * The ids above `after` in the union of the sorted sets `readAfter` reads (score = id, at most
-   * `count` from each), ascending, up to the first id any set may still hold more beyond: a set
+   * `count` from each, in one round trip), ascending, up to the first id any set may still hold more beyond: a set
    * that returned a full read bounds what is known. `complete` when no set has more. The sets
    * never share an id (each holds its own group's, or there is the one index).
    */
-  private async nextIds(readAfter: (after: number) => Promise<number[][]>, after: number, count: number): Promise<{ ids: number[]; complete: boolean }> {
-    const reads = await readAfter(after);
+  private async nextIds(readAfter: IdReader, after: number, count: number): Promise<{ ids: number[]; complete: boolean }> {
+    const reads = await readAfter(after, count);
     let bound = Infinity;
     for (const read of reads) if (read.length === count) bound = Math.min(bound, read[read.length - 1]!);
     const ids = reads.flat().filter((id) => id <= bound).sort((a, b) => a - b);
@@ -164,7 +181,7 @@ export class RedisListing {
       this.calls(sets.length, (set) => set).map(async (positions) => {
         const keys = positions.map((p) => sets[p]!);
         const texts = (await this.options.client.gavelReadIds(keys.length, ...keys, min, max, count)).split(";");
-        positions.forEach((p, i) => (reads[p] = texts[i] === "" ? [] : texts[i]!.split(",").map(Number)));
+        positions.forEach((p, i) => (reads[p] = idsOfText(texts[i]!)));
       }),
     );
     return reads;
@@ -181,7 +198,7 @@ export class RedisListing {
       this.calls(this.keys.shards, (group) => group).map(async (groups) => {
         const keys = groups.flatMap((g) => [this.keys.starts(g), this.keys.scheduled(g), this.options.scheduledSetFilled(g) ? this.keys.scheduled(g) : this.keys.live(g)]);
         const texts = (await this.options.client.gavelReadScheduledIds(keys.length, ...keys, now, `(${after}`, count)).split(";");
-        groups.forEach((g, i) => (reads[g] = texts[i] === "" ? [] : texts[i]!.split(",").map(Number)));
+        groups.forEach((g, i) => (reads[g] = idsOfText(texts[i]!)));
       }),
     );
     return reads;

@@ -19,7 +19,7 @@ import { walkEnded, walkStep } from "./redis-cursor-walk.ts";
 import type { RedisKeys } from "./redis-keys.ts";
 
 /** Live ids one step looks at, per group. */
-export const SCHEDULED_BACKFILL_STEP = 256;
+const SCHEDULED_BACKFILL_STEP = 256;
 /** The pause between two steps of one group: the walk yields to the bids. */
 const STEP_PAUSE_MS = 10;
 /** After a failed step (Redis away), the next try waits this long. */
@@ -65,11 +65,6 @@ export class ScheduledBackfill {
   /** Group `group`'s scheduled set holds every scheduled auction (its walk has ended). */
   done(group: number): boolean {
     return this.walked[group]!;
-  }
-
-  /** A walk now (a test, or after a Redis that lost its data); resolves once every group is done. */
-  async walk(): Promise<void> {
-    while (!this.stopped && !this.walked.every(Boolean)) await this.round();
   }
 
   stop(): void {

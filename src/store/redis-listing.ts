@@ -105,13 +105,28 @@ export class RedisListing {
     let next = first;
     let after = afterId;
     for (;;) {
-      const upTo = next.complete ? Infinity : next.ids[next.ids.length - 1]!;
-      const ids = ended.length === 0 ? next.ids : [...new Set([...next.ids, ...ended.filter((id) => id > after && id <= upTo)])].sort((a, b) => a - b);
+      // Ids too few to fill the page: read on before reading any auction, so the auctions are
+      // read in one round trip, not one per id round (ids skewed to a few groups took two).
+      while (!next.complete && this.withEnded(next, ended, after).length < limit - found.length) {
+        const more = await this.nextIds(readAfter, next.ids[next.ids.length - 1]!, laterCount);
+        next = { ids: next.ids.concat(more.ids), complete: more.complete };
+      }
+      const ids = this.withEnded(next, ended, after);
       if (await this.readPage(ids, phase, now, limit, found)) return found;
       if (next.complete || ids.length === 0) return found;
       after = ids[ids.length - 1]!;
       next = await this.nextIds(readAfter, after, laterCount);
     }
+  }
+
+  /**
+   * The ids of `next` and the closer's backlog `ended` between `after` and the last id `next`
+   * vouches for (every id, once it is complete), ascending and once each.
+   */
+  private withEnded(next: { ids: number[]; complete: boolean }, ended: number[], after: number): number[] {
+    if (ended.length === 0) return next.ids;
+    const upTo = next.complete ? Infinity : next.ids[next.ids.length - 1]!;
+    return [...new Set([...next.ids, ...ended.filter((id) => id > after && id <= upTo)])].sort((a, b) => a - b);
   }
 
   /**

@@ -27,6 +27,8 @@ const COST_TRIES = 3;
 /** Auctions that start in an hour, on ids above all the others: a scheduled page must not walk the open ones. */
 const SCHEDULED = 150;
 const FIRST_SCHEDULED = 5_001;
+/** The first of the auctions that all sit in group 0 (a multiple of SHARDS), above every other id. */
+const ONE_GROUP_FIRST = 400_000;
 /** Creates in flight at once while building the data. */
 const CREATE_CONCURRENCY = 100;
 /** Reads a page may cost besides its auctions: a few id reads per group, a second round. */
@@ -96,14 +98,14 @@ async function commandCounts(): Promise<Map<string, number>> {
  * commands: the least of COST_TRIES runs, because the store's own timers (its clock refresh,
  * its policy and epoch re-checks) may land inside one run's window, never inside all of them.
  */
-async function costOf(work: () => Promise<unknown>): Promise<{ total: number; auctionReads: number }> {
-  let least: { total: number; auctionReads: number } | null = null;
+async function costOf(work: () => Promise<unknown>): Promise<{ total: number; auctionReads: number; scriptCalls: number }> {
+  let least: { total: number; auctionReads: number; scriptCalls: number } | null = null;
   for (let i = 0; i < COST_TRIES; i++) {
     await admin.config("RESETSTAT");
     await work();
     const counts = await commandCounts();
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
-    const cost = { total, auctionReads: (counts.get("hgetall") ?? 0) + (counts.get("hmget") ?? 0) };
+    const cost = { total, auctionReads: (counts.get("hgetall") ?? 0) + (counts.get("hmget") ?? 0), scriptCalls: counts.get("evalsha") ?? 0 };
     if (least === null || cost.total < least.total) least = cost;
   }
   return least!;
@@ -148,6 +150,32 @@ test("a scheduled page reads about a page, not the open auctions it shares the l
   }
   // An open page still finds the open auctions among the scheduled ones.
   expect((await store.listAuctions(Phase.OPEN, OPEN - 1, PAGE)).map((a) => a.id)).toEqual([OPEN]);
+});
+
+test("a page whose ids sit in one group reads its auctions in one round trip, not one per id read", async () => {
+  // Every id in group 0, above all the others: the first id read (a group's share of the page
+  // from each group) finds too few to fill the page.
+  const ids = Array.from({ length: PAGE + 20 }, (_, i) => ONE_GROUP_FIRST + i * SHARDS);
+  const now = store.now();
+  await Promise.all(
+    ids.map((id) =>
+      store.createAuction({
+        id, title: "lot", startingPrice: 100, minIncrement: 10, reserve: 0, buyNowPrice: 0,
+        startsAt: now + HOUR, endsAt: now + 3 * HOUR, antiSnipeMs: 0, maxEndsAt: 0,
+      }),
+    ),
+  );
+  try {
+    let page: { id: number }[] = [];
+    const cost = await costOf(async () => (page = await store.listAuctions(Phase.SCHEDULED, ONE_GROUP_FIRST - 1, PAGE)));
+    expect(page.map((a) => a.id)).toEqual(ids.slice(0, PAGE));
+    // Two id reads (a group's share, then a page from each group), then the page's auctions
+    // in one call; reading the auctions after each id read took four.
+    expect(cost.scriptCalls).toBe(3);
+    expect(cost.auctionReads).toBe(PAGE);
+  } finally {
+    for (const id of ids) expect((await store.cancel(id)).cancelled).toBe(true);
+  }
 });
 
 /** Bytes Redis sent to its clients (INFO stats) while `work` ran: the least of COST_TRIES runs. */

@@ -4,7 +4,8 @@
 // the benchmark starts `bun run src/main.ts` on it and measures (bench/growth/measure.ts):
 // restart to ready, RSS after start, idle CPU (on Redis, redis-server's too), a mass close
 // (auctions ending in one second: how late their CLOSED comes, and PING round trips meanwhile),
-// and a page of 100 per phase. Each figure is printed beside its target.
+// and a page of 100 per phase (beside one auction read the same way: a single store read's
+// time on this machine). Each figure is printed beside its target.
 //
 //   bun run bench/growth.ts [--store sqlite|redis] [--auctions 100000] [--closed 0.9]
 //       [--bids N] [--ending 5000] [--settle-seconds 20] [--idle-seconds 30] [--db <path>] [--keep]
@@ -24,7 +25,7 @@
 import { parseArgs } from "node:util";
 import { stopAllSpawned } from "./load/spawn.ts";
 import type { GrowthStore } from "./growth/growth-store.ts";
-import { CLOSE_AFTER_READY_MS, cpuPercent, cpuSecondsDuring, massClose, MB, PAGE, pageTimes, row, rssMb, SPREAD_MS, startServer, Target } from "./growth/measure.ts";
+import { CLOSE_AFTER_READY_MS, cpuPercent, cpuSecondsDuring, massClose, MB, oneAuctionTimes, PAGE, pageTimes, row, rssMb, SPREAD_MS, startServer, Target } from "./growth/measure.ts";
 import { planCounts, type GrowthPlan } from "./growth/plan.ts";
 import { RedisGrowthStore } from "./growth/redis-loader.ts";
 import { SqliteGrowthStore } from "./growth/sqlite-loader.ts";
@@ -94,6 +95,8 @@ try {
   const pagesRead = Object.values(pages).reduce((sum, phase) => sum + phase.pages, 0);
   const clientCpu = process.cpuUsage(clientCpuBeforePages);
   const cpuPerPageMs = [...pagesCpuSeconds, (clientCpu.user + clientCpu.system) / 1e6].map((cpuSeconds) => (cpuSeconds * 1000) / pagesRead);
+  // One auction the same way: a single store read's time, the floor beneath a page's.
+  const oneAuction = await oneAuctionTimes(first.server, AUCTIONS);
   await first.server.stop();
 
   // The ending auctions get their end, then the second start closes them all in one second.
@@ -119,6 +122,7 @@ try {
   for (const [phase, { p99 }] of Object.entries(pages)) row(`page of ${PAGE}, phase=${phase}, p99`, `${p99.toFixed(2)} ms`, `<= ${Target.PAGE_P99_MS} ms`, p99 <= Target.PAGE_P99_MS);
   console.log(`(idle CPU over the first ${SETTLE_SECONDS} s after ready, before the window above: ${settleCpu!.toFixed(2)} %)`);
   console.log(`(page p50: ${Object.entries(pages).map(([phase, { p50 }]) => `${phase} ${p50.toFixed(2)} ms`).join(", ")})`);
+  console.log(`(one auction, GET /v1/auctions/<id> the same way: p50 ${oneAuction.p50.toFixed(2)} ms, p99 ${oneAuction.p99.toFixed(2)} ms)`);
   const cpuLabels = ["the server", ...store.sidecars.map((s) => s.label), "this client"];
   console.log(`(CPU per page, all phases: ${cpuPerPageMs.map((ms, i) => `${cpuLabels[i]} ${ms.toFixed(2)} ms`).join(", ")})`);
   console.log(`(second start: ${second.readyMs.toFixed(0)} ms; PING p99 during the close ${close.p99PingMs.toFixed(1)} ms; RSS in MB of ${MB} bytes)`);

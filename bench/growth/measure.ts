@@ -91,14 +91,34 @@ export async function massClose(server: SpawnedServer, ending: readonly number[]
  * PAGE_WARMUP pages were read untimed (the first pages of a fresh process include compiling
  * the listing code: a one-off, not what a page costs).
  */
-export async function pageTimes(server: SpawnedServer, phase: string, auctions: number): Promise<{ p50: number; p99: number; pages: number }> {
-  const page = (after: number) => fetch(`http://127.0.0.1:${server.httpPort}/v1/auctions?phase=${phase}&after=${after}&limit=${PAGE}`);
-  for (let i = 0; i < PAGE_WARMUP; i++) await (await page(Math.floor(Math.random() * auctions))).arrayBuffer();
+export function pageTimes(server: SpawnedServer, phase: string, auctions: number): Promise<Timed> {
+  return requestTimes(server, () => `/v1/auctions?phase=${phase}&after=${Math.floor(Math.random() * auctions)}&limit=${PAGE}`);
+}
+
+/**
+ * The same for one auction (`GET /v1/auctions/<id>`, a random id): on Redis one HMGET, one
+ * round trip; what a request to the store costs on this machine, beside which a page's two or
+ * three round trips are read.
+ */
+export function oneAuctionTimes(server: SpawnedServer, auctions: number): Promise<Timed> {
+  return requestTimes(server, () => `/v1/auctions/${1 + Math.floor(Math.random() * auctions)}`);
+}
+
+export interface Timed {
+  p50: number;
+  p99: number;
+  /** Requests sent, the untimed ones included. */
+  pages: number;
+}
+
+/** p50 and p99 of PAGE_SAMPLES GETs of `path()` (a new path each), after PAGE_WARMUP untimed. */
+async function requestTimes(server: SpawnedServer, path: () => string): Promise<Timed> {
+  const get = () => fetch(`http://127.0.0.1:${server.httpPort}${path()}`);
+  for (let i = 0; i < PAGE_WARMUP; i++) await (await get()).arrayBuffer();
   const samples: number[] = [];
   for (let i = 0; i < PAGE_SAMPLES; i++) {
-    const after = Math.floor(Math.random() * auctions);
     const t0 = performance.now();
-    const response = await page(after);
+    const response = await get();
     await response.arrayBuffer();
     samples.push(performance.now() - t0);
   }

@@ -38,7 +38,6 @@ import type {
   NewAuction,
   Store,
   StoreBatch,
-  UpdateFeed,
 } from "./store.ts";
 
 export const DEFAULT_SHARDS = 16;
@@ -180,7 +179,6 @@ export class RedisStore implements Store {
   private readonly keyPrefixes: string[];
   /** Scratch for splitting a batch: group -> index into that call's list, -1 when absent. */
   private readonly groupSlot: Int32Array;
-  private lastError: Error | null = null;
   /** Connected and ready; false from a lost connection until it is back. */
   private up = false;
   /** The factory's first connect succeeded: later "ready"s are reconnections. */
@@ -271,9 +269,10 @@ export class RedisStore implements Store {
         ? new ClusterFeed(client as unknown as Cluster, channels, log, hooks, groups)
         : new RedisFeed(client, channels, log, hooks, groups);
     this.up = client.status === "ready";
-    client.on("error", (err: Error) => {
-      this.lastError = err;
-    });
+    // ioredis emits "error" on each failed attempt; what it means is handled where it shows:
+    // a lost connection on "close", a failed command by its caller. An emitter with no
+    // listener would throw it.
+    client.on("error", () => {});
     client.on("close", () => this.connectionLost());
     client.on("ready", () => {
       this.up = true;

@@ -92,7 +92,7 @@ try {
     scheduled: await pageTimes(first.server, "scheduled", AUCTIONS),
     closed: await pageTimes(first.server, "closed", AUCTIONS),
   }));
-  const pagesRead = Object.values(pages).reduce((sum, phase) => sum + phase.pages, 0);
+  const pagesRead = Object.values(pages).reduce((sum, phase) => sum + phase.requests, 0);
   const clientCpu = process.cpuUsage(clientCpuBeforePages);
   const cpuPerPageMs = [...pagesCpuSeconds, (clientCpu.user + clientCpu.system) / 1e6].map((cpuSeconds) => (cpuSeconds * 1000) / pagesRead);
   // One auction the same way: a single store read's time, the floor beneath a page's.

@@ -108,7 +108,7 @@ export interface Timed {
   p50: number;
   p99: number;
   /** Requests sent, the untimed ones included. */
-  pages: number;
+  requests: number;
 }
 
 /** p50 and p99 of PAGE_SAMPLES GETs of `path()` (a new path each), after PAGE_WARMUP untimed. */
@@ -122,7 +122,7 @@ async function requestTimes(server: SpawnedServer, path: () => string): Promise<
     await response.arrayBuffer();
     samples.push(performance.now() - t0);
   }
-  return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99), pages: PAGE_WARMUP + PAGE_SAMPLES };
+  return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99), requests: PAGE_WARMUP + PAGE_SAMPLES };
 }
 
 /** One figure beside its target. */

@@ -14,7 +14,8 @@ import { balancedTags, keySlot } from "../../src/store/redis-slots.ts";
 import { spawnGavel, type GavelProcess } from "../support/process.ts";
 import { connectRaw, type RawClient } from "../support/raw-client.ts";
 import { startRedisCluster, type ClusterHandle } from "../support/redis-cluster.ts";
-import { assertConsistent, ClientLog, fetchFinalState, type BidderLog } from "../support/consistency.ts";
+import { assertConsistent, ClientLog, fetchFinalState } from "../support/consistency.ts";
+import { bidInRounds, loggedBidder, type LoggedBidder } from "../support/bid-rounds.ts";
 import { allowSlowTests } from "../support/timeouts.ts";
 
 allowSlowTests();
@@ -50,8 +51,8 @@ test("kill -9 of a master under load with WAIT 1: no acknowledged bid is lost", 
   const auctions: number[] = [];
   for (let i = 0; i < AUCTIONS; i++) auctions.push(await createAuction({ ends_at: Date.now() + HOUR }));
   const log = new ClientLog();
-  const bidders: { client: RawClient; log: BidderLog; user: number; req: number; seen: number }[] = [];
-  for (let b = 0; b < BIDDERS; b++) bidders.push({ client: await connectRaw(node.port), log: log.bidder(`bidder ${b}`), user: 100 + b, req: 0, seen: 0 });
+  const bidders: LoggedBidder[] = [];
+  for (let b = 0; b < BIDDERS; b++) bidders.push(loggedBidder(await connectRaw(node.port), log.bidder(`bidder ${b}`), 100 + b));
 
   const scenario = (async () => {
     await Bun.sleep(500);
@@ -66,29 +67,7 @@ test("kill -9 of a master under load with WAIT 1: no acknowledged bid is lost", 
     await cluster.waitReplicasSynced(20_000);
     await Bun.sleep(AFTER_MS);
   })();
-  let done = false;
-  void scenario.finally(() => {
-    done = true;
-  });
-
-  let round = 0;
-  while (!done) {
-    for (const bidder of bidders) {
-      const bytes = new Uint8Array(AUCTIONS * BID_FRAME_SIZE);
-      let offset = 0;
-      for (const auction of auctions) {
-        const amount = 1000 + round * 30 + bidder.user;
-        offset = encodeBid(bytes, offset, ++bidder.req, auction, bidder.user, amount);
-        bidder.log.sent(bidder.req, auction, bidder.user, amount);
-      }
-      bidder.client.send(bytes);
-    }
-    round++;
-    await Bun.sleep(ROUND_GAP_MS);
-  }
-  await scenario;
-  await Promise.all(bidders.map((b) => b.client.waitFor(b.req, 30_000)));
-  for (const b of bidders) for (; b.seen < b.client.frames.length; b.seen++) b.log.observe(b.client.frames[b.seen]!);
+  await bidInRounds(bidders, auctions, scenario, { gapMs: ROUND_GAP_MS, step: 30 });
 
   const final = await fetchFinalState(node.httpUrl, auctions);
   assertConsistent(log, final);

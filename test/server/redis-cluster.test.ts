@@ -4,14 +4,15 @@
 // repeats or inverts no bid, by the consistency and linearizability checker.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { encodeBid, encodeSubscribe } from "../../src/protocol/codec.ts";
-import { BID_FRAME_SIZE, HEADER_SIZE, PayloadLength, Status } from "../../src/protocol/constants.ts";
+import { encodeSubscribe } from "../../src/protocol/codec.ts";
+import { HEADER_SIZE, PayloadLength, Status } from "../../src/protocol/constants.ts";
 import { RedisStore, RedisTopology } from "../../src/store/redis.ts";
 import { keySlot } from "../../src/store/redis-slots.ts";
 import { spawnGavel, type GavelProcess } from "../support/process.ts";
 import { connectRaw, type RawClient } from "../support/raw-client.ts";
 import { startRedisCluster, type ClusterHandle } from "../support/redis-cluster.ts";
-import { assertConsistent, ClientLog, fetchFinalState, settle, type BidderLog, type SubscriberLog } from "../support/consistency.ts";
+import { assertConsistent, ClientLog, fetchFinalState, settle, type SubscriberLog } from "../support/consistency.ts";
+import { bidInRounds, loggedBidder, type LoggedBidder } from "../support/bid-rounds.ts";
 import { allowSlowTests } from "../support/timeouts.ts";
 
 allowSlowTests();
@@ -50,7 +51,7 @@ interface Tracked<L> {
   seen: number;
 }
 
-function sync(tracked: Tracked<BidderLog | SubscriberLog>): void {
+function sync(tracked: Tracked<SubscriberLog>): void {
   for (; tracked.seen < tracked.client.frames.length; tracked.seen++) tracked.log.observe(tracked.client.frames[tracked.seen]!);
 }
 
@@ -92,36 +93,11 @@ async function bidWhile(auctions: number[], during: () => Promise<void>, minRoun
   const log = new ClientLog();
   const subscribers: Tracked<SubscriberLog>[] = [];
   for (const [n, node] of nodes.entries()) subscribers.push(await subscribeAll(node.port, log.subscriber(`sub node ${n}`), auctions));
-  const bidders: { tracked: Tracked<BidderLog>; user: number; req: number }[] = [];
+  const bidders: LoggedBidder[] = [];
   for (const [n, node] of nodes.entries()) {
-    for (let b = 0; b < BIDDERS_PER_NODE; b++) {
-      bidders.push({ tracked: { client: await connectRaw(node.port), log: log.bidder(`node ${n} bidder ${b}`), seen: 0 }, user: 100 + n * 10 + b, req: 0 });
-    }
+    for (let b = 0; b < BIDDERS_PER_NODE; b++) bidders.push(loggedBidder(await connectRaw(node.port), log.bidder(`node ${n} bidder ${b}`), 100 + n * 10 + b));
   }
-  let done = false;
-  const work = during().finally(() => {
-    done = true;
-  });
-  let round = 0;
-  while (!done || round < minRounds) {
-    for (const bidder of bidders) {
-      const bids: [number, number][] = [];
-      for (const auction of auctions) bids.push([auction, 1000 + round * 50 + bidder.user]);
-      bids.push([auctions[Math.floor(Math.random() * auctions.length)]!, 1 + Math.floor(Math.random() * (1000 + round * 50))]);
-      const bytes = new Uint8Array(bids.length * BID_FRAME_SIZE);
-      let offset = 0;
-      for (const [auction, amount] of bids) {
-        offset = encodeBid(bytes, offset, ++bidder.req, auction, bidder.user, amount);
-        bidder.tracked.log.sent(bidder.req, auction, bidder.user, amount);
-      }
-      bidder.tracked.client.send(bytes);
-    }
-    round++;
-    await Bun.sleep(ROUND_GAP_MS);
-  }
-  await work;
-  await Promise.all(bidders.map(({ tracked, req }) => tracked.client.waitFor(req, 30_000)));
-  for (const { tracked } of bidders) sync(tracked);
+  await bidInRounds(bidders, auctions, during(), { gapMs: ROUND_GAP_MS, step: 50, minRounds, stray: true });
   const final = await settle(
     log,
     async () => {
@@ -131,7 +107,7 @@ async function bidWhile(auctions: number[], during: () => Promise<void>, minRoun
     15_000,
   );
   for (const tracked of subscribers) sync(tracked);
-  for (const { tracked } of bidders) tracked.client.close();
+  for (const bidder of bidders) bidder.client.close();
   for (const tracked of subscribers) tracked.client.close();
   return { log, final };
 }

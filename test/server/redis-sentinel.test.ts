@@ -5,12 +5,12 @@
 // bid lost.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { encodeBid } from "../../src/protocol/codec.ts";
-import { BID_FRAME_SIZE, Status } from "../../src/protocol/constants.ts";
+import { Status } from "../../src/protocol/constants.ts";
 import { spawnGavel, type GavelProcess } from "../support/process.ts";
-import { connectRaw, type RawClient } from "../support/raw-client.ts";
+import { connectRaw } from "../support/raw-client.ts";
 import { SENTINEL_NAME, startSentinelSetup, type SentinelSetup } from "../support/redis-sentinel.ts";
-import { assertConsistent, ClientLog, fetchFinalState, type BidderLog } from "../support/consistency.ts";
+import { assertConsistent, ClientLog, fetchFinalState } from "../support/consistency.ts";
+import { bidInRounds, loggedBidder, type LoggedBidder } from "../support/bid-rounds.ts";
 import { allowSlowTests } from "../support/timeouts.ts";
 
 allowSlowTests();
@@ -64,8 +64,8 @@ test("Sentinel failover under load with WAIT 1: Gavel follows the new primary an
   const auctions: number[] = [];
   for (let i = 0; i < AUCTIONS; i++) auctions.push(await createAuction(i + 1, { ends_at: Date.now() + HOUR }));
   const log = new ClientLog();
-  const bidders: { client: RawClient; log: BidderLog; user: number; req: number; seen: number }[] = [];
-  for (let b = 0; b < BIDDERS; b++) bidders.push({ client: await connectRaw(node.port), log: log.bidder(`bidder ${b}`), user: 100 + b, req: 0, seen: 0 });
+  const bidders: LoggedBidder[] = [];
+  for (let b = 0; b < BIDDERS; b++) bidders.push(loggedBidder(await connectRaw(node.port), log.bidder(`bidder ${b}`), 100 + b));
 
   const scenario = (async () => {
     await Bun.sleep(500);
@@ -85,28 +85,7 @@ test("Sentinel failover under load with WAIT 1: Gavel follows the new primary an
     }
     await Bun.sleep(AFTER_MS);
   })();
-  let done = false;
-  void scenario.finally(() => {
-    done = true;
-  });
-  let round = 0;
-  while (!done) {
-    for (const bidder of bidders) {
-      const bytes = new Uint8Array(AUCTIONS * BID_FRAME_SIZE);
-      let offset = 0;
-      for (const auction of auctions) {
-        const amount = 1000 + round * 30 + bidder.user;
-        offset = encodeBid(bytes, offset, ++bidder.req, auction, bidder.user, amount);
-        bidder.log.sent(bidder.req, auction, bidder.user, amount);
-      }
-      bidder.client.send(bytes);
-    }
-    round++;
-    await Bun.sleep(ROUND_GAP_MS);
-  }
-  await scenario;
-  await Promise.all(bidders.map((b) => b.client.waitFor(b.req, 30_000)));
-  for (const b of bidders) for (; b.seen < b.client.frames.length; b.seen++) b.log.observe(b.client.frames[b.seen]!);
+  await bidInRounds(bidders, auctions, scenario, { gapMs: ROUND_GAP_MS, step: 30 });
 
   const final = await fetchFinalState(node.httpUrl, auctions);
   assertConsistent(log, final);

@@ -214,7 +214,6 @@ export async function startServer(config: Config, store?: Store, log: LogSink = 
       log(`gavel: auction ${closed.id} closed, ${result}`, { level: "info", event: "auction_closed", auction: closed.id, winner: closed.winner, amount: closed.amount, result });
     },
     log,
-    () => activeStore.nextDueAt() - activeStore.now(),
   );
   closer.start();
   // Webhooks (GAVEL_WEBHOOK_URL): the store writes the outbox; this sends it, off the bid path.

@@ -32,25 +32,13 @@ const SLICE_BUDGET_MS = 4;
  */
 const ANNOUNCE_CHECK_EVERY = 64;
 
-/**
- * The shortest wait between two passes when an auction is due sooner than the interval: a
- * stream of auctions ending a few ms apart is closed in passes of several, not one pass each.
- */
-export const CLOSE_MIN_GAP_MS = 25;
-
 /** Resolves after the event loop has run its pending I/O once. */
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/**
- * Runs a closing pass at least every `intervalMs`, and sooner when `untilNextDue` says an
- * auction ends sooner (not before {@link CLOSE_MIN_GAP_MS}): an auction is closed at its end,
- * not up to an interval later, and a node with nothing ending soon wakes no more often.
- */
 export class Closer {
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private stopped = true;
+  private timer: ReturnType<typeof setInterval> | null = null;
   private running = false;
   /** The last pass failed: an outage is logged when it starts and when it ends, not every tick. */
   private failing = false;
@@ -61,43 +49,15 @@ export class Closer {
     /** Told about each auction this node closed (in-process stores fan CLOSED out from here). */
     private readonly onClosed: (closed: ClosedAuction) => void,
     private readonly log: LogSink,
-    /**
-     * Milliseconds until the earliest end the store knows of (0 or less: one is due now;
-     * Infinity: none known). Absent: a pass every `intervalMs`.
-     */
-    private readonly untilNextDue?: () => number,
   ) {}
 
   start(): void {
-    this.stopped = false;
-    this.schedule(this.nextDelay());
+    this.timer = setInterval(() => void this.tick(), this.intervalMs);
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-  }
-
-  private schedule(delayMs: number): void {
-    this.timer = setTimeout(this.onTimer, delayMs);
-  }
-
-  private readonly onTimer = (): void => {
-    this.timer = null;
-    void this.tick().then(() => {
-      if (!this.stopped) this.schedule(this.nextDelay());
-    });
-  };
-
-  /**
-   * How long until the next pass: the time to the next known end, within
-   * [CLOSE_MIN_GAP_MS, intervalMs]; the whole interval while the store fails (a store that is
-   * away is not asked forty times a second).
-   */
-  private nextDelay(): number {
-    if (this.failing || this.untilNextDue === undefined) return this.intervalMs;
-    return Math.min(this.intervalMs, Math.max(CLOSE_MIN_GAP_MS, this.untilNextDue()));
   }
 
   /** One pass: close everything due, in slices. Overlapping passes are skipped. */

@@ -372,7 +372,7 @@ export const SETTINGS = {
     default: 250,
     min: MIN_CLOSE_INTERVAL_MS,
     max: MINUTE_MS,
-    doc: "the longest each node goes between two passes closing the auctions that have ended; an auction it knows of is closed at its end",
+    doc: "how often each node closes the auctions that have ended",
   },
   workers: {
     env: "GAVEL_WORKERS",

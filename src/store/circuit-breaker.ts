@@ -186,10 +186,6 @@ export class CircuitBreakerStore implements Store {
     return this.inner.closeDue(limit);
   }
 
-  nextDueAt(): number {
-    return this.inner.nextDueAt();
-  }
-
   cancel(id: number) {
     return this.inner.cancel(id);
   }

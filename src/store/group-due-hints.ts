@@ -43,18 +43,6 @@ export class GroupDueHints {
     this.next[group] = Math.min(nextDue, this.notedDuringRead[group]!);
   }
 
-  /**
-   * The earliest moment any group may hold a due auction, for the closer's next tick; Infinity
-   * when none is known. A group to read on the next tick anyway (0: not read yet, or its last
-   * read or close failed) counts for nothing here: it waits for the closer's interval, so a
-   * group that keeps failing is not asked again at once.
-   */
-  earliest(): number {
-    let earliest = Infinity;
-    for (const next of this.next) if (next > 0 && next < earliest) earliest = next;
-    return earliest;
-  }
-
   /** What the group holds is unknown (a failed read or close): read it on the next tick. */
   forget(group: number): void {
     this.next[group] = 0;

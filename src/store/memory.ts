@@ -150,11 +150,6 @@ export class AuctionTable {
     if (id >= this.nextCandidate) this.nextCandidate = id + 1;
   }
 
-  /** The earliest end in the ends heap (Infinity: none): maybe an auction since moved or cancelled. */
-  nextEndsAt(): number {
-    return this.ends.peekEndsAt();
-  }
-
   /**
    * Closes auctions past their end, at most `limit`, in ends_at order; returns them (now
    * closed). Costs the auctions due (and the stale heap entries of moved or cancelled ones).
@@ -376,10 +371,6 @@ export class MemoryStore implements Store {
 
   async historyNewestFirst(auction: number, beforeSeq: number, limit: number): Promise<HistoryEntry[]> {
     return this.histories.get(auction)?.newestFirst(beforeSeq, limit) ?? [];
-  }
-
-  nextDueAt(): number {
-    return this.table.nextEndsAt();
   }
 
   async closeDue(limit: number): Promise<ClosedAuction[]> {

@@ -566,10 +566,6 @@ export class RedisStore implements Store {
    * With a WAIT configured, a group's closings count only once its replicas hold them.
    * Rejects only when no group's call got through; a group that failed is retried next call.
    */
-  nextDueAt(): number {
-    return this.dueHints.earliest();
-  }
-
   async closeDue(limit: number): Promise<ClosedAuction[]> {
     if (limit <= 0) return [];
     this.assertWritable();

@@ -652,10 +652,6 @@ export class SqliteStore implements Store {
     });
   }
 
-  nextDueAt(): number {
-    return this.table.nextEndsAt();
-  }
-
   async closeDue(limit: number): Promise<ClosedAuction[]> {
     if (this.refusal !== null) throw this.refusal;
     const closing = this.table.closeDue(this.now(), limit);

@@ -104,13 +104,6 @@ export interface Store {
    * auction is returned by exactly one call, however many nodes run it.
    */
   closeDue(limit: number): Promise<ClosedAuction[]>;
-  /**
-   * The earliest ends_at (by now()) this node knows an auction may reach, or must look again by;
-   * Infinity when it knows of none. The closer's next pass is due then (at most its interval
-   * later: another node's auctions are found by the interval's passes). It may be early (an
-   * auction since moved or cancelled), never late for what this node knows.
-   */
-  nextDueAt(): number;
   /** Closes an open or scheduled auction with no sale. */
   cancel(id: number): Promise<CancelResult>;
 

@@ -105,13 +105,14 @@ export class RedisListing {
     let next = first;
     let after = afterId;
     for (;;) {
+      let ids = this.withEnded(next, ended, after);
       // Ids too few to fill the page: read on before reading any auction, so the auctions are
       // read in one round trip, not one per id round (ids skewed to a few groups took two).
-      while (!next.complete && this.withEnded(next, ended, after).length < limit - found.length) {
+      while (!next.complete && ids.length < limit - found.length) {
         const more = await this.nextIds(readAfter, next.ids[next.ids.length - 1]!, laterCount);
         next = { ids: next.ids.concat(more.ids), complete: more.complete };
+        ids = this.withEnded(next, ended, after);
       }
-      const ids = this.withEnded(next, ended, after);
       if (await this.readPage(ids, phase, now, limit, found)) return found;
       if (next.complete || ids.length === 0) return found;
       after = ids[ids.length - 1]!;
@@ -173,9 +174,9 @@ export class RedisListing {
 
   /**
    * The ids above `after` in the union of the sorted sets `readAfter` reads (score = id, at most
-   * `count` from each, in one round trip), ascending, up to the first id any set may still hold more beyond: a set
-   * that returned a full read bounds what is known. `complete` when no set has more. The sets
-   * never share an id (each holds its own group's, or there is the one index).
+   * `count` from each, in one round trip), ascending, up to the first id any set may still hold
+   * more beyond: a set that returned a full read bounds what is known. `complete` when no set
+   * has more. The sets never share an id (each holds its own group's, or there is the one index).
    */
   private async nextIds(readAfter: IdReader, after: number, count: number): Promise<{ ids: number[]; complete: boolean }> {
     const reads = await readAfter(after, count);

@@ -45,17 +45,18 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-interface Tracked<L> {
+/** A subscriber connection and how many of its frames are in its log already. */
+interface Tracked {
   client: RawClient;
-  log: L;
+  log: SubscriberLog;
   seen: number;
 }
 
-function sync(tracked: Tracked<SubscriberLog>): void {
+function sync(tracked: Tracked): void {
   for (; tracked.seen < tracked.client.frames.length; tracked.seen++) tracked.log.observe(tracked.client.frames[tracked.seen]!);
 }
 
-async function subscribeAll(port: number, log: SubscriberLog, auctions: number[]): Promise<Tracked<SubscriberLog>> {
+async function subscribeAll(port: number, log: SubscriberLog, auctions: number[]): Promise<Tracked> {
   const client = await connectRaw(port);
   const bytes = new Uint8Array(auctions.length * SUBSCRIBE_FRAME);
   let offset = 0;
@@ -91,7 +92,7 @@ async function slotZeroOwnerAndOther(): Promise<[string, string]> {
  */
 async function bidWhile(auctions: number[], during: () => Promise<void>, minRounds: number) {
   const log = new ClientLog();
-  const subscribers: Tracked<SubscriberLog>[] = [];
+  const subscribers: Tracked[] = [];
   for (const [n, node] of nodes.entries()) subscribers.push(await subscribeAll(node.port, log.subscriber(`sub node ${n}`), auctions));
   const bidders: LoggedBidder[] = [];
   for (const [n, node] of nodes.entries()) {
